@@ -1,0 +1,515 @@
+//! The transport-agnostic dispatcher for the handshake era (2024-11-05 … 2025-11-25).
+//!
+//! A transport parses bytes into a [`Message`], loads the session from the [`SessionStore`], and
+//! calls [`McpServer::handle_request`] (or `_notification` / `_response`) with an [`Outlet`] for the
+//! request's own notifications. Nothing here knows about HTTP, so tests drive it directly.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures::FutureExt as _;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{Context, Outlet, RequestScope};
+use crate::error::{Error, Result};
+use crate::ids::{EntityId, SessionId};
+use crate::protocol::{
+    codes, jsonrpc, ErrorObject, LoggingLevel, Notification, Request, RequestId, Response,
+    LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
+};
+use crate::registry::{Registry, RegistryBuilder};
+use crate::store::{MessageQueue, SessionRecord, SessionStore};
+
+/// Tunables of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Idle time after which a session expires.
+    pub session_ttl: Duration,
+    /// How long `ctx.sample` / `ctx.elicit` / `ctx.list_roots` wait for the client.
+    pub client_request_timeout: Duration,
+    /// Items per page of `tools/list`, `resources/list`, `prompts/list` …
+    pub page_size: usize,
+    /// Logging threshold of sessions that never called `logging/setLevel`.
+    pub default_log_level: LoggingLevel,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(3600),
+            client_request_timeout: Duration::from_secs(60),
+            page_size: 100,
+            default_log_level: LoggingLevel::Info,
+        }
+    }
+}
+
+/// Name, version and instructions announced in `initialize`.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// Server name.
+    pub name: String,
+    /// Server version.
+    pub version: String,
+    /// Optional usage instructions for the model.
+    pub instructions: Option<String>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) info: ServerInfo,
+    pub(crate) registry: Registry,
+    pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) queue: Arc<dyn MessageQueue>,
+    pub(crate) config: ServerConfig,
+    /// Cancellation tokens of requests running on this instance, by (session, request id).
+    running: Mutex<HashMap<(SessionId, RequestId), CancellationToken>>,
+}
+
+impl Shared {
+    /// Load-modify-save with compare-and-swap, retried a few times on conflict.
+    pub(crate) async fn update_session(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+        mut f: impl FnMut(&mut SessionRecord),
+    ) -> Result<SessionRecord> {
+        for _ in 0..8 {
+            let Some(mut rec) = self.sessions.load(entity, id).await? else {
+                return Err(Error::NotFound("session".into()));
+            };
+            f(&mut rec);
+            match self.sessions.save(&rec, self.config.session_ttl).await {
+                Ok(v) => {
+                    rec.version = v;
+                    return Ok(rec);
+                }
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict("session updated concurrently too often".into()))
+    }
+}
+
+/// Assembles an [`McpServer`].
+pub struct McpServerBuilder {
+    info: ServerInfo,
+    registry: RegistryBuilder,
+    config: ServerConfig,
+}
+
+impl McpServerBuilder {
+    /// Usage instructions sent in `initialize`.
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.info.instructions = Some(text.into());
+        self
+    }
+
+    /// Dispatcher tunables.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The catalog under construction.
+    pub fn registry(&mut self) -> &mut RegistryBuilder {
+        &mut self.registry
+    }
+
+    /// Registers tools, resources and prompts with a closure (handy for reusable catalogs).
+    pub fn with(mut self, f: impl FnOnce(&mut RegistryBuilder)) -> Self {
+        f(&mut self.registry);
+        self
+    }
+
+    /// Freezes the catalog and binds the stores.
+    pub fn build(self, sessions: Arc<dyn SessionStore>, queue: Arc<dyn MessageQueue>) -> McpServer {
+        McpServer {
+            shared: Arc::new(Shared {
+                info: self.info,
+                registry: self.registry.build(),
+                sessions,
+                queue,
+                config: self.config,
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+/// The protocol engine: one per process, shared by every transport. Cheap to clone.
+#[derive(Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+}
+
+/// What the transport gets back from [`McpServer::handle_request`].
+pub type ResponseMessage = Value;
+
+impl McpServer {
+    /// Starts a server named `name` at `version`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> McpServerBuilder {
+        McpServerBuilder {
+            info: ServerInfo { name: name.into(), version: version.into(), instructions: None },
+            registry: RegistryBuilder::new(),
+            config: ServerConfig::default(),
+        }
+    }
+
+    /// Server identity.
+    pub fn info(&self) -> &ServerInfo {
+        &self.shared.info
+    }
+
+    /// The catalog.
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.shared.sessions
+    }
+
+    /// The message queue.
+    pub fn queue(&self) -> &Arc<dyn MessageQueue> {
+        &self.shared.queue
+    }
+
+    /// Tunables.
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    /// Fills `record` from an `initialize` request and returns the `initialize` result.
+    /// The transport then creates (Streamable HTTP) or saves (HTTP+SSE) the record.
+    pub fn initialize(&self, record: &mut SessionRecord, params: Option<&Value>) -> Result<Value> {
+        let empty = json!({});
+        let params = params.unwrap_or(&empty);
+        let requested = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::invalid_params("initialize: `protocolVersion` is required"))?;
+        let version = if SUPPORTED_PROTOCOL_VERSIONS.contains(&requested) {
+            requested
+        } else {
+            LATEST_PROTOCOL_VERSION
+        };
+        record.protocol_version = Some(version.to_string());
+        record.client_info = params.get("clientInfo").cloned().unwrap_or(Value::Null);
+        record.client_capabilities = params.get("capabilities").cloned().unwrap_or(json!({}));
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": self.capabilities(),
+            "serverInfo": { "name": self.shared.info.name, "version": self.shared.info.version },
+        });
+        if let Some(instr) = &self.shared.info.instructions {
+            result["instructions"] = json!(instr);
+        }
+        Ok(result)
+    }
+
+    /// The capabilities this server declares.
+    pub fn capabilities(&self) -> Value {
+        json!({
+            "tools": { "listChanged": true },
+            "resources": { "subscribe": true, "listChanged": true },
+            "prompts": { "listChanged": true },
+            "logging": {},
+            "completions": {},
+        })
+    }
+
+    /// Serves one request of an initialized session and returns the JSON-RPC response message.
+    /// Request-related notifications go to `outlet` before this returns. A panicking handler
+    /// yields -32603 for this request only.
+    pub async fn handle_request(
+        &self,
+        session: &SessionRecord,
+        request: Request,
+        outlet: Arc<dyn Outlet>,
+    ) -> ResponseMessage {
+        let id = request.id.clone();
+        let outcome = if request.method == "initialize" {
+            Err(Error::Rpc(ErrorObject::invalid_request("the session is already initialized")))
+        } else if request.method == "ping" {
+            Ok(json!({}))
+        } else if session.protocol_version.is_none() {
+            Err(Error::Rpc(ErrorObject::invalid_request(
+                "the session is not initialized: send `initialize` first",
+            )))
+        } else {
+            let key = (session.id, id.clone());
+            let cancel = CancellationToken::new();
+            self.running().insert(key.clone(), cancel.clone());
+            let ctx = self.context(session, Some(&request), outlet, cancel.clone());
+            let fut = AssertUnwindSafe(self.route(request, ctx)).catch_unwind();
+            let outcome = tokio::select! {
+                r = fut => r.unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "handler panicked".into());
+                    tracing::error!(panic = %what, "handler panicked");
+                    Err(Error::Internal("the handler panicked".into()))
+                }),
+                _ = cancel.cancelled() => Err(Error::Cancelled),
+            };
+            self.running().remove(&key);
+            outcome
+        };
+        match outcome {
+            Ok(result) => jsonrpc::response(&id, &result),
+            Err(e) => {
+                if matches!(e, Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_)) {
+                    tracing::warn!(error = %e, "request failed");
+                }
+                jsonrpc::error_response(Some(&id), &e.to_error_object())
+            }
+        }
+    }
+
+    /// Handles a client notification (`initialized`, `cancelled`, …).
+    pub async fn handle_notification(
+        &self,
+        session: &SessionRecord,
+        notification: Notification,
+    ) -> Result<()> {
+        match notification.method.as_str() {
+            "notifications/initialized" => {
+                if !session.initialized {
+                    self.shared
+                        .update_session(&session.entity, &session.id, |r| r.initialized = true)
+                        .await?;
+                }
+            }
+            "notifications/cancelled" => {
+                let id = notification
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("requestId"))
+                    .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok());
+                if let Some(id) = id {
+                    if let Some(token) = self.running().get(&(session.id, id)) {
+                        token.cancel();
+                    }
+                }
+            }
+            other => tracing::debug!(method = other, "ignored notification"),
+        }
+        Ok(())
+    }
+
+    /// Routes a client's answer to a server-to-client request to whoever awaits it.
+    pub async fn handle_response(&self, session: &SessionRecord, response: Response) -> Result<()> {
+        let reply = match response.outcome {
+            Ok(result) => json!({ "result": result }),
+            Err(error) => json!({ "error": error }),
+        };
+        self.shared.queue.deliver_reply(&session.entity, &session.id, &response.id.key(), &reply).await
+    }
+
+    /// A context for work outside any request (e.g. an admin call) on behalf of `entity`.
+    pub fn detached_context(&self, entity: EntityId, outlet: Arc<dyn Outlet>) -> Context {
+        Context {
+            shared: Arc::clone(&self.shared),
+            scope: Arc::new(RequestScope {
+                entity,
+                session_id: None,
+                request_id: None,
+                progress_token: None,
+                log_threshold: self.shared.config.default_log_level,
+                client_capabilities: json!({}),
+                outlet,
+                cancel: CancellationToken::new(),
+            }),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<(SessionId, RequestId), CancellationToken>> {
+        // A poisoned lock only means another request panicked while holding it; the map is
+        // still consistent (single insert/remove operations).
+        self.shared.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn context(
+        &self,
+        session: &SessionRecord,
+        request: Option<&Request>,
+        outlet: Arc<dyn Outlet>,
+        cancel: CancellationToken,
+    ) -> Context {
+        Context {
+            shared: Arc::clone(&self.shared),
+            scope: Arc::new(RequestScope {
+                entity: session.entity.clone(),
+                session_id: Some(session.id),
+                request_id: request.map(|r| r.id.clone()),
+                progress_token: request.and_then(Request::progress_token),
+                log_threshold: session.logging_level.unwrap_or(self.shared.config.default_log_level),
+                client_capabilities: session.client_capabilities.clone(),
+                outlet,
+                cancel,
+            }),
+        }
+    }
+
+    async fn route(&self, request: Request, ctx: Context) -> Result<Value> {
+        let params = request.params.unwrap_or_else(|| json!({}));
+        let reg = &self.shared.registry;
+        match request.method.as_str() {
+            "tools/list" => self.page(&params, &reg.tools_json, "tools"),
+            "tools/call" => {
+                let name = str_param(&params, "name")?;
+                let tool = reg
+                    .tool(name)
+                    .ok_or_else(|| Error::invalid_params(format!("Unknown tool: {name}")))?;
+                let args = params.get("arguments").cloned().unwrap_or(Value::Null);
+                if !(args.is_null() || args.is_object()) {
+                    return Err(Error::invalid_params("`arguments` must be an object"));
+                }
+                let result = tool.call(args, ctx).await?;
+                serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
+            }
+            "resources/list" => self.page(&params, &reg.resources_json, "resources"),
+            "resources/templates/list" => {
+                self.page(&params, &reg.templates_json, "resourceTemplates")
+            }
+            "resources/read" => {
+                let uri = str_param(&params, "uri")?;
+                let contents = reg.read_resource(uri, ctx).await?;
+                Ok(json!({ "contents": contents }))
+            }
+            "resources/subscribe" | "resources/unsubscribe" => {
+                let uri = str_param(&params, "uri")?.to_string();
+                if !reg.has_resource(&uri) {
+                    return Err(Error::ResourceNotFound(uri));
+                }
+                let subscribe = request.method == "resources/subscribe";
+                let entity = ctx.entity_id().clone();
+                let id = ctx.session_id().ok_or_else(|| Error::Internal("no session".into()))?;
+                self.shared
+                    .update_session(&entity, &id, |r| {
+                        if subscribe {
+                            r.subscriptions.insert(uri.clone());
+                        } else {
+                            r.subscriptions.remove(&uri);
+                        }
+                    })
+                    .await?;
+                Ok(json!({}))
+            }
+            "prompts/list" => self.page(&params, &reg.prompts_json, "prompts"),
+            "prompts/get" => {
+                let name = str_param(&params, "name")?;
+                let prompt = reg
+                    .prompt(name)
+                    .ok_or_else(|| Error::invalid_params(format!("Unknown prompt: {name}")))?;
+                let args = params.get("arguments").cloned().unwrap_or(Value::Null);
+                let result = prompt.get(args, ctx).await?;
+                serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
+            }
+            "completion/complete" => self.complete(&params, ctx).await,
+            "logging/setLevel" => {
+                let level: LoggingLevel = params
+                    .get("level")
+                    .cloned()
+                    .and_then(|l| serde_json::from_value(l).ok())
+                    .ok_or_else(|| {
+                        Error::invalid_params(
+                            "`level` must be one of debug, info, notice, warning, error, critical, alert, emergency",
+                        )
+                    })?;
+                let entity = ctx.entity_id().clone();
+                let id = ctx.session_id().ok_or_else(|| Error::Internal("no session".into()))?;
+                self.shared
+                    .update_session(&entity, &id, |r| r.logging_level = Some(level))
+                    .await?;
+                Ok(json!({}))
+            }
+            "server/discover" => Err(Error::Rpc(unsupported_version_error(
+                crate::protocol::MODERN_PROTOCOL_VERSION,
+            ))),
+            other => Err(Error::Rpc(ErrorObject::method_not_found(other))),
+        }
+    }
+
+    async fn complete(&self, params: &Value, ctx: Context) -> Result<Value> {
+        let r = params.get("ref").ok_or_else(|| Error::invalid_params("`ref` is required"))?;
+        let ref_type = str_param(r, "type")?;
+        let ref_name = r
+            .get("name")
+            .or_else(|| r.get("uri"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::invalid_params("`ref.name` (or `ref.uri`) is required"))?;
+        let arg = params.get("argument").ok_or_else(|| Error::invalid_params("`argument` is required"))?;
+        let arg_name = str_param(arg, "name")?;
+        let typed = arg.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+        let values = match self.shared.registry.completer(ref_type, ref_name, arg_name)? {
+            Some(c) => (c.0)(typed, ctx).await?,
+            None => vec![],
+        };
+        let total = values.len();
+        let shown: Vec<String> = values.into_iter().take(100).collect();
+        Ok(json!({ "completion": { "values": shown, "total": total, "hasMore": total > 100 } }))
+    }
+
+    fn page(&self, params: &Value, items: &[Value], key: &str) -> Result<Value> {
+        let start = match params.get("cursor") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) => decode_cursor(c)
+                .filter(|&o| o <= items.len())
+                .ok_or_else(|| Error::invalid_params("invalid cursor"))?,
+            Some(_) => return Err(Error::invalid_params("`cursor` must be a string")),
+        };
+        let size = self.shared.config.page_size.max(1);
+        let end = (start + size).min(items.len());
+        let mut result = json!({ key: &items[start..end] });
+        if end < items.len() {
+            result["nextCursor"] = json!(encode_cursor(end));
+        }
+        Ok(result)
+    }
+}
+
+/// The -32022 error for a protocol version this server does not serve, listing those it does.
+pub fn unsupported_version_error(requested: &str) -> ErrorObject {
+    ErrorObject::new(
+        codes::UNSUPPORTED_PROTOCOL_VERSION,
+        format!("Unsupported protocol version: {requested}"),
+    )
+    .with_data(json!({ "requested": requested, "supported": SUPPORTED_PROTOCOL_VERSIONS }))
+}
+
+fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_params(format!("`{name}` is required and must be a string")))
+}
+
+fn encode_cursor(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("!!!"), None);
+        assert_eq!(decode_cursor("bm9wZQ"), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! Wire types, separate from any transport.
+//!
+//! Hand-written rather than borrowed from `rmcp::model`: see `docs/decisions.md` ("Wire types").
+
+pub mod jsonrpc;
+pub mod types;
+
+pub use jsonrpc::{codes, ErrorObject, Message, Notification, Request, RequestId, Response};
+pub use types::*;

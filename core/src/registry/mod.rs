@@ -1,0 +1,222 @@
+//! What a server offers: tools, resources (static and templated), prompts and completions.
+//!
+//! Built once with [`RegistryBuilder`], then frozen: list results are rendered to JSON at build
+//! time, so no request re-serialises the catalog.
+
+mod prompt;
+mod resource;
+mod tool;
+
+pub use prompt::{Prompt, PromptHandler};
+pub use resource::{Resource, ResourceBody, ResourceTemplate, TemplateParams, UriTemplate};
+pub use tool::{NoArgs, Structured, Tool, ToolHandler, ToolOutput};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::protocol::ResourceContents;
+
+/// Suggests values for one argument: gets the partial value typed so far.
+pub type CompleteFn =
+    Arc<dyn Fn(String, Context) -> BoxFuture<'static, Result<Vec<String>>> + Send + Sync>;
+
+/// Completion provider for a prompt argument or template variable.
+#[derive(Clone)]
+pub struct Completer(pub(crate) CompleteFn);
+
+impl Completer {
+    /// Values from a fixed list that start with what was typed (case-insensitive).
+    pub fn from_values<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Arc<[String]> = values.into_iter().map(Into::into).collect();
+        Completer(Arc::new(move |typed: String, _ctx| {
+            let typed = typed.to_lowercase();
+            let hits =
+                values.iter().filter(|v| v.to_lowercase().starts_with(&typed)).cloned().collect();
+            Box::pin(async move { Ok(hits) })
+        }))
+    }
+
+    /// A custom async completer.
+    pub fn from_fn<F, Fut>(f: F) -> Self
+    where
+        F: Fn(String, Context) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Vec<String>>> + Send + 'static,
+    {
+        Completer(Arc::new(move |typed, ctx| Box::pin(f(typed, ctx))))
+    }
+}
+
+/// Collects tools, resources and prompts; [`build`](Self::build) freezes them into a [`Registry`].
+#[derive(Default)]
+pub struct RegistryBuilder {
+    tools: Vec<Tool>,
+    resources: Vec<Resource>,
+    templates: Vec<ResourceTemplate>,
+    prompts: Vec<Prompt>,
+}
+
+impl RegistryBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tool (a later one with the same name replaces an earlier one).
+    pub fn tool(&mut self, tool: Tool) -> &mut Self {
+        self.tools.retain(|t| t.info.name != tool.info.name);
+        self.tools.push(tool);
+        self
+    }
+
+    /// Adds a static resource.
+    pub fn resource(&mut self, resource: Resource) -> &mut Self {
+        self.resources.retain(|r| r.info.uri != resource.info.uri);
+        self.resources.push(resource);
+        self
+    }
+
+    /// Adds a resource template.
+    pub fn resource_template(&mut self, template: ResourceTemplate) -> &mut Self {
+        self.templates.retain(|t| t.info.uri_template != template.info.uri_template);
+        self.templates.push(template);
+        self
+    }
+
+    /// Adds a prompt.
+    pub fn prompt(&mut self, prompt: Prompt) -> &mut Self {
+        self.prompts.retain(|p| p.info.name != prompt.info.name);
+        self.prompts.push(prompt);
+        self
+    }
+
+    /// Freezes the catalog.
+    pub fn build(self) -> Registry {
+        fn render<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Vec<Value> {
+            items.map(|i| serde_json::to_value(i).unwrap_or(Value::Null)).collect()
+        }
+        let tool_index =
+            self.tools.iter().enumerate().map(|(i, t)| (t.info.name.clone(), i)).collect();
+        let prompt_index =
+            self.prompts.iter().enumerate().map(|(i, p)| (p.info.name.clone(), i)).collect();
+        let resource_index =
+            self.resources.iter().enumerate().map(|(i, r)| (r.info.uri.clone(), i)).collect();
+        Registry {
+            tools_json: render(self.tools.iter().map(|t| &t.info)),
+            resources_json: render(self.resources.iter().map(|r| &r.info)),
+            templates_json: render(self.templates.iter().map(|t| &t.info)),
+            prompts_json: render(self.prompts.iter().map(|p| &p.info)),
+            tools: self.tools,
+            tool_index,
+            resources: self.resources,
+            resource_index,
+            templates: self.templates,
+            prompts: self.prompts,
+            prompt_index,
+        }
+    }
+}
+
+/// The frozen catalog.
+pub struct Registry {
+    tools: Vec<Tool>,
+    tool_index: HashMap<String, usize>,
+    pub(crate) tools_json: Vec<Value>,
+    resources: Vec<Resource>,
+    resource_index: HashMap<String, usize>,
+    pub(crate) resources_json: Vec<Value>,
+    templates: Vec<ResourceTemplate>,
+    pub(crate) templates_json: Vec<Value>,
+    prompts: Vec<Prompt>,
+    prompt_index: HashMap<String, usize>,
+    pub(crate) prompts_json: Vec<Value>,
+}
+
+impl Registry {
+    /// A tool by name.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tool_index.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// All tools, in registration order.
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// All static resources.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// All resource templates.
+    pub fn templates(&self) -> &[ResourceTemplate] {
+        &self.templates
+    }
+
+    /// All prompts.
+    pub fn prompts(&self) -> &[Prompt] {
+        &self.prompts
+    }
+
+    /// A prompt by name.
+    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompt_index.get(name).map(|&i| &self.prompts[i])
+    }
+
+    /// Reads a resource: a static one by exact URI first, then the first matching template.
+    pub async fn read_resource(&self, uri: &str, ctx: Context) -> Result<Vec<ResourceContents>> {
+        if let Some(&i) = self.resource_index.get(uri) {
+            let r = &self.resources[i];
+            let body = (r.handler)(ctx).await?;
+            return Ok(body.into_contents(uri, r.info.mime_type.as_deref()));
+        }
+        for t in &self.templates {
+            if let Some(params) = t.template.matches(uri) {
+                let body = (t.handler)(params, ctx).await?;
+                return Ok(body.into_contents(uri, t.info.mime_type.as_deref()));
+            }
+        }
+        Err(Error::ResourceNotFound(uri.to_string()))
+    }
+
+    /// Whether `uri` names a static resource or matches a template.
+    pub fn has_resource(&self, uri: &str) -> bool {
+        self.resource_index.contains_key(uri)
+            || self.templates.iter().any(|t| t.template.matches(uri).is_some())
+    }
+
+    /// The completer for a prompt argument (`ref/prompt`) or template variable (`ref/resource`).
+    pub(crate) fn completer(
+        &self,
+        ref_type: &str,
+        ref_name: &str,
+        arg: &str,
+    ) -> Result<Option<Completer>> {
+        match ref_type {
+            "ref/prompt" => {
+                let p = self
+                    .prompt(ref_name)
+                    .ok_or_else(|| Error::invalid_params(format!("unknown prompt: {ref_name}")))?;
+                Ok(p.completers.get(arg).cloned())
+            }
+            "ref/resource" => {
+                if let Some(t) = self.templates.iter().find(|t| t.info.uri_template == ref_name) {
+                    return Ok(t.completers.get(arg).cloned());
+                }
+                if self.resource_index.contains_key(ref_name) {
+                    return Ok(None);
+                }
+                Err(Error::invalid_params(format!("unknown resource or template: {ref_name}")))
+            }
+            other => Err(Error::invalid_params(format!("unknown completion ref type: {other}"))),
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The storage contract: where sessions and message streams live, so that any server instance
+//! can serve any request.
+//!
+//! Two object-safe traits, [`SessionStore`] and [`MessageQueue`], used as `Arc<dyn …>`: the
+//! backend is chosen at start-up from the store URL, and every call may do I/O. Every method takes
+//! the [`EntityId`]: a backend must behave as if each entity had its own keyspace, so a session
+//! or stream id presented under the wrong entity is simply *not found*.
+//!
+//! # Implementing a backend
+//! Implement both traits (one struct usually does), then run the behavioural suite from
+//! [`crate::test_suite`] (feature `test-suite`) with [`crate::store_test_suite!`]; it checks every
+//! guarantee written below against your backend.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::ids::{EntityId, SessionId};
+use crate::protocol::LoggingLevel;
+
+/// Everything the server remembers about one MCP session between requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session id (also the storage key, with the entity).
+    pub id: SessionId,
+    /// The tenant that owns the session; fixed for its lifetime.
+    pub entity: EntityId,
+    /// Negotiated revision; `None` until `initialize` (a legacy SSE session exists before it).
+    #[serde(default)]
+    pub protocol_version: Option<String>,
+    /// `clientInfo` from `initialize`.
+    #[serde(default)]
+    pub client_info: Value,
+    /// `capabilities` from `initialize`.
+    #[serde(default)]
+    pub client_capabilities: Value,
+    /// Set by `notifications/initialized`.
+    #[serde(default)]
+    pub initialized: bool,
+    /// Minimum level of `notifications/message` sent to this session (`logging/setLevel`);
+    /// `None` means the server's default.
+    #[serde(default)]
+    pub logging_level: Option<LoggingLevel>,
+    /// Resource URIs subscribed with `resources/subscribe`.
+    #[serde(default)]
+    pub subscriptions: BTreeSet<String>,
+    /// Application state kept by handlers through `Context::set_state`.
+    #[serde(default)]
+    pub state: Map<String, Value>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Optimistic-concurrency version, owned by the store: 1 after `create`, +1 per `save`.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl SessionRecord {
+    /// A new, not yet initialized session for `entity`.
+    pub fn new(entity: EntityId) -> Self {
+        Self {
+            id: SessionId::new_random(),
+            entity,
+            protocol_version: None,
+            client_info: Value::Null,
+            client_capabilities: Value::Null,
+            initialized: false,
+            logging_level: None,
+            subscriptions: BTreeSet::new(),
+            state: Map::new(),
+            created_at_ms: now_ms(),
+            version: 0,
+        }
+    }
+
+    /// `clientInfo.name`, if the client sent one.
+    pub fn client_name(&self) -> Option<&str> {
+        self.client_info.get("name").and_then(Value::as_str)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// One page of [`SessionStore::list`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionPage {
+    /// Sessions in ascending id order.
+    pub sessions: Vec<SessionRecord>,
+    /// Pass to the next call to continue; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Durable, entity-scoped session records with an idle TTL.
+///
+/// Guarantees every implementation gives:
+/// - **Entity scoping**: a record is visible only under the entity it was created with; every
+///   method called with another entity behaves as if the id did not exist.
+/// - **TTL**: a record not touched (by `create`, `save`, `touch` or `load_and_touch`) for its TTL
+///   is gone: `load` returns `Ok(None)` from then on. Expiry may be lazy but never late by more
+///   than the backend's sweep interval for anything observable through this trait.
+/// - **Optimistic concurrency**: `save` succeeds only if the stored `version` equals the
+///   record's, and bumps it; two instances can never silently overwrite each other.
+/// - **Durability**: once a call returns `Ok`, every instance sharing the backend sees its effect.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new record with version 1 and returns it as stored.
+    /// `Err(Error::Conflict)` if the id exists.
+    async fn create(&self, record: SessionRecord, ttl: Duration) -> Result<SessionRecord>;
+
+    /// The record, or `Ok(None)` when it does not exist, expired, or belongs to another entity.
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>>;
+
+    /// [`load`](Self::load) and restart the TTL in one step. Backends should override the
+    /// default (two calls) with a single round trip; this is on every request's path.
+    async fn load_and_touch(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+        ttl: Duration,
+    ) -> Result<Option<SessionRecord>> {
+        let rec = self.load(entity, id).await?;
+        if rec.is_some() {
+            self.touch(entity, id, ttl).await?;
+        }
+        Ok(rec)
+    }
+
+    /// Compare-and-swap: replaces the stored record if its version equals `record.version`,
+    /// restarts the TTL, and returns the new version (`record.version + 1`).
+    /// `Err(Error::Conflict)` when the stored version differs; `Err(Error::NotFound)` when the
+    /// record is gone.
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64>;
+
+    /// Restarts the TTL; `Ok(false)` when the record does not exist.
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool>;
+
+    /// Removes the record; `Ok(false)` when it did not exist. Idempotent.
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool>;
+
+    /// Live records of `entity` in ascending id order, at most `limit` per page, starting after
+    /// `cursor` (an opaque string from a previous page).
+    async fn list(
+        &self,
+        entity: &EntityId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SessionPage>;
+
+    /// Cheap reachability check for `/ready`.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Names one event log: a session and a stream within it (`sse`, `get`, `post-…`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    /// The session the stream belongs to.
+    pub session: SessionId,
+    /// The stream's name within the session: `[A-Za-z0-9_-]`, never `/`.
+    pub name: String,
+}
+
+impl StreamKey {
+    /// A stream of `session` named `name`.
+    pub fn new(session: SessionId, name: impl Into<String>) -> Self {
+        Self { session, name: name.into() }
+    }
+}
+
+/// A backend-defined event position, strictly increasing within one stream.
+///
+/// Opaque to callers: they get it from [`MessageQueue::publish`] and hand it back to
+/// [`MessageQueue::replay_after`] / [`MessageQueue::subscribe`]. It never contains `/`, so the
+/// transport can use `"{stream}/{event}"` as an SSE event id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub String);
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One published message with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Its position in the stream.
+    pub id: EventId,
+    /// The JSON-RPC message.
+    pub message: Value,
+}
+
+/// A live feed of events; ends when the stream is closed or its session's streams are deleted.
+pub type EventStream = BoxStream<'static, Result<Event>>;
+
+/// Per-session event logs plus routing of client replies, shaped like a log rather than a job
+/// queue, so an SSE stream can be resumed from any instance with `Last-Event-ID`.
+///
+/// Guarantees every implementation gives:
+/// - **Durable publish**: when `publish` returns, the event is stored; every instance can replay it.
+/// - **Order**: ids are strictly increasing per stream, in publish order; replay and subscribe
+///   yield events in that order, with no duplicates and no gaps (other than trimmed ones).
+/// - **Retention**: a stream keeps at least its most recent events up to the backend's
+///   configured count and age; older ones may be trimmed. Streams of a deleted session go away.
+/// - **Entity scoping**: a stream or reply is only reachable under the entity it was written with.
+#[async_trait]
+pub trait MessageQueue: Send + Sync + 'static {
+    /// Appends `message` to the stream and returns its id.
+    async fn publish(&self, entity: &EntityId, stream: &StreamKey, message: &Value)
+        -> Result<EventId>;
+
+    /// The retained events strictly after `after` (all retained events when `None`), in order.
+    async fn replay_after(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        after: Option<&EventId>,
+    ) -> Result<Vec<Event>>;
+
+    /// Everything after `after` (replayed) followed by live events as they are published, with
+    /// no gap and no duplicate between the two. Ends after the last event once the stream is
+    /// [closed](Self::close), or when the session's streams are [deleted](Self::delete_session).
+    async fn subscribe(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        after: Option<EventId>,
+    ) -> Result<EventStream>;
+
+    /// Marks the stream finished: subscribers end once they have seen every event.
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()>;
+
+    /// Drops every stream and pending reply of a session; live subscribers end.
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()>;
+
+    /// Hands the client's answer to a server-to-client request (keyed by that request's id) to
+    /// whichever instance is waiting in [`take_reply`](Self::take_reply). A reply that arrives
+    /// before anyone waits is kept (for the backend's reply TTL), so there is no race.
+    async fn deliver_reply(
+        &self,
+        entity: &EntityId,
+        session: &SessionId,
+        request_key: &str,
+        reply: &Value,
+    ) -> Result<()>;
+
+    /// Waits up to `timeout` for the reply to `request_key` and consumes it; `Ok(None)` on timeout.
+    /// Each reply is taken at most once.
+    async fn take_reply(
+        &self,
+        entity: &EntityId,
+        session: &SessionId,
+        request_key: &str,
+        timeout: Duration,
+    ) -> Result<Option<Value>>;
+}

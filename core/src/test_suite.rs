@@ -1,0 +1,323 @@
+//! The behavioural suite every [`SessionStore`] / [`MessageQueue`] backend must pass.
+//!
+//! Each function checks one guarantee from the traits' docs. Tests isolate themselves with a
+//! random entity id, so they run in parallel against one shared backend with no cleanup.
+//! Stamp them all into a backend's test module with [`store_test_suite!`](crate::store_test_suite):
+//!
+//! ```ignore
+//! fastmcp_core::store_test_suite!(async { my_backend_stores().await });
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::ids::{EntityId, SessionId};
+use crate::store::{MessageQueue, SessionRecord, SessionStore, StreamKey};
+
+/// The two halves of a backend under test (usually the same object twice).
+#[derive(Clone)]
+pub struct Stores {
+    /// The session store.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The message queue.
+    pub queue: Arc<dyn MessageQueue>,
+}
+
+const TTL: Duration = Duration::from_secs(60);
+
+/// A random entity id, unique per test.
+pub fn random_entity() -> EntityId {
+    let id = format!("t-{}", uuid::Uuid::new_v4().simple());
+    EntityId::parse(&id).expect("generated entity ids are valid")
+}
+
+async fn new_session(s: &Stores, entity: &EntityId) -> SessionRecord {
+    let mut rec = SessionRecord::new(entity.clone());
+    rec.protocol_version = Some("2025-11-25".into());
+    rec.state.insert("k".into(), json!({"nested": [1, 2, 3]}));
+    s.sessions.create(rec, TTL).await.expect("create")
+}
+
+/// create → load returns the same record at version 1; another entity sees nothing.
+pub async fn session_round_trip(s: Stores) {
+    let e = random_entity();
+    let rec = new_session(&s, &e).await;
+    assert_eq!(rec.version, 1);
+    let loaded = s.sessions.load(&e, &rec.id).await.unwrap().expect("present");
+    assert_eq!(loaded, rec);
+    let touched = s.sessions.load_and_touch(&e, &rec.id, TTL).await.unwrap().expect("present");
+    assert_eq!(touched, rec);
+    let other = random_entity();
+    assert!(s.sessions.load(&other, &rec.id).await.unwrap().is_none());
+    assert!(s.sessions.load_and_touch(&other, &rec.id, TTL).await.unwrap().is_none());
+    assert!(s.sessions.load(&e, &SessionId::new_random()).await.unwrap().is_none());
+}
+
+/// Creating an existing id is a conflict and leaves the original untouched.
+pub async fn create_conflict(s: Stores) {
+    let e = random_entity();
+    let rec = new_session(&s, &e).await;
+    let mut dup = rec.clone();
+    dup.state.clear();
+    let err = s.sessions.create(dup, TTL).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(s.sessions.load(&e, &rec.id).await.unwrap().unwrap().state, rec.state);
+}
+
+/// save is compare-and-swap on `version`.
+pub async fn save_is_compare_and_swap(s: Stores) {
+    let e = random_entity();
+    let mut rec = new_session(&s, &e).await;
+    let stale = rec.clone();
+    rec.state.insert("a".into(), json!(1));
+    let v = s.sessions.save(&rec, TTL).await.unwrap();
+    assert_eq!(v, 2);
+    let mut stale2 = stale.clone();
+    stale2.state.insert("b".into(), json!(2));
+    let err = s.sessions.save(&stale2, TTL).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let loaded = s.sessions.load(&e, &rec.id).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.state.get("a"), Some(&json!(1)));
+    assert!(loaded.state.get("b").is_none());
+}
+
+/// Concurrent savers of the same version: exactly one wins.
+pub async fn concurrent_saves_one_winner(s: Stores) {
+    let e = random_entity();
+    let rec = new_session(&s, &e).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        let mut r = rec.clone();
+        r.state.insert("writer".into(), json!(i));
+        tasks.push(tokio::spawn(async move { s.sessions.save(&r, TTL).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                wins += 1
+            }
+            Err(Error::Conflict(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Saving a record that does not exist is NotFound (also under a foreign entity).
+pub async fn save_missing_is_not_found(s: Stores) {
+    let e = random_entity();
+    let mut rec = SessionRecord::new(e.clone());
+    rec.version = 1;
+    assert!(matches!(s.sessions.save(&rec, TTL).await, Err(Error::NotFound(_))));
+    let created = new_session(&s, &e).await;
+    let mut foreign = created.clone();
+    foreign.entity = random_entity();
+    assert!(matches!(s.sessions.save(&foreign, TTL).await, Err(Error::NotFound(_))));
+    assert_eq!(s.sessions.load(&e, &created.id).await.unwrap().unwrap().version, 1);
+}
+
+/// Records expire after their TTL; touch restarts it.
+pub async fn ttl_expiry_and_touch(s: Stores) {
+    let e = random_entity();
+    let short = Duration::from_millis(1500);
+    let a = s.sessions.create(SessionRecord::new(e.clone()), short).await.unwrap();
+    let b = s.sessions.create(SessionRecord::new(e.clone()), short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(s.sessions.touch(&e, &b.id, short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(s.sessions.load(&e, &a.id).await.unwrap().is_none(), "a expired");
+    assert!(s.sessions.load(&e, &b.id).await.unwrap().is_some(), "b was touched");
+    assert!(!s.sessions.touch(&e, &a.id, short).await.unwrap());
+}
+
+/// delete is idempotent and entity-scoped.
+pub async fn delete_is_idempotent_and_scoped(s: Stores) {
+    let e = random_entity();
+    let rec = new_session(&s, &e).await;
+    assert!(!s.sessions.delete(&random_entity(), &rec.id).await.unwrap());
+    assert!(!s.sessions.touch(&random_entity(), &rec.id, TTL).await.unwrap());
+    assert!(s.sessions.load(&e, &rec.id).await.unwrap().is_some());
+    assert!(s.sessions.delete(&e, &rec.id).await.unwrap());
+    assert!(!s.sessions.delete(&e, &rec.id).await.unwrap());
+    assert!(s.sessions.load(&e, &rec.id).await.unwrap().is_none());
+}
+
+/// list pages through one entity's sessions in id order, and only those.
+pub async fn list_paginates_per_entity(s: Stores) {
+    let e = random_entity();
+    let other = random_entity();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(new_session(&s, &e).await.id);
+    }
+    new_session(&s, &other).await;
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let page = s.sessions.list(&e, cursor.as_deref(), 2).await.unwrap();
+        assert!(page.sessions.len() <= 2);
+        seen.extend(page.sessions.iter().map(|r| r.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids);
+    assert!(s.sessions.list(&random_entity(), None, 10).await.unwrap().sessions.is_empty());
+}
+
+/// Published events replay in order with strictly increasing ids.
+pub async fn publish_and_replay_in_order(s: Stores) {
+    let e = random_entity();
+    let stream = StreamKey::new(SessionId::new_random(), "sse");
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(s.queue.publish(&e, &stream, &json!({ "i": i })).await.unwrap());
+    }
+    let all = s.queue.replay_after(&e, &stream, None).await.unwrap();
+    assert_eq!(all.len(), 10);
+    for (i, ev) in all.iter().enumerate() {
+        assert_eq!(ev.message, json!({ "i": i }));
+        assert_eq!(ev.id, ids[i]);
+        assert!(!ev.id.0.contains('/'));
+    }
+    let tail = s.queue.replay_after(&e, &stream, Some(&ids[4])).await.unwrap();
+    assert_eq!(tail.iter().map(|e| e.message["i"].as_i64().unwrap()).collect::<Vec<_>>(), vec![5, 6, 7, 8, 9]);
+    assert!(s.queue.replay_after(&e, &stream, Some(&ids[9])).await.unwrap().is_empty());
+}
+
+/// Streams are scoped by entity and by name.
+pub async fn streams_are_isolated(s: Stores) {
+    let e = random_entity();
+    let session = SessionId::new_random();
+    let a = StreamKey::new(session, "a");
+    s.queue.publish(&e, &a, &json!(1)).await.unwrap();
+    assert!(s.queue.replay_after(&random_entity(), &a, None).await.unwrap().is_empty());
+    assert!(s.queue.replay_after(&e, &StreamKey::new(session, "b"), None).await.unwrap().is_empty());
+    assert!(s
+        .queue
+        .replay_after(&e, &StreamKey::new(SessionId::new_random(), "a"), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// subscribe replays after the given id, then delivers live events, then ends on close.
+pub async fn subscribe_replays_then_follows(s: Stores) {
+    let e = random_entity();
+    let stream = StreamKey::new(SessionId::new_random(), "post-1");
+    let first = s.queue.publish(&e, &stream, &json!(0)).await.unwrap();
+    s.queue.publish(&e, &stream, &json!(1)).await.unwrap();
+    let mut sub = s.queue.subscribe(&e, &stream, Some(first)).await.unwrap();
+    let q = s.queue.clone();
+    let (e2, st2) = (e.clone(), stream.clone());
+    let publisher = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for i in 2..5 {
+            q.publish(&e2, &st2, &json!(i)).await.unwrap();
+        }
+        q.close(&e2, &st2).await.unwrap();
+    });
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        got.push(ev.unwrap().message.as_i64().unwrap());
+    }
+    publisher.await.unwrap();
+    assert_eq!(got, vec![1, 2, 3, 4], "replay, then live, then end on close");
+}
+
+/// Concurrent publishers: nothing lost, nothing duplicated, each publisher's order kept.
+pub async fn concurrent_publishers(s: Stores) {
+    let e = random_entity();
+    let stream = StreamKey::new(SessionId::new_random(), "sse");
+    let mut tasks = Vec::new();
+    for p in 0..4 {
+        let s = s.clone();
+        let (e, stream) = (e.clone(), stream.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                s.queue.publish(&e, &stream, &json!({"p": p, "i": i})).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = s.queue.replay_after(&e, &stream, None).await.unwrap();
+    assert_eq!(all.len(), 100);
+    let ids: std::collections::HashSet<_> = all.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids.len(), 100);
+    for p in 0..4 {
+        let seq: Vec<i64> =
+            all.iter().filter(|e| e.message["p"] == p).map(|e| e.message["i"].as_i64().unwrap()).collect();
+        assert_eq!(seq, (0..25).collect::<Vec<_>>());
+    }
+}
+
+/// delete_session drops the session's streams and ends live subscribers.
+pub async fn delete_session_ends_streams(s: Stores) {
+    let e = random_entity();
+    let session = SessionId::new_random();
+    let stream = StreamKey::new(session, "get");
+    s.queue.publish(&e, &stream, &json!(1)).await.unwrap();
+    let mut sub = s.queue.subscribe(&e, &stream, None).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap();
+    assert_eq!(first.unwrap().unwrap().message, json!(1));
+    s.queue.delete_session(&e, &session).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.expect("ends");
+    assert!(end.is_none() || end.as_ref().is_some_and(|r| r.is_err()));
+    assert!(s.queue.replay_after(&e, &stream, None).await.unwrap().is_empty());
+}
+
+/// Replies reach the waiter whichever comes first, once, and only under the right entity.
+pub async fn replies_are_routed_once(s: Stores) {
+    let e = random_entity();
+    let session = SessionId::new_random();
+    // Reply before anyone waits: kept.
+    s.queue.deliver_reply(&e, &session, "s:1", &json!({"result": 1})).await.unwrap();
+    assert!(s.queue.take_reply(&random_entity(), &session, "s:1", Duration::from_millis(100)).await.unwrap().is_none());
+    let got = s.queue.take_reply(&e, &session, "s:1", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(got, Some(json!({"result": 1})));
+    let again = s.queue.take_reply(&e, &session, "s:1", Duration::from_millis(200)).await.unwrap();
+    assert_eq!(again, None, "taken once");
+    // Waiter first.
+    let q = s.queue.clone();
+    let e2 = e.clone();
+    let waiter = tokio::spawn(async move { q.take_reply(&e2, &session, "s:2", Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.queue.deliver_reply(&e, &session, "s:2", &json!({"result": 2})).await.unwrap();
+    assert_eq!(waiter.await.unwrap().unwrap(), Some(json!({"result": 2})));
+}
+
+/// Stamps one `#[tokio::test]` per behaviour for the `Stores` produced by `$make` (an async
+/// expression evaluated afresh in each test).
+#[macro_export]
+macro_rules! store_test_suite {
+    ($make:expr) => {
+        $crate::store_test_suite!(@tests $make;
+            session_round_trip, create_conflict, save_is_compare_and_swap,
+            concurrent_saves_one_winner, save_missing_is_not_found, ttl_expiry_and_touch,
+            delete_is_idempotent_and_scoped, list_paginates_per_entity,
+            publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
+            concurrent_publishers, delete_session_ends_streams, replies_are_routed_once);
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let stores: $crate::test_suite::Stores = $make.await;
+                $crate::test_suite::$name(stores).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,152 @@
+"""Fixtures for the FastMCP-MT end-to-end suite.
+
+Starts the real `fastmcp` binary once per test session on a free local port and
+hands the tests its base URL. Set ``FASTMCP_BIN`` to use another binary (a
+relative path is resolved against the repository root). Set ``FASTMCP_E2E_URL``
+to run the suite against an already-running server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = "target/debug/fastmcp"
+STARTUP_TIMEOUT_S = 30.0
+PER_TEST_TIMEOUT_S = 45
+
+
+def _binary_path() -> Path:
+    raw = os.environ.get("FASTMCP_BIN", DEFAULT_BIN)
+    path = Path(raw)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "<no output>"
+    return "\n".join(text.splitlines()[-lines:]) or "<empty>"
+
+
+def pytest_configure(config):
+    # The 2026-07-28 SDK flags handshake-era logging/setLevel as deprecated; we test it on purpose.
+    config.addinivalue_line("filterwarnings", "ignore::mcp.MCPDeprecationWarning")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    # A hung SDK call must fail the test, not the whole run.
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(PER_TEST_TIMEOUT_S))
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def base_url(request):
+    external = os.environ.get("FASTMCP_E2E_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+
+    binary = _binary_path()
+    if not binary.exists():
+        pytest.fail(f"fastmcp binary not found at {binary} (build it or set FASTMCP_BIN)", pytrace=False)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env["FASTMCP_MT_LOG_LEVEL"] = "warn"
+    log_dir = Path(tempfile.mkdtemp(prefix="fastmcp-e2e-"))
+    stdout_path = log_dir / "stdout.log"
+    stderr_path = log_dir / "stderr.log"
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(
+            [str(binary), "serve", "--bind", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=str(REPO_ROOT),
+            env=env,
+        )
+
+    failed = False
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        last_error: object = None
+        while True:
+            if proc.poll() is not None:
+                failed = True
+                pytest.fail(
+                    f"fastmcp exited with code {proc.returncode} during startup\n"
+                    f"--- stderr tail ---\n{_tail(stderr_path)}",
+                    pytrace=False,
+                )
+            try:
+                r = httpx.get(f"{url}/health", timeout=1.0)
+                if r.status_code == 200:
+                    break
+                last_error = f"HTTP {r.status_code}"
+            except httpx.HTTPError as e:
+                last_error = e
+            if time.monotonic() > deadline:
+                failed = True
+                pytest.fail(
+                    f"fastmcp did not answer GET /health with 200 within {STARTUP_TIMEOUT_S}s "
+                    f"(last: {last_error!r})\n--- stderr tail ---\n{_tail(stderr_path)}",
+                    pytrace=False,
+                )
+            time.sleep(0.1)
+
+        yield url
+
+        if proc.poll() is not None:
+            failed = True
+            print(
+                f"\nfastmcp exited early with code {proc.returncode}\n--- stderr tail ---\n{_tail(stderr_path)}",
+                file=sys.__stderr__,
+            )
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if failed or request.session.testsfailed or os.environ.get("FASTMCP_E2E_SHOW_LOGS"):
+            print(f"\n--- fastmcp stderr tail ({stderr_path}) ---\n{_tail(stderr_path)}", file=sys.__stderr__)
+
+
+@pytest.fixture(params=["streamable", "sse"])
+def transport(request) -> str:
+    """Run a test over Streamable HTTP (`/{entity}/mcp`) and legacy HTTP+SSE (`/{entity}/sse`)."""
+    return request.param
+
+
+@pytest.fixture
+def entity() -> str:
+    from e2e_helpers import new_entity
+
+    return new_entity()
