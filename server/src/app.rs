@@ -1,0 +1,124 @@
+//! The poem application: routes, shared state, health checks, and a TCP acceptor with
+//! `TCP_NODELAY` (poem's own leaves Nagle on, which stalls multi-write SSE responses ~40 ms).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fastmcp_core::{EntityId, McpServer, SessionId};
+use poem::http::StatusCode;
+use poem::listener::Acceptor;
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::web::Data;
+use poem::{get, handler, EndpointExt, Request, Response, Route};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::HttpConfig;
+use crate::transport::http::json_response;
+use crate::transport::{legacy_sse, streamable};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The protocol engine (registry + stores).
+    pub mcp: McpServer,
+    /// HTTP-level settings.
+    pub http: HttpConfig,
+    /// This process's id (distinguishes instances sharing a store).
+    pub instance_id: String,
+    /// Store kind (`memory`, `redis`, `postgres`).
+    pub store_kind: String,
+    /// Start time, for uptime.
+    pub started: Instant,
+}
+
+/// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
+pub(crate) async fn end_session(mcp: &McpServer, entity: &EntityId, id: &SessionId) -> fastmcp_core::Result<()> {
+    mcp.sessions().delete(entity, id).await?;
+    mcp.queue().delete_session(entity, id).await
+}
+
+/// All routes: MCP endpoints per entity, health and readiness.
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    Route::new()
+        .at("/health", get(health))
+        .at("/ready", get(ready))
+        .at("/", get(index))
+        .at(
+            "/:entity/mcp",
+            poem::post(streamable::post).get(streamable::get).delete(streamable::delete),
+        )
+        .at("/:entity/sse", get(legacy_sse::connect))
+        .at("/:entity/messages", poem::post(legacy_sse::message))
+        .data(state)
+}
+
+#[handler]
+fn health() -> Response {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn ready(state: Data<&Arc<AppState>>) -> Response {
+    match state.mcp.sessions().ping().await {
+        Ok(()) => json_response(StatusCode::OK, &json!({ "status": "ready", "store": state.store_kind })),
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "unavailable", "store": state.store_kind, "error": e.to_string() }),
+        ),
+    }
+}
+
+#[handler]
+fn index(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8000");
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "name": state.mcp.info().name,
+            "version": state.mcp.info().version,
+            "instance": state.instance_id,
+            "store": state.store_kind,
+            "endpoints": {
+                "streamable_http": format!("http://{host}/{{entity_id}}/mcp"),
+                "legacy_sse": format!("http://{host}/{{entity_id}}/sse"),
+                "health": "/health",
+                "ready": "/ready",
+            }
+        }),
+    )
+}
+
+/// Accepts TCP connections with `TCP_NODELAY` set.
+pub struct NoDelayAcceptor {
+    listener: TcpListener,
+    local: LocalAddr,
+}
+
+impl NoDelayAcceptor {
+    /// Binds `addr`.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = LocalAddr(listener.local_addr()?.into());
+        Ok(Self { listener, local })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl Acceptor for NoDelayAcceptor {
+    type Io = TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        vec![self.local.clone()]
+    }
+
+    async fn accept(&mut self) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let (io, peer) = self.listener.accept().await?;
+        io.set_nodelay(true)?;
+        Ok((io, self.local.clone(), RemoteAddr(peer.into()), poem::http::uri::Scheme::HTTP))
+    }
+}

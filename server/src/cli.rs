@@ -1,0 +1,223 @@
+//! The command line shared by `fastmcp` and servers built on this crate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use fastmcp_core::{McpServerBuilder, MessageQueue, ServerConfig, SessionStore};
+use poem::Server;
+
+use crate::app::{routes, AppState, NoDelayAcceptor};
+use crate::config::HttpConfig;
+
+/// FastMCP-MT: a multi-tenant MCP server.
+#[derive(Debug, Parser)]
+#[command(name = "fastmcp", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP over HTTP (the default).
+    Serve(ServeArgs),
+}
+
+/// Options of `fastmcp serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FASTMCP_MT_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Session store: `memory`, `redis://…` or `postgres://…`.
+    #[arg(long, env = "FASTMCP_MT_STORE", default_value = "memory")]
+    pub store: String,
+    /// Bearer token for the admin API (generated and printed once if unset).
+    #[arg(long, env = "FASTMCP_MT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Idle seconds after which a session expires.
+    #[arg(long, env = "FASTMCP_MT_SESSION_TTL", default_value_t = 3600)]
+    pub session_ttl: u64,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "FASTMCP_MT_BODY_LIMIT", default_value_t = 4 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Extra allowed `Origin`s, comma-separated (`*` for any).
+    #[arg(long, env = "FASTMCP_MT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Extra allowed `Host` names, comma-separated (`*` for any).
+    #[arg(long, env = "FASTMCP_MT_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
+    #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
+    pub client_request_timeout: u64,
+}
+
+/// Errors that stop the process before it serves.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store URL cannot be used.
+    #[error("{0}")]
+    Store(String),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+type Stores = (Arc<dyn SessionStore>, Arc<dyn MessageQueue>, &'static str);
+
+/// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
+pub fn open_store(url: &str) -> Result<Stores, StartError> {
+    let scheme = url.split_once("://").map_or(url, |(s, _)| s);
+    match scheme {
+        "memory" => {
+            #[cfg(feature = "storage-memory")]
+            {
+                let s = fastmcp_storage_memory::MemoryStore::default();
+                Ok((Arc::new(s.clone()), Arc::new(s), "memory"))
+            }
+            #[cfg(not(feature = "storage-memory"))]
+            Err(StartError::Store("the memory store needs the `storage-memory` feature".into()))
+        }
+        "redis" | "rediss" => Err(StartError::Store(
+            "the Redis store is not available in this build (feature `storage-redis`)".into(),
+        )),
+        "postgres" | "postgresql" => Err(StartError::Store(
+            "the PostgreSQL store is not available in this build (feature `storage-postgres`)".into(),
+        )),
+        _ => Err(StartError::Store(format!(
+            "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
+            redact(url)
+        ))),
+    }
+}
+
+/// A URL with any password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn init_tracing() {
+    let default = if std::env::var("FASTMCP_MT_DEBUG").is_ok_and(|v| v == "1" || v == "true") {
+        "debug".to_string()
+    } else {
+        std::env::var("FASTMCP_MT_LOG_LEVEL").unwrap_or_else(|_| "info".into())
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&default)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
+pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => cli.serve,
+    };
+    init_tracing();
+    match serve(args, builder).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves until a shutdown signal.
+pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
+    let (sessions, queue, kind) = open_store(&args.store)?;
+    let config = ServerConfig {
+        session_ttl: Duration::from_secs(args.session_ttl.max(1)),
+        client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
+        ..ServerConfig::default()
+    };
+    let mcp = builder.config(config).build(sessions, queue);
+    let http = HttpConfig {
+        body_limit: args.body_limit,
+        allowed_origins: args.allowed_origins.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        loopback_only: args.bind.ip().is_loopback(),
+        ..HttpConfig::default()
+    };
+    let acceptor = NoDelayAcceptor::bind(args.bind)
+        .await
+        .map_err(|source| StartError::Bind { addr: args.bind, source })?;
+    let local = acceptor.local_addr().unwrap_or(args.bind);
+    let state = Arc::new(AppState {
+        mcp,
+        http,
+        instance_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        store_kind: kind.to_string(),
+        started: Instant::now(),
+    });
+    tracing::info!(
+        addr = %local,
+        store = kind,
+        instance = %state.instance_id,
+        "serving MCP at http://{local}/{{entity_id}}/mcp (legacy SSE at /{{entity_id}}/sse)"
+    );
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(routes(state), shutdown_signal(), Some(Duration::from_secs(5)))
+        .await
+        .map_err(|source| StartError::Bind { addr: args.bind, source })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("redis://user:secret@host:6379/0"), "redis://user:***@host:6379/0");
+        assert_eq!(redact("postgres://u:p@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("memory"), "memory");
+    }
+
+    #[test]
+    fn unknown_or_missing_backends_are_clear_errors() {
+        let err = open_store("redis://:pw@localhost").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("storage-redis"), "{err}");
+        let err = open_store("ftp://x:secret@y").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unknown store") && !err.contains("secret"), "{err}");
+    }
+}

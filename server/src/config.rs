@@ -1,0 +1,33 @@
+//! HTTP-level settings of the server.
+
+use std::time::Duration;
+
+/// What the HTTP layer enforces.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body (bytes); larger ones get 413.
+    pub body_limit: usize,
+    /// Origins accepted besides loopback ones (`*` accepts all).
+    pub allowed_origins: Vec<String>,
+    /// Host names (with or without port) accepted besides loopback ones (`*` accepts all).
+    pub allowed_hosts: Vec<String>,
+    /// Bound to a loopback address: only loopback `Host`s and `Origin`s (plus the lists above).
+    pub loopback_only: bool,
+    /// Interval of SSE keep-alive comments (and of liveness checks of the stream's session).
+    pub keep_alive: Duration,
+    /// `retry:` hint (ms) sent with the priming event of resumable streams.
+    pub sse_retry_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 4 * 1024 * 1024,
+            allowed_origins: vec![],
+            allowed_hosts: vec![],
+            loopback_only: true,
+            keep_alive: Duration::from_secs(15),
+            sse_retry_ms: 1000,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! # fastmcp-server
+//!
+//! Serves a [`fastmcp_core::McpServer`] over HTTP with poem, one tenant per path segment:
+//!
+//! | path | transport |
+//! |---|---|
+//! | `POST/GET/DELETE /{entity_id}/mcp` | Streamable HTTP (2025-03-26 … 2025-11-25) |
+//! | `GET /{entity_id}/sse` + `POST /{entity_id}/messages?session_id=…` | HTTP+SSE (2024-11-05) |
+//! | `GET /health`, `GET /ready` | liveness, store readiness |
+//!
+//! A custom server is a `main` that registers its catalog and hands over to [`cli::main_with`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+mod transport;
+
+pub use app::{routes, AppState, NoDelayAcceptor};
+pub use config::HttpConfig;

@@ -1,0 +1,198 @@
+//! Pieces shared by both MCP transports: tenant parsing, DNS-rebinding protection, body
+//! limits, JSON-RPC error responses and SSE framing.
+
+use bytes::Bytes;
+use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, RequestId};
+use fastmcp_core::{EntityId, Error};
+use poem::http::{header, HeaderMap, StatusCode};
+use poem::{Body, Request, Response};
+use serde_json::Value;
+
+use crate::config::HttpConfig;
+
+/// `Mcp-Session-Id`.
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+/// `MCP-Protocol-Version`.
+pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
+/// `Last-Event-ID`.
+pub(crate) const LAST_EVENT_ID: &str = "last-event-id";
+
+/// A JSON-RPC error response with an HTTP status (`id` null unless known).
+pub(crate) fn rpc_error(status: StatusCode, id: Option<&RequestId>, error: ErrorObject) -> Response {
+    json_response(status, &jsonrpc::error_response(id, &error))
+}
+
+/// Shorthand for an error with code and message.
+pub(crate) fn error_status(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+    rpc_error(status, None, ErrorObject::new(code, message))
+}
+
+/// A JSON body with a status.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(bytes)
+}
+
+/// Maps a storage failure to 503 (retryable) or 500, without leaking backend details.
+pub(crate) fn store_error(e: &Error) -> Response {
+    tracing::warn!(error = %e, "store failure");
+    if e.is_retryable() {
+        error_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::INTERNAL_ERROR,
+            "session store unavailable; retry later",
+        )
+    } else {
+        error_status(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR, "session store error")
+    }
+}
+
+/// The entity from the `{entity}` path segment, or a 400 naming the rule.
+pub(crate) fn entity_from_path(req: &Request) -> Result<EntityId, Response> {
+    let raw = req.raw_path_param("entity").unwrap_or_default();
+    EntityId::parse(raw)
+        .map_err(|e| error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, e.to_string()))
+}
+
+fn host_of_origin(origin: &str) -> Option<&str> {
+    let rest = origin.split_once("://")?.1;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+pub(crate) fn is_loopback_host(hostport: &str) -> bool {
+    let host = if let Some(rest) = hostport.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        hostport.rsplit_once(':').map_or(hostport, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { hostport })
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn host_allowed(cfg: &HttpConfig, hostport: &str) -> bool {
+    let bare = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+    cfg.allowed_hosts.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(hostport) || h.eq_ignore_ascii_case(bare))
+}
+
+/// DNS-rebinding protection: a foreign `Origin` is refused with 403; on a loopback bind the
+/// `Host` must be a loopback name too (or explicitly allowed).
+pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), Response> {
+    let forbidden = |what: &str| {
+        Err(error_status(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, format!("forbidden: {what}")))
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let ok = cfg.allowed_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+            || host_of_origin(origin).is_some_and(|h| {
+                (cfg.loopback_only && is_loopback_host(h)) || host_allowed(cfg, h)
+            });
+        if !ok {
+            return forbidden("origin not allowed");
+        }
+    }
+    if cfg.loopback_only {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !host.is_empty() && !is_loopback_host(host) && !host_allowed(cfg, host) {
+            return forbidden("host not allowed");
+        }
+    }
+    Ok(())
+}
+
+/// Reads the body up to the configured limit; 413 beyond it.
+pub(crate) async fn read_body(cfg: &HttpConfig, body: Body) -> Result<Bytes, Response> {
+    body.into_bytes_limit(cfg.body_limit).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => error_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::INVALID_REQUEST,
+            format!("request body exceeds {} bytes", cfg.body_limit),
+        ),
+        other => error_status(StatusCode::BAD_REQUEST, codes::PARSE_ERROR, format!("cannot read body: {other}")),
+    })
+}
+
+/// Parses JSON or answers 400 with -32700.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        error_status(StatusCode::BAD_REQUEST, codes::PARSE_ERROR, format!("Parse error: {e}"))
+    })
+}
+
+/// One SSE frame. `data` is written as one `data:` line (JSON has no raw newlines).
+pub(crate) fn sse_frame(event: Option<&str>, id: Option<&str>, data: &str) -> Bytes {
+    let mut s = String::with_capacity(data.len() + 48);
+    if let Some(id) = id {
+        s.push_str("id: ");
+        s.push_str(id);
+        s.push('\n');
+    }
+    if let Some(ev) = event {
+        s.push_str("event: ");
+        s.push_str(ev);
+        s.push('\n');
+    }
+    for line in data.split('\n') {
+        s.push_str("data: ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// A comment frame that keeps proxies from timing the stream out.
+pub(crate) fn sse_keepalive() -> Bytes {
+    Bytes::from_static(b": keep-alive\n\n")
+}
+
+/// An SSE response from a channel of frames.
+pub(crate) fn sse_response(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    session: Option<&str>,
+) -> Response {
+    let stream = futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, std::io::Error>);
+    let mut b = Response::builder()
+        .status(StatusCode::OK)
+        .content_type("text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache, no-transform")
+        .header("x-accel-buffering", "no");
+    if let Some(s) = session {
+        b = b.header(SESSION_HEADER, s);
+    }
+    b.body(Body::from_bytes_stream(stream))
+}
+
+/// Whether the `Accept` header admits `mime` (absent header or `*/*` admit everything).
+pub(crate) fn accepts(headers: &HeaderMap, mime: &str) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return true };
+    let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
+    accept.split(',').any(|part| {
+        let m = part.split(';').next().unwrap_or("").trim();
+        m == "*/*" || m.eq_ignore_ascii_case(mime) || m.eq_ignore_ascii_case(&format!("{ty}/*"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:3005", "[::1]:80", "[::1]"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["evil.example.com", "evil.example.com:80", "10.0.0.1:80", "localhost.evil.com"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn sse_frames() {
+        assert_eq!(sse_frame(Some("message"), Some("s/1"), "{}"), Bytes::from("id: s/1\nevent: message\ndata: {}\n\n"));
+        assert_eq!(sse_frame(None, Some("s/"), ""), Bytes::from("id: s/\ndata: \n\n"));
+    }
+}

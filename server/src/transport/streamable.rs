@@ -1,0 +1,467 @@
+//! Streamable HTTP, handshake era (2025-03-26 … 2025-11-25): `POST|GET|DELETE /{entity}/mcp`.
+//!
+//! A POSTed request is answered with plain JSON when its handler produces nothing before the
+//! result (the common, fast case), and switches to an SSE stream as soon as the handler emits a
+//! notification or a server-to-client request. Every event of such a stream is published to the
+//! `MessageQueue` first, so a client can resume it with `Last-Event-ID` on any instance.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fastmcp_core::protocol::{
+    codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
+};
+use fastmcp_core::store::EventId;
+use fastmcp_core::{unsupported_version_error, EntityId, McpServer, SessionId, SessionRecord, StreamKey};
+use futures::StreamExt;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{handler, Body, Request, Response};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::http::{
+    accepts, check_origin, entity_from_path, error_status, json_response, parse_json, read_body,
+    rpc_error, sse_frame, sse_keepalive, sse_response, store_error, LAST_EVENT_ID, SESSION_HEADER,
+    VERSION_HEADER,
+};
+use super::outlet::{ChannelOutlet, OutletMsg};
+use crate::app::AppState;
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Checks `MCP-Protocol-Version`: absent means 2025-03-26; a modern or unknown revision gets
+/// 400 + -32022 listing the handshake versions, which is what makes dual-era clients fall back.
+fn check_version_header(req: &Request) -> Result<(), Response> {
+    match header(req, VERSION_HEADER) {
+        None => Ok(()),
+        Some(v) if fastmcp_core::protocol::is_supported_version(v) => Ok(()),
+        Some(v) => Err(rpc_error(StatusCode::BAD_REQUEST, None, unsupported_version_error(v))),
+    }
+}
+
+/// Loads the session named by `Mcp-Session-Id` for this entity: 400 when missing, 404 when
+/// unknown, expired or another entity's.
+async fn session_from_header(
+    state: &AppState,
+    req: &Request,
+    entity: &EntityId,
+) -> Result<SessionRecord, Response> {
+    let Some(raw) = header(req, SESSION_HEADER) else {
+        return Err(error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "Bad Request: Mcp-Session-Id header is required",
+        ));
+    };
+    let not_found =
+        || error_status(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
+    let Some(id) = SessionId::parse(raw) else { return Err(not_found()) };
+    let mcp = &state.mcp;
+    match mcp.sessions().load_and_touch(entity, &id, mcp.config().session_ttl).await {
+        Ok(Some(rec)) => Ok(rec),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
+/// `POST /{entity}/mcp`.
+#[handler]
+pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
+    let state = *state;
+    let entity = match entity_from_path(req) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_origin(&state.http, req.headers()) {
+        return r;
+    }
+    let ct = header(req, "content-type").unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/json") {
+        return error_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::INVALID_REQUEST,
+            "Unsupported Media Type: Content-Type must be application/json",
+        );
+    }
+    let accepts_json = accepts(req.headers(), "application/json");
+    let accepts_sse = accepts(req.headers(), "text/event-stream");
+    if !accepts_json && !accepts_sse {
+        return error_status(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Not Acceptable: accept application/json or text/event-stream",
+        );
+    }
+    let bytes = match read_body(&state.http, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value = match parse_json(&bytes) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let is_initialize = value.get("method").and_then(Value::as_str) == Some("initialize");
+    let is_discover = value.get("method").and_then(Value::as_str) == Some("server/discover");
+    if is_discover || header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
+        // The sessionless revision is not served yet: the spec's error lists what is.
+        let id = value.get("id").cloned().and_then(|v| serde_json::from_value(v).ok());
+        let requested = header(req, VERSION_HEADER).unwrap_or(MODERN_PROTOCOL_VERSION);
+        let requested = if fastmcp_core::protocol::is_supported_version(requested) {
+            MODERN_PROTOCOL_VERSION
+        } else {
+            requested
+        };
+        return rpc_error(StatusCode::BAD_REQUEST, id.as_ref(), unsupported_version_error(requested));
+    }
+    if !is_initialize {
+        if let Err(r) = check_version_header(req) {
+            return r;
+        }
+    }
+    if value.is_array() {
+        return post_batch(state, req, &entity, value).await;
+    }
+    let message = match Message::from_value(value) {
+        Ok(m) => m,
+        Err(inv) => return rpc_error(StatusCode::BAD_REQUEST, inv.id.as_ref(), inv.error),
+    };
+    match message {
+        Message::Request(r) if r.method == "initialize" => initialize(state, entity, r).await,
+        Message::Request(r) => {
+            let session = match session_from_header(state, req, &entity).await {
+                Ok(s) => s,
+                Err(resp) => return resp,
+            };
+            run_request(state, session, r, accepts_sse).await
+        }
+        Message::Notification(n) => {
+            let session = match session_from_header(state, req, &entity).await {
+                Ok(s) => s,
+                Err(resp) => return resp,
+            };
+            match state.mcp.handle_notification(&session, n).await {
+                Ok(()) => accepted(),
+                Err(e) => store_error(&e),
+            }
+        }
+        Message::Response(r) => {
+            let session = match session_from_header(state, req, &entity).await {
+                Ok(s) => s,
+                Err(resp) => return resp,
+            };
+            match state.mcp.handle_response(&session, r).await {
+                Ok(()) => accepted(),
+                Err(e) => store_error(&e),
+            }
+        }
+    }
+}
+
+fn accepted() -> Response {
+    Response::builder().status(StatusCode::ACCEPTED).finish()
+}
+
+async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Response {
+    let mcp = &state.mcp;
+    let mut record = SessionRecord::new(entity);
+    let result = match mcp.initialize(&mut record, req.params.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), e.to_error_object()),
+    };
+    let record = match mcp.sessions().create(record, mcp.config().session_ttl).await {
+        Ok(r) => r,
+        Err(e) => return store_error(&e),
+    };
+    tracing::debug!(entity = %record.entity, session = %record.id, "session created");
+    let mut resp = json_response(StatusCode::OK, &jsonrpc::response(&req.id, &result));
+    if let Ok(v) = record.id.to_string().parse() {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+    resp
+}
+
+/// JSON-RPC batches (allowed by 2025-03-26): each message is handled in order; responses are
+/// returned together as JSON. Notifications emitted by handlers are not deliverable here.
+async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: Value) -> Response {
+    let Value::Array(items) = value else { return accepted() };
+    if items.is_empty() {
+        return rpc_error(StatusCode::BAD_REQUEST, None, ErrorObject::invalid_request("empty batch"));
+    }
+    let session = match session_from_header(state, req, entity).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match Message::from_value(item) {
+            Err(inv) => out.push(jsonrpc::error_response(inv.id.as_ref(), &inv.error)),
+            Ok(Message::Request(r)) => {
+                let outlet = Arc::new(fastmcp_core::NullOutlet);
+                out.push(state.mcp.handle_request(&session, r, outlet).await);
+            }
+            Ok(Message::Notification(n)) => {
+                if let Err(e) = state.mcp.handle_notification(&session, n).await {
+                    return store_error(&e);
+                }
+            }
+            Ok(Message::Response(r)) => {
+                if let Err(e) = state.mcp.handle_response(&session, r).await {
+                    return store_error(&e);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return accepted();
+    }
+    json_response(StatusCode::OK, &Value::Array(out))
+}
+
+fn new_stream_name() -> String {
+    format!("post-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn wants_priming(session: &SessionRecord) -> bool {
+    session.protocol_version.as_deref().is_some_and(|v| v >= "2025-11-25")
+}
+
+/// Runs one request: JSON if the handler emits nothing before its result, else SSE.
+async fn run_request(
+    state: &AppState,
+    session: SessionRecord,
+    request: RpcRequest,
+    accepts_sse: bool,
+) -> Response {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let outlet = Arc::new(ChannelOutlet(tx));
+    let mcp = state.mcp.clone();
+    let session = Arc::new(session);
+    let s2 = Arc::clone(&session);
+    let mut work = Box::pin(async move { mcp.handle_request(&s2, request, outlet).await });
+
+    let mut final_response = None;
+    let first = tokio::select! {
+        biased;
+        response = &mut work => match rx.try_recv() {
+            // Finished without a word: the fast path, plain JSON.
+            Err(_) => return json_response(StatusCode::OK, &response),
+            // Finished in one poll but emitted notifications first: they still go out, in order.
+            Ok(first) => { final_response = Some(response); Some(first) }
+        },
+        first = rx.recv() => first,
+    };
+    let Some(first) = first else {
+        return json_response(StatusCode::OK, &work.await);
+    };
+    if !accepts_sse {
+        // The client takes JSON only: nothing but the result can reach it.
+        let response = match final_response {
+            Some(r) => r,
+            None => work.await,
+        };
+        return json_response(StatusCode::OK, &response);
+    }
+
+    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+    let stream = StreamKey::new(session.id, new_stream_name());
+    if wants_priming(&session) {
+        let priming = format!("id: {}/\nretry: {}\ndata: \n\n", stream.name, state.http.sse_retry_ms);
+        let _ = frames_tx.try_send(Bytes::from(priming));
+    }
+    let queue = Arc::clone(state.mcp.queue());
+    let entity = session.entity.clone();
+    let session_header = session.id.to_string();
+    tokio::spawn(async move {
+        // Runs to completion even if the client goes away: every event is published first,
+        // so a reconnect with Last-Event-ID (here or elsewhere) gets the rest.
+        let mut frames = Some(frames_tx);
+        let mut pending = Some(first);
+        loop {
+            let msg = if let Some(m) = pending.take() {
+                m
+            } else if final_response.is_some() {
+                match rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    Some(m) = rx.recv() => m,
+                    resp = &mut work => { final_response = Some(resp); continue; }
+                }
+            };
+            match msg {
+                OutletMsg::CloseStream => frames = None,
+                OutletMsg::Message(m) => emit(&queue, &entity, &stream, &mut frames, &m).await,
+            }
+        }
+        if let Some(resp) = final_response {
+            emit(&queue, &entity, &stream, &mut frames, &resp).await;
+        }
+        if let Err(e) = queue.close(&entity, &stream).await {
+            tracing::warn!(error = %e, "cannot close stream");
+        }
+    });
+    sse_response(frames_rx, Some(&session_header))
+}
+
+async fn emit(
+    queue: &Arc<dyn fastmcp_core::MessageQueue>,
+    entity: &EntityId,
+    stream: &StreamKey,
+    frames: &mut Option<mpsc::Sender<Bytes>>,
+    message: &Value,
+) {
+    let id = match queue.publish(entity, stream, message).await {
+        Ok(id) => Some(format!("{}/{}", stream.name, id)),
+        Err(e) => {
+            tracing::warn!(error = %e, "event not persisted; delivering without resumability");
+            None
+        }
+    };
+    if let Some(tx) = frames {
+        let frame = sse_frame(Some("message"), id.as_deref(), &message.to_string());
+        if tx.send(frame).await.is_err() {
+            *frames = None;
+        }
+    }
+}
+
+/// `GET /{entity}/mcp`: the standalone stream, or the resumption of any of the session's
+/// streams with `Last-Event-ID: {stream}/{event}`.
+#[handler]
+pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let state = *state;
+    let entity = match entity_from_path(req) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_origin(&state.http, req.headers()) {
+        return r;
+    }
+    if !accepts(req.headers(), "text/event-stream") {
+        return error_status(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Not Acceptable: GET needs Accept: text/event-stream",
+        );
+    }
+    if header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
+        return error_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::INVALID_REQUEST,
+            "GET is not part of protocol 2026-07-28",
+        );
+    }
+    if let Err(r) = check_version_header(req) {
+        return r;
+    }
+    let session = match session_from_header(state, req, &entity).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let queue = Arc::clone(state.mcp.queue());
+    let (stream, after) = match header(req, LAST_EVENT_ID) {
+        Some(last) => {
+            let Some((name, ev)) = last.rsplit_once('/') else {
+                return error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, "malformed Last-Event-ID");
+            };
+            let after = (!ev.is_empty()).then(|| EventId(ev.to_string()));
+            (StreamKey::new(session.id, name), after)
+        }
+        None => {
+            let stream = StreamKey::new(session.id, "get");
+            // Start from "now": older standalone events were for earlier GETs.
+            let last = match queue.replay_after(&entity, &stream, None).await {
+                Ok(evs) => evs.last().map(|e| e.id.clone()),
+                Err(e) => return store_error(&e),
+            };
+            (stream, last)
+        }
+    };
+    let sub = match queue.subscribe(&entity, &stream, after.clone()).await {
+        Ok(s) => s,
+        Err(fastmcp_core::Error::InvalidParams(m)) => {
+            return error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, m)
+        }
+        Err(e) => return store_error(&e),
+    };
+    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+    if wants_priming(&session) && stream.name == "get" {
+        let id = format!("{}/{}", stream.name, after.map(|a| a.0).unwrap_or_default());
+        let _ = frames_tx.try_send(Bytes::from(format!("id: {id}\ndata: \n\n")));
+    }
+    let mcp = state.mcp.clone();
+    let keep_alive = state.http.keep_alive;
+    let session_header = session.id.to_string();
+    tokio::spawn(forward_stream(mcp, session, stream, sub, frames_tx, keep_alive));
+    sse_response(frames_rx, Some(&session_header))
+}
+
+/// Copies a subscription to an SSE body, with keep-alives; ends when the stream ends, the
+/// client goes away, or the session is gone (checked, and its TTL refreshed, at each keep-alive).
+pub(crate) async fn forward_stream(
+    mcp: McpServer,
+    session: SessionRecord,
+    stream: StreamKey,
+    mut sub: fastmcp_core::EventStream,
+    frames: mpsc::Sender<Bytes>,
+    keep_alive: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(keep_alive);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            ev = sub.next() => match ev {
+                Some(Ok(ev)) => {
+                    let id = format!("{}/{}", stream.name, ev.id);
+                    let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
+                    if frames.send(frame).await.is_err() { return; }
+                }
+                Some(Err(e)) => { tracing::warn!(error = %e, "stream subscription failed"); return; }
+                None => return,
+            },
+            _ = tick.tick() => {
+                let ttl = mcp.config().session_ttl;
+                match mcp.sessions().touch(&session.entity, &session.id, ttl).await {
+                    Ok(false) => return,
+                    Ok(true) | Err(_) => {}
+                }
+                if frames.send(sse_keepalive()).await.is_err() { return; }
+            }
+            _ = frames.closed() => return,
+        }
+    }
+}
+
+/// `DELETE /{entity}/mcp`: ends the session everywhere.
+#[handler]
+pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let state = *state;
+    let entity = match entity_from_path(req) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_origin(&state.http, req.headers()) {
+        return r;
+    }
+    if header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
+        return error_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::INVALID_REQUEST,
+            "DELETE is not part of protocol 2026-07-28",
+        );
+    }
+    let session = match session_from_header(state, req, &entity).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    match crate::app::end_session(&state.mcp, &entity, &session.id).await {
+        Ok(()) => Response::builder().status(StatusCode::OK).finish(),
+        Err(e) => store_error(&e),
+    }
+}
