@@ -15,7 +15,7 @@ SESSIONS = 50
 ENTITIES = 10
 
 
-async def test_concurrent_sessions_no_cross_talk(base_url):
+async def test_concurrent_sessions_no_cross_talk(base_url, transport):
     entities = [new_entity(f"conc{i}") for i in range(ENTITIES)]
     all_connected = anyio.Event()
     all_remembered = anyio.Event()
@@ -27,7 +27,7 @@ async def test_concurrent_sessions_no_cross_talk(base_url):
         nonlocal connected, remembered
         entity = entities[i % ENTITIES]
         value = f"value-{i}-{uuid.uuid4().hex}"
-        async with connect(base_url, entity, "streamable") as c:
+        async with connect(base_url, entity, transport) as c:
             connected += 1
             if connected == SESSIONS:
                 all_connected.set()

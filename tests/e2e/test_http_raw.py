@@ -435,3 +435,25 @@ def test_jsonrpc_messages_helper_sanity():
     assert jsonrpc_reply(sse, 2) == {"jsonrpc": "2.0", "id": 2, "result": {}}
     js = httpx.Response(200, headers={"content-type": "application/json"}, json={"jsonrpc": "2.0", "id": 3, "error": {"code": 1, "message": "m"}})
     assert jsonrpc_messages(js)[0]["error"]["code"] == 1
+
+
+@pytest.mark.anyio
+async def test_legacy_session_ends_with_its_stream(base_url):
+    entity = new_entity()
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        resp, lines = await _open_sse(client, f"{base_url}/{entity}/sse")
+        with anyio.fail_after(5):
+            endpoint = (await _next_event(lines))["data"]
+        ok = await client.post(f"{base_url}{endpoint}", json=initialize_body())
+        assert ok.status_code == 202
+        await resp.aclose()
+        # Closing the stream ends the session; give the server a moment to notice.
+        status = None
+        with anyio.move_on_after(3):
+            while True:
+                r = await client.post(f"{base_url}{endpoint}", json={"jsonrpc": "2.0", "id": 2, "method": "ping"})
+                status = r.status_code
+                if status == 404:
+                    break
+                await anyio.sleep(0.1)
+        assert status == 404, f"messages endpoint still answers {status} after its SSE stream closed"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import anyio
+
 import mcp_types as types
 import pytest
 from mcp import MCPError
@@ -195,3 +197,22 @@ async def test_ping(base_url, entity, transport):
     async with connect(base_url, entity, transport) as c:
         result = await c.session.send_ping()
         assert isinstance(result, types.EmptyResult)
+
+
+async def test_cancelled_count_stops(base_url, entity, transport):
+    """Cancelling an in-flight call (SDK sends notifications/cancelled) stops the server-side work."""
+    progress: list[float] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append(p)
+
+    async with connect(base_url, entity, transport) as c:
+        with anyio.move_on_after(0.5):
+            await c.session.call_tool("count", {"n": 100, "delay_ms": 50}, progress_callback=on_progress)
+        assert 0 < len(progress) < 100, progress
+        seen_logs = len(c.logs)
+        await anyio.sleep(0.6)
+        # At most one step already in flight may still land; a running loop would add ~12 more.
+        assert len(c.logs) <= seen_logs + 1, f"count kept running after cancellation: {len(c.logs) - seen_logs} more logs"
+        # The session is still usable.
+        assert only_text(await c.session.call_tool("echo", {"text": "after-cancel"})) == "after-cancel"

@@ -135,7 +135,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
-            run_request(state, session, r, accepts_sse).await
+            run_request(state, session, r, accepts_sse, prefers_sse(req)).await
         }
         Message::Notification(n) => {
             let session = match session_from_header(state, req, &entity).await {
@@ -157,6 +157,17 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
                 Err(e) => store_error(&e),
             }
         }
+    }
+}
+
+/// Whether `Accept` names `text/event-stream` before `application/json` (equal q-values: the
+/// client's order is its preference).
+fn prefers_sse(req: &Request) -> bool {
+    let accept = header(req, "accept").unwrap_or("").to_ascii_lowercase();
+    match (accept.find("text/event-stream"), accept.find("application/json")) {
+        (Some(sse), Some(json)) => sse < json,
+        (Some(_), None) => true,
+        _ => false,
     }
 }
 
@@ -228,12 +239,14 @@ fn wants_priming(session: &SessionRecord) -> bool {
     session.protocol_version.as_deref().is_some_and(|v| v >= "2025-11-25")
 }
 
-/// Runs one request: JSON if the handler emits nothing before its result, else SSE.
+/// Runs one request: JSON if the handler emits nothing before its result, else SSE. A client
+/// that lists `text/event-stream` before `application/json` in `Accept` always gets a stream.
 async fn run_request(
     state: &AppState,
     session: SessionRecord,
     request: RpcRequest,
     accepts_sse: bool,
+    prefers_sse: bool,
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outlet = Arc::new(ChannelOutlet(tx));
@@ -243,26 +256,30 @@ async fn run_request(
     let mut work = Box::pin(async move { mcp.handle_request(&s2, request, outlet).await });
 
     let mut final_response = None;
-    let first = tokio::select! {
-        biased;
-        response = &mut work => match rx.try_recv() {
-            // Finished without a word: the fast path, plain JSON.
-            Err(_) => return json_response(StatusCode::OK, &response),
-            // Finished in one poll but emitted notifications first: they still go out, in order.
-            Ok(first) => { final_response = Some(response); Some(first) }
-        },
-        first = rx.recv() => first,
-    };
-    let Some(first) = first else {
-        return json_response(StatusCode::OK, &work.await);
-    };
-    if !accepts_sse {
-        // The client takes JSON only: nothing but the result can reach it.
-        let response = match final_response {
-            Some(r) => r,
-            None => work.await,
+    let mut pending = None;
+    if !prefers_sse {
+        let first = tokio::select! {
+            biased;
+            response = &mut work => match rx.try_recv() {
+                // Finished without a word: the fast path, plain JSON.
+                Err(_) => return json_response(StatusCode::OK, &response),
+                // Finished in one poll but emitted notifications first: they still go out, in order.
+                Ok(first) => { final_response = Some(response); Some(first) }
+            },
+            first = rx.recv() => first,
         };
-        return json_response(StatusCode::OK, &response);
+        let Some(first) = first else {
+            return json_response(StatusCode::OK, &work.await);
+        };
+        if !accepts_sse {
+            // The client takes JSON only: nothing but the result can reach it.
+            let response = match final_response {
+                Some(r) => r,
+                None => work.await,
+            };
+            return json_response(StatusCode::OK, &response);
+        }
+        pending = Some(first);
     }
 
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
@@ -278,7 +295,6 @@ async fn run_request(
         // Runs to completion even if the client goes away: every event is published first,
         // so a reconnect with Last-Event-ID (here or elsewhere) gets the rest.
         let mut frames = Some(frames_tx);
-        let mut pending = Some(first);
         loop {
             let msg = if let Some(m) = pending.take() {
                 m
