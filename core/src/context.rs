@@ -102,7 +102,10 @@ impl Context {
             return Ok(());
         }
         let params = json!({ "level": level, "data": data });
-        self.scope.outlet.send(jsonrpc::notification("notifications/message", params)).await
+        self.scope
+            .outlet
+            .send(jsonrpc::notification("notifications/message", params))
+            .await
     }
 
     /// [`log`](Self::log) at debug.
@@ -138,7 +141,9 @@ impl Context {
         total: Option<f64>,
         message: Option<&str>,
     ) -> Result<()> {
-        let Some(token) = &self.scope.progress_token else { return Ok(()) };
+        let Some(token) = &self.scope.progress_token else {
+            return Ok(());
+        };
         let mut params = json!({ "progressToken": token, "progress": progress });
         if let Some(t) = total {
             params["total"] = json!(t);
@@ -146,7 +151,10 @@ impl Context {
         if let Some(m) = message {
             params["message"] = json!(m);
         }
-        self.scope.outlet.send(jsonrpc::notification("notifications/progress", params)).await
+        self.scope
+            .outlet
+            .send(jsonrpc::notification("notifications/progress", params))
+            .await
     }
 
     /// Reads one of this server's resources as the same entity and session.
@@ -162,9 +170,9 @@ impl Context {
         };
         match rec.state.get(key) {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v.clone())
-                .map(Some)
-                .map_err(|e| Error::Internal(format!("session state `{key}` has another type: {e}"))),
+            Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+                Error::Internal(format!("session state `{key}` has another type: {e}"))
+            }),
         }
     }
 
@@ -186,7 +194,9 @@ impl Context {
         let id = self.require_session()?;
         let mut had = false;
         self.shared
-            .update_session(&self.scope.entity, &id, |rec| had = rec.state.remove(key).is_some())
+            .update_session(&self.scope.entity, &id, |rec| {
+                had = rec.state.remove(key).is_some()
+            })
             .await?;
         Ok(had)
     }
@@ -197,7 +207,10 @@ impl Context {
     pub async fn request_client(&self, method: &str, params: Value) -> Result<Value> {
         let session = self.require_session()?;
         let id = RequestId::Str(format!("srv-{}", uuid::Uuid::new_v4().simple()));
-        self.scope.outlet.send(jsonrpc::request(&id, method, params)).await?;
+        self.scope
+            .outlet
+            .send(jsonrpc::request(&id, method, params))
+            .await?;
         let key = id.key();
         let wait = self.shared.queue.take_reply(
             &self.scope.entity,
@@ -213,7 +226,10 @@ impl Context {
             return Err(Error::Timeout(format!("the client's answer to {method}")));
         };
         if let Some(err) = reply.get("error") {
-            let msg = err.get("message").and_then(Value::as_str).unwrap_or("error");
+            let msg = err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("error");
             return Err(Error::Client(format!("{method}: {msg}")));
         }
         Ok(reply.get("result").cloned().unwrap_or(Value::Null))
@@ -239,7 +255,11 @@ impl Context {
     pub async fn list_roots(&self) -> Result<Vec<Value>> {
         self.require_capability("roots")?;
         let result = self.request_client("roots/list", json!({})).await?;
-        Ok(result.get("roots").and_then(Value::as_array).cloned().unwrap_or_default())
+        Ok(result
+            .get("roots")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Ends the current HTTP response stream early; the client reconnects with `Last-Event-ID`
@@ -257,14 +277,18 @@ impl Context {
     }
 
     fn require_session(&self) -> Result<SessionId> {
-        self.scope.session_id.ok_or_else(|| Error::Internal("this request has no session".into()))
+        self.scope
+            .session_id
+            .ok_or_else(|| Error::Internal("this request has no session".into()))
     }
 
     fn require_capability(&self, name: &str) -> Result<()> {
         if self.scope.client_capabilities.get(name).is_some() {
             Ok(())
         } else {
-            Err(Error::Client(format!("the client did not declare the `{name}` capability")))
+            Err(Error::Client(format!(
+                "the client did not declare the `{name}` capability"
+            )))
         }
     }
 }

@@ -91,7 +91,9 @@ impl Shared {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict("session updated concurrently too often".into()))
+        Err(Error::Conflict(
+            "session updated concurrently too often".into(),
+        ))
     }
 }
 
@@ -154,7 +156,11 @@ impl McpServer {
     /// Starts a server named `name` at `version`.
     pub fn builder(name: impl Into<String>, version: impl Into<String>) -> McpServerBuilder {
         McpServerBuilder {
-            info: ServerInfo { name: name.into(), version: version.into(), instructions: None },
+            info: ServerInfo {
+                name: name.into(),
+                version: version.into(),
+                instructions: None,
+            },
             registry: RegistryBuilder::new(),
             config: ServerConfig::default(),
         }
@@ -235,7 +241,9 @@ impl McpServer {
     ) -> ResponseMessage {
         let id = request.id.clone();
         let outcome = if request.method == "initialize" {
-            Err(Error::Rpc(ErrorObject::invalid_request("the session is already initialized")))
+            Err(Error::Rpc(ErrorObject::invalid_request(
+                "the session is already initialized",
+            )))
         } else if request.method == "ping" {
             Ok(json!({}))
         } else if session.protocol_version.is_none() {
@@ -266,7 +274,10 @@ impl McpServer {
         match outcome {
             Ok(result) => jsonrpc::response(&id, &result),
             Err(e) => {
-                if matches!(e, Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_)) {
+                if matches!(
+                    e,
+                    Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_)
+                ) {
                     tracing::warn!(error = %e, "request failed");
                 }
                 jsonrpc::error_response(Some(&id), &e.to_error_object())
@@ -311,7 +322,10 @@ impl McpServer {
             Ok(result) => json!({ "result": result }),
             Err(error) => json!({ "error": error }),
         };
-        self.shared.queue.deliver_reply(&session.entity, &session.id, &response.id.key(), &reply).await
+        self.shared
+            .queue
+            .deliver_reply(&session.entity, &session.id, &response.id.key(), &reply)
+            .await
     }
 
     /// A context for work outside any request (e.g. an admin call) on behalf of `entity`.
@@ -331,10 +345,15 @@ impl McpServer {
         }
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<(SessionId, RequestId), CancellationToken>> {
+    fn running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(SessionId, RequestId), CancellationToken>> {
         // A poisoned lock only means another request panicked while holding it; the map is
         // still consistent (single insert/remove operations).
-        self.shared.running.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn context(
@@ -351,7 +370,9 @@ impl McpServer {
                 session_id: Some(session.id),
                 request_id: request.map(|r| r.id.clone()),
                 progress_token: request.and_then(Request::progress_token),
-                log_threshold: session.logging_level.unwrap_or(self.shared.config.default_log_level),
+                log_threshold: session
+                    .logging_level
+                    .unwrap_or(self.shared.config.default_log_level),
                 client_capabilities: session.client_capabilities.clone(),
                 outlet,
                 cancel,
@@ -392,7 +413,9 @@ impl McpServer {
                 }
                 let subscribe = request.method == "resources/subscribe";
                 let entity = ctx.entity_id().clone();
-                let id = ctx.session_id().ok_or_else(|| Error::Internal("no session".into()))?;
+                let id = ctx
+                    .session_id()
+                    .ok_or_else(|| Error::Internal("no session".into()))?;
                 self.shared
                     .update_session(&entity, &id, |r| {
                         if subscribe {
@@ -426,7 +449,9 @@ impl McpServer {
                         )
                     })?;
                 let entity = ctx.entity_id().clone();
-                let id = ctx.session_id().ok_or_else(|| Error::Internal("no session".into()))?;
+                let id = ctx
+                    .session_id()
+                    .ok_or_else(|| Error::Internal("no session".into()))?;
                 self.shared
                     .update_session(&entity, &id, |r| r.logging_level = Some(level))
                     .await?;
@@ -440,17 +465,29 @@ impl McpServer {
     }
 
     async fn complete(&self, params: &Value, ctx: Context) -> Result<Value> {
-        let r = params.get("ref").ok_or_else(|| Error::invalid_params("`ref` is required"))?;
+        let r = params
+            .get("ref")
+            .ok_or_else(|| Error::invalid_params("`ref` is required"))?;
         let ref_type = str_param(r, "type")?;
         let ref_name = r
             .get("name")
             .or_else(|| r.get("uri"))
             .and_then(Value::as_str)
             .ok_or_else(|| Error::invalid_params("`ref.name` (or `ref.uri`) is required"))?;
-        let arg = params.get("argument").ok_or_else(|| Error::invalid_params("`argument` is required"))?;
+        let arg = params
+            .get("argument")
+            .ok_or_else(|| Error::invalid_params("`argument` is required"))?;
         let arg_name = str_param(arg, "name")?;
-        let typed = arg.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
-        let values = match self.shared.registry.completer(ref_type, ref_name, arg_name)? {
+        let typed = arg
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let values = match self
+            .shared
+            .registry
+            .completer(ref_type, ref_name, arg_name)?
+        {
             Some(c) => (c.0)(typed, ctx).await?,
             None => vec![],
         };
@@ -498,8 +535,14 @@ fn encode_cursor(offset: usize) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("o:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

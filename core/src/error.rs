@@ -94,16 +94,19 @@ impl Error {
     }
 
     /// A retryable backend failure.
-    pub fn unavailable(
-        message: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Error::Unavailable { message: message.into(), source: Some(source.into()) }
+    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// A permanent backend failure.
     pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Error::Backend { message: message.into(), source: Some(source.into()) }
+        Error::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// Whether the same call may succeed if retried later (maps to HTTP 503).
@@ -127,8 +130,10 @@ impl Error {
     pub fn to_error_object(&self) -> ErrorObject {
         match self {
             Error::Rpc(e) => e.clone(),
-            Error::ResourceNotFound(uri) => ErrorObject::new(codes::RESOURCE_NOT_FOUND, self.to_string())
-                .with_data(serde_json::json!({ "uri": uri })),
+            Error::ResourceNotFound(uri) => {
+                ErrorObject::new(codes::RESOURCE_NOT_FOUND, self.to_string())
+                    .with_data(serde_json::json!({ "uri": uri }))
+            }
             _ => ErrorObject::new(self.rpc_code(), self.to_string()),
         }
     }

@@ -33,14 +33,18 @@ pub mod store;
 pub mod test_suite;
 
 pub use context::{Context, ElicitResult, NullOutlet, Outlet};
-pub use dispatch::{unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo};
+pub use dispatch::{
+    unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
+};
 pub use error::{Error, Result};
 pub use ids::{EntityId, SessionId};
 pub use registry::{
-    Completer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Structured, TemplateParams,
-    Tool,
+    Completer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Structured,
+    TemplateParams, Tool,
 };
-pub use store::{Event, EventId, EventStream, MessageQueue, SessionRecord, SessionStore, StreamKey};
+pub use store::{
+    Event, EventId, EventStream, MessageQueue, SessionRecord, SessionStore, StreamKey,
+};
 
 // Re-exported so handler authors derive with the same versions the registry uses.
 pub use schemars;

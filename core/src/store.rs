@@ -172,7 +172,10 @@ pub struct StreamKey {
 impl StreamKey {
     /// A stream of `session` named `name`.
     pub fn new(session: SessionId, name: impl Into<String>) -> Self {
-        Self { session, name: name.into() }
+        Self {
+            session,
+            name: name.into(),
+        }
     }
 }
 
@@ -216,8 +219,12 @@ pub type EventStream = BoxStream<'static, Result<Event>>;
 #[async_trait]
 pub trait MessageQueue: Send + Sync + 'static {
     /// Appends `message` to the stream and returns its id.
-    async fn publish(&self, entity: &EntityId, stream: &StreamKey, message: &Value)
-        -> Result<EventId>;
+    async fn publish(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        message: &Value,
+    ) -> Result<EventId>;
 
     /// The retained events strictly after `after` (all retained events when `None`), in order.
     async fn replay_after(

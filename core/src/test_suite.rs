@@ -8,6 +8,9 @@
 //! fastmcp_core::store_test_suite!(async { my_backend_stores().await });
 //! ```
 
+// Assertions by unwrap are the point of a test suite.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,14 +50,34 @@ pub async fn session_round_trip(s: Stores) {
     let e = random_entity();
     let rec = new_session(&s, &e).await;
     assert_eq!(rec.version, 1);
-    let loaded = s.sessions.load(&e, &rec.id).await.unwrap().expect("present");
+    let loaded = s
+        .sessions
+        .load(&e, &rec.id)
+        .await
+        .unwrap()
+        .expect("present");
     assert_eq!(loaded, rec);
-    let touched = s.sessions.load_and_touch(&e, &rec.id, TTL).await.unwrap().expect("present");
+    let touched = s
+        .sessions
+        .load_and_touch(&e, &rec.id, TTL)
+        .await
+        .unwrap()
+        .expect("present");
     assert_eq!(touched, rec);
     let other = random_entity();
     assert!(s.sessions.load(&other, &rec.id).await.unwrap().is_none());
-    assert!(s.sessions.load_and_touch(&other, &rec.id, TTL).await.unwrap().is_none());
-    assert!(s.sessions.load(&e, &SessionId::new_random()).await.unwrap().is_none());
+    assert!(s
+        .sessions
+        .load_and_touch(&other, &rec.id, TTL)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .sessions
+        .load(&e, &SessionId::new_random())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// Creating an existing id is a conflict and leaves the original untouched.
@@ -65,7 +88,10 @@ pub async fn create_conflict(s: Stores) {
     dup.state.clear();
     let err = s.sessions.create(dup, TTL).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    assert_eq!(s.sessions.load(&e, &rec.id).await.unwrap().unwrap().state, rec.state);
+    assert_eq!(
+        s.sessions.load(&e, &rec.id).await.unwrap().unwrap().state,
+        rec.state
+    );
 }
 
 /// save is compare-and-swap on `version`.
@@ -116,25 +142,53 @@ pub async fn save_missing_is_not_found(s: Stores) {
     let e = random_entity();
     let mut rec = SessionRecord::new(e.clone());
     rec.version = 1;
-    assert!(matches!(s.sessions.save(&rec, TTL).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        s.sessions.save(&rec, TTL).await,
+        Err(Error::NotFound(_))
+    ));
     let created = new_session(&s, &e).await;
     let mut foreign = created.clone();
     foreign.entity = random_entity();
-    assert!(matches!(s.sessions.save(&foreign, TTL).await, Err(Error::NotFound(_))));
-    assert_eq!(s.sessions.load(&e, &created.id).await.unwrap().unwrap().version, 1);
+    assert!(matches!(
+        s.sessions.save(&foreign, TTL).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        s.sessions
+            .load(&e, &created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
 }
 
 /// Records expire after their TTL; touch restarts it.
 pub async fn ttl_expiry_and_touch(s: Stores) {
     let e = random_entity();
     let short = Duration::from_millis(1500);
-    let a = s.sessions.create(SessionRecord::new(e.clone()), short).await.unwrap();
-    let b = s.sessions.create(SessionRecord::new(e.clone()), short).await.unwrap();
+    let a = s
+        .sessions
+        .create(SessionRecord::new(e.clone()), short)
+        .await
+        .unwrap();
+    let b = s
+        .sessions
+        .create(SessionRecord::new(e.clone()), short)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(s.sessions.touch(&e, &b.id, short).await.unwrap());
     tokio::time::sleep(Duration::from_millis(900)).await;
-    assert!(s.sessions.load(&e, &a.id).await.unwrap().is_none(), "a expired");
-    assert!(s.sessions.load(&e, &b.id).await.unwrap().is_some(), "b was touched");
+    assert!(
+        s.sessions.load(&e, &a.id).await.unwrap().is_none(),
+        "a expired"
+    );
+    assert!(
+        s.sessions.load(&e, &b.id).await.unwrap().is_some(),
+        "b was touched"
+    );
     assert!(!s.sessions.touch(&e, &a.id, short).await.unwrap());
 }
 
@@ -143,7 +197,11 @@ pub async fn delete_is_idempotent_and_scoped(s: Stores) {
     let e = random_entity();
     let rec = new_session(&s, &e).await;
     assert!(!s.sessions.delete(&random_entity(), &rec.id).await.unwrap());
-    assert!(!s.sessions.touch(&random_entity(), &rec.id, TTL).await.unwrap());
+    assert!(!s
+        .sessions
+        .touch(&random_entity(), &rec.id, TTL)
+        .await
+        .unwrap());
     assert!(s.sessions.load(&e, &rec.id).await.unwrap().is_some());
     assert!(s.sessions.delete(&e, &rec.id).await.unwrap());
     assert!(!s.sessions.delete(&e, &rec.id).await.unwrap());
@@ -172,7 +230,13 @@ pub async fn list_paginates_per_entity(s: Stores) {
         }
     }
     assert_eq!(seen, ids);
-    assert!(s.sessions.list(&random_entity(), None, 10).await.unwrap().sessions.is_empty());
+    assert!(s
+        .sessions
+        .list(&random_entity(), None, 10)
+        .await
+        .unwrap()
+        .sessions
+        .is_empty());
 }
 
 /// Published events replay in order with strictly increasing ids.
@@ -181,7 +245,12 @@ pub async fn publish_and_replay_in_order(s: Stores) {
     let stream = StreamKey::new(SessionId::new_random(), "sse");
     let mut ids = Vec::new();
     for i in 0..10 {
-        ids.push(s.queue.publish(&e, &stream, &json!({ "i": i })).await.unwrap());
+        ids.push(
+            s.queue
+                .publish(&e, &stream, &json!({ "i": i }))
+                .await
+                .unwrap(),
+        );
     }
     let all = s.queue.replay_after(&e, &stream, None).await.unwrap();
     assert_eq!(all.len(), 10);
@@ -190,9 +259,23 @@ pub async fn publish_and_replay_in_order(s: Stores) {
         assert_eq!(ev.id, ids[i]);
         assert!(!ev.id.0.contains('/'));
     }
-    let tail = s.queue.replay_after(&e, &stream, Some(&ids[4])).await.unwrap();
-    assert_eq!(tail.iter().map(|e| e.message["i"].as_i64().unwrap()).collect::<Vec<_>>(), vec![5, 6, 7, 8, 9]);
-    assert!(s.queue.replay_after(&e, &stream, Some(&ids[9])).await.unwrap().is_empty());
+    let tail = s
+        .queue
+        .replay_after(&e, &stream, Some(&ids[4]))
+        .await
+        .unwrap();
+    assert_eq!(
+        tail.iter()
+            .map(|e| e.message["i"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![5, 6, 7, 8, 9]
+    );
+    assert!(s
+        .queue
+        .replay_after(&e, &stream, Some(&ids[9]))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Streams are scoped by entity and by name.
@@ -201,8 +284,18 @@ pub async fn streams_are_isolated(s: Stores) {
     let session = SessionId::new_random();
     let a = StreamKey::new(session, "a");
     s.queue.publish(&e, &a, &json!(1)).await.unwrap();
-    assert!(s.queue.replay_after(&random_entity(), &a, None).await.unwrap().is_empty());
-    assert!(s.queue.replay_after(&e, &StreamKey::new(session, "b"), None).await.unwrap().is_empty());
+    assert!(s
+        .queue
+        .replay_after(&random_entity(), &a, None)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .queue
+        .replay_after(&e, &StreamKey::new(session, "b"), None)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s
         .queue
         .replay_after(&e, &StreamKey::new(SessionId::new_random(), "a"), None)
@@ -233,7 +326,11 @@ pub async fn subscribe_replays_then_follows(s: Stores) {
         got.push(ev.unwrap().message.as_i64().unwrap());
     }
     publisher.await.unwrap();
-    assert_eq!(got, vec![1, 2, 3, 4], "replay, then live, then end on close");
+    assert_eq!(
+        got,
+        vec![1, 2, 3, 4],
+        "replay, then live, then end on close"
+    );
 }
 
 /// Concurrent publishers: nothing lost, nothing duplicated, each publisher's order kept.
@@ -246,7 +343,10 @@ pub async fn concurrent_publishers(s: Stores) {
         let (e, stream) = (e.clone(), stream.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..25 {
-                s.queue.publish(&e, &stream, &json!({"p": p, "i": i})).await.unwrap();
+                s.queue
+                    .publish(&e, &stream, &json!({"p": p, "i": i}))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -258,8 +358,11 @@ pub async fn concurrent_publishers(s: Stores) {
     let ids: std::collections::HashSet<_> = all.iter().map(|e| e.id.clone()).collect();
     assert_eq!(ids.len(), 100);
     for p in 0..4 {
-        let seq: Vec<i64> =
-            all.iter().filter(|e| e.message["p"] == p).map(|e| e.message["i"].as_i64().unwrap()).collect();
+        let seq: Vec<i64> = all
+            .iter()
+            .filter(|e| e.message["p"] == p)
+            .map(|e| e.message["i"].as_i64().unwrap())
+            .collect();
         assert_eq!(seq, (0..25).collect::<Vec<_>>());
     }
 }
@@ -271,12 +374,21 @@ pub async fn delete_session_ends_streams(s: Stores) {
     let stream = StreamKey::new(session, "get");
     s.queue.publish(&e, &stream, &json!(1)).await.unwrap();
     let mut sub = s.queue.subscribe(&e, &stream, None).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap();
     assert_eq!(first.unwrap().unwrap().message, json!(1));
     s.queue.delete_session(&e, &session).await.unwrap();
-    let end = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.expect("ends");
+    let end = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("ends");
     assert!(end.is_none() || end.as_ref().is_some_and(|r| r.is_err()));
-    assert!(s.queue.replay_after(&e, &stream, None).await.unwrap().is_empty());
+    assert!(s
+        .queue
+        .replay_after(&e, &stream, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Replies reach the waiter whichever comes first, once, and only under the right entity.
@@ -284,18 +396,45 @@ pub async fn replies_are_routed_once(s: Stores) {
     let e = random_entity();
     let session = SessionId::new_random();
     // Reply before anyone waits: kept.
-    s.queue.deliver_reply(&e, &session, "s:1", &json!({"result": 1})).await.unwrap();
-    assert!(s.queue.take_reply(&random_entity(), &session, "s:1", Duration::from_millis(100)).await.unwrap().is_none());
-    let got = s.queue.take_reply(&e, &session, "s:1", Duration::from_secs(5)).await.unwrap();
+    s.queue
+        .deliver_reply(&e, &session, "s:1", &json!({"result": 1}))
+        .await
+        .unwrap();
+    assert!(s
+        .queue
+        .take_reply(
+            &random_entity(),
+            &session,
+            "s:1",
+            Duration::from_millis(100)
+        )
+        .await
+        .unwrap()
+        .is_none());
+    let got = s
+        .queue
+        .take_reply(&e, &session, "s:1", Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(got, Some(json!({"result": 1})));
-    let again = s.queue.take_reply(&e, &session, "s:1", Duration::from_millis(200)).await.unwrap();
+    let again = s
+        .queue
+        .take_reply(&e, &session, "s:1", Duration::from_millis(200))
+        .await
+        .unwrap();
     assert_eq!(again, None, "taken once");
     // Waiter first.
     let q = s.queue.clone();
     let e2 = e.clone();
-    let waiter = tokio::spawn(async move { q.take_reply(&e2, &session, "s:2", Duration::from_secs(10)).await });
+    let waiter = tokio::spawn(async move {
+        q.take_reply(&e2, &session, "s:2", Duration::from_secs(10))
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    s.queue.deliver_reply(&e, &session, "s:2", &json!({"result": 2})).await.unwrap();
+    s.queue
+        .deliver_reply(&e, &session, "s:2", &json!({"result": 2}))
+        .await
+        .unwrap();
     assert_eq!(waiter.await.unwrap().unwrap(), Some(json!({"result": 2})));
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use fastmcp_core::protocol::{Content, PromptMessage, ResourceContents};
 use fastmcp_core::schemars::{self, JsonSchema};
 use fastmcp_core::{
-    Context, Error, McpServer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Result, Tool,
+    Context, Error, McpServer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Result,
+    Tool,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,63 +52,90 @@ async fn pause(ctx: &Context, ms: u64) -> Result<()> {
 }
 
 fn tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
-    r.tool(Tool::new("test_simple_text").description("Returns a simple text response").handler(
-        |_: NoArgs, _ctx: Context| async move { Ok("This is a simple text response for testing.") },
-    ));
-    r.tool(Tool::new("test_image_content").description("Returns an image").handler(
-        |_: NoArgs, _ctx: Context| async move { Ok(Content::image(PNG, "image/png")) },
-    ));
-    r.tool(Tool::new("test_audio_content").description("Returns audio").handler(
-        |_: NoArgs, _ctx: Context| async move { Ok(Content::audio(WAV, "audio/wav")) },
-    ));
-    r.tool(Tool::new("test_embedded_resource").description("Returns an embedded resource").handler(
-        |_: NoArgs, _ctx: Context| async move {
-            Ok(Content::resource(ResourceContents::text(
-                "test://embedded-resource",
-                "text/plain",
-                "This is an embedded resource content.",
-            )))
-        },
-    ));
-    r.tool(Tool::new("test_multiple_content_types").description("Returns text, image and a resource").handler(
-        |_: NoArgs, _ctx: Context| async move {
-            Ok(vec![
-                Content::text("Multiple content types test:"),
-                Content::image(PNG, "image/png"),
-                Content::resource(ResourceContents::text(
-                    "test://mixed-content-resource",
-                    "application/json",
-                    r#"{"test":"data","value":123}"#,
-                )),
-            ])
-        },
-    ));
-    r.tool(Tool::new("test_tool_with_logging").description("Logs three messages while running").handler(
-        |_: NoArgs, ctx: Context| async move {
-            ctx.info("Tool execution started").await?;
-            pause(&ctx, 50).await?;
-            ctx.info("Tool processing data").await?;
-            pause(&ctx, 50).await?;
-            ctx.info("Tool execution completed").await?;
-            Ok("Logging test completed")
-        },
-    ));
-    r.tool(Tool::new("test_error_handling").description("Always returns an error result").handler(
-        |_: NoArgs, _ctx: Context| async move {
-            Err::<String, _>(Error::tool("This tool intentionally returns an error for testing"))
-        },
-    ));
-    r.tool(Tool::new("test_tool_with_progress").description("Reports progress 0, 50, 100").handler(
-        |_: NoArgs, ctx: Context| async move {
-            ctx.report_progress(0.0, Some(100.0), None).await?;
-            pause(&ctx, 50).await?;
-            ctx.report_progress(50.0, Some(100.0), None).await?;
-            pause(&ctx, 50).await?;
-            ctx.report_progress(100.0, Some(100.0), None).await?;
-            let token = ctx.request_id().map(|id| id.to_string()).unwrap_or_default();
-            Ok(token)
-        },
-    ));
+    r.tool(
+        Tool::new("test_simple_text")
+            .description("Returns a simple text response")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok("This is a simple text response for testing.")
+            }),
+    );
+    r.tool(
+        Tool::new("test_image_content")
+            .description("Returns an image")
+            .handler(
+                |_: NoArgs, _ctx: Context| async move { Ok(Content::image(PNG, "image/png")) },
+            ),
+    );
+    r.tool(
+        Tool::new("test_audio_content")
+            .description("Returns audio")
+            .handler(
+                |_: NoArgs, _ctx: Context| async move { Ok(Content::audio(WAV, "audio/wav")) },
+            ),
+    );
+    r.tool(
+        Tool::new("test_embedded_resource")
+            .description("Returns an embedded resource")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok(Content::resource(ResourceContents::text(
+                    "test://embedded-resource",
+                    "text/plain",
+                    "This is an embedded resource content.",
+                )))
+            }),
+    );
+    r.tool(
+        Tool::new("test_multiple_content_types")
+            .description("Returns text, image and a resource")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok(vec![
+                    Content::text("Multiple content types test:"),
+                    Content::image(PNG, "image/png"),
+                    Content::resource(ResourceContents::text(
+                        "test://mixed-content-resource",
+                        "application/json",
+                        r#"{"test":"data","value":123}"#,
+                    )),
+                ])
+            }),
+    );
+    r.tool(
+        Tool::new("test_tool_with_logging")
+            .description("Logs three messages while running")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.info("Tool execution started").await?;
+                pause(&ctx, 50).await?;
+                ctx.info("Tool processing data").await?;
+                pause(&ctx, 50).await?;
+                ctx.info("Tool execution completed").await?;
+                Ok("Logging test completed")
+            }),
+    );
+    r.tool(
+        Tool::new("test_error_handling")
+            .description("Always returns an error result")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Err::<String, _>(Error::tool(
+                    "This tool intentionally returns an error for testing",
+                ))
+            }),
+    );
+    r.tool(
+        Tool::new("test_tool_with_progress")
+            .description("Reports progress 0, 50, 100")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.report_progress(0.0, Some(100.0), None).await?;
+                pause(&ctx, 50).await?;
+                ctx.report_progress(50.0, Some(100.0), None).await?;
+                pause(&ctx, 50).await?;
+                ctx.report_progress(100.0, Some(100.0), None).await?;
+                let token = ctx
+                    .request_id()
+                    .map(|id| id.to_string())
+                    .unwrap_or_default();
+                Ok(token)
+            }),
+    );
     r.tool(Tool::new("test_sampling").description("Asks the client's LLM").handler(
         |a: SamplingArgs, ctx: Context| async move {
             let result = ctx
@@ -120,20 +148,25 @@ fn tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
             Ok(format!("LLM response: {text}"))
         },
     ));
-    r.tool(Tool::new("test_elicitation").description("Asks the user for a username and email").handler(
-        |a: ElicitArgs, ctx: Context| async move {
-            let schema = json!({
-                "type": "object",
-                "properties": {
-                    "username": { "type": "string", "description": "User's response" },
-                    "email": { "type": "string", "description": "User's email address" },
-                },
-                "required": ["username", "email"],
-            });
-            let r = ctx.elicit(&a.message, schema).await?;
-            Ok(format!("User response: {}", json!({ "action": r.action, "content": r.content })))
-        },
-    ));
+    r.tool(
+        Tool::new("test_elicitation")
+            .description("Asks the user for a username and email")
+            .handler(|a: ElicitArgs, ctx: Context| async move {
+                let schema = json!({
+                    "type": "object",
+                    "properties": {
+                        "username": { "type": "string", "description": "User's response" },
+                        "email": { "type": "string", "description": "User's email address" },
+                    },
+                    "required": ["username", "email"],
+                });
+                let r = ctx.elicit(&a.message, schema).await?;
+                Ok(format!(
+                    "User response: {}",
+                    json!({ "action": r.action, "content": r.content })
+                ))
+            }),
+    );
     r.tool(Tool::new("test_elicitation_sep1034_defaults").description("Elicitation with defaults").handler(
         |_: NoArgs, ctx: Context| async move {
             let schema = json!({
@@ -196,14 +229,16 @@ fn tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
             }))
             .handler(|a: Value, _ctx: Context| async move { Ok(format!("Received: {a}")) }),
     );
-    r.tool(Tool::new("test_reconnection").description("Closes its SSE stream mid-call; the result arrives on resumption").handler(
-        |_: NoArgs, ctx: Context| async move {
-            pause(&ctx, 50).await?;
-            ctx.close_sse_stream();
-            pause(&ctx, 300).await?;
-            Ok("Reconnection test completed successfully")
-        },
-    ));
+    r.tool(
+        Tool::new("test_reconnection")
+            .description("Closes its SSE stream mid-call; the result arrives on resumption")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                pause(&ctx, 50).await?;
+                ctx.close_sse_stream();
+                pause(&ctx, 300).await?;
+                Ok("Reconnection test completed successfully")
+            }),
+    );
 }
 
 fn resources(r: &mut fastmcp_core::registry::RegistryBuilder) {
@@ -212,7 +247,9 @@ fn resources(r: &mut fastmcp_core::registry::RegistryBuilder) {
             .title("Static text")
             .description("A static text resource")
             .mime_type("text/plain")
-            .handler(|_ctx: Context| async move { Ok("This is the content of the static text resource.") }),
+            .handler(|_ctx: Context| async move {
+                Ok("This is the content of the static text resource.")
+            }),
     );
     r.resource(
         Resource::new("test://static-binary", "static-binary")
@@ -234,40 +271,58 @@ fn resources(r: &mut fastmcp_core::registry::RegistryBuilder) {
             .mime_type("application/json")
             .handler(|p, _ctx: Context| async move {
                 let id = p.get("id").cloned().unwrap_or_default();
-                Ok(json!({ "id": id, "templateTest": true, "data": format!("Data for ID: {id}") }).to_string())
+                Ok(
+                    json!({ "id": id, "templateTest": true, "data": format!("Data for ID: {id}") })
+                        .to_string(),
+                )
             }),
     );
 }
 
 fn prompts(r: &mut fastmcp_core::registry::RegistryBuilder) {
-    r.prompt(Prompt::new("test_simple_prompt").description("A simple prompt without arguments").handler(
-        |_: NoArgs, _ctx: Context| async move { Ok(vec![PromptMessage::user("This is a simple prompt for testing.")]) },
-    ));
-    r.prompt(Prompt::new("test_prompt_with_arguments").description("A prompt with two arguments").handler(
-        |a: TwoArgs, _ctx: Context| async move {
-            Ok(vec![PromptMessage::user(format!("Prompt with arguments: arg1='{}', arg2='{}'", a.arg1, a.arg2))])
-        },
-    ));
-    r.prompt(Prompt::new("test_prompt_with_embedded_resource").description("A prompt embedding a resource").handler(
-        |a: EmbeddedArgs, _ctx: Context| async move {
-            Ok(vec![
-                PromptMessage::user_content(Content::resource(ResourceContents::text(
-                    a.resource_uri,
-                    "text/plain",
-                    "Embedded resource content for testing.",
-                ))),
-                PromptMessage::user("Please process the embedded resource above."),
-            ])
-        },
-    ));
-    r.prompt(Prompt::new("test_prompt_with_image").description("A prompt with an image").handler(
-        |_: NoArgs, _ctx: Context| async move {
-            Ok(vec![
-                PromptMessage::user_content(Content::image(PNG, "image/png")),
-                PromptMessage::user("Please analyze the image above."),
-            ])
-        },
-    ));
+    r.prompt(
+        Prompt::new("test_simple_prompt")
+            .description("A simple prompt without arguments")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok(vec![PromptMessage::user(
+                    "This is a simple prompt for testing.",
+                )])
+            }),
+    );
+    r.prompt(
+        Prompt::new("test_prompt_with_arguments")
+            .description("A prompt with two arguments")
+            .handler(|a: TwoArgs, _ctx: Context| async move {
+                Ok(vec![PromptMessage::user(format!(
+                    "Prompt with arguments: arg1='{}', arg2='{}'",
+                    a.arg1, a.arg2
+                ))])
+            }),
+    );
+    r.prompt(
+        Prompt::new("test_prompt_with_embedded_resource")
+            .description("A prompt embedding a resource")
+            .handler(|a: EmbeddedArgs, _ctx: Context| async move {
+                Ok(vec![
+                    PromptMessage::user_content(Content::resource(ResourceContents::text(
+                        a.resource_uri,
+                        "text/plain",
+                        "Embedded resource content for testing.",
+                    ))),
+                    PromptMessage::user("Please process the embedded resource above."),
+                ])
+            }),
+    );
+    r.prompt(
+        Prompt::new("test_prompt_with_image")
+            .description("A prompt with an image")
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok(vec![
+                    PromptMessage::user_content(Content::image(PNG, "image/png")),
+                    PromptMessage::user("Please analyze the image above."),
+                ])
+            }),
+    );
 }
 
 #[tokio::main]

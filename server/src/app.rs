@@ -8,8 +8,8 @@ use std::time::Instant;
 use fastmcp_core::{EntityId, McpServer, SessionId};
 use poem::http::StatusCode;
 use poem::listener::Acceptor;
-use poem::web::{LocalAddr, RemoteAddr};
 use poem::web::Data;
+use poem::web::{LocalAddr, RemoteAddr};
 use poem::{get, handler, EndpointExt, Request, Response, Route};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -33,7 +33,11 @@ pub struct AppState {
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
-pub(crate) async fn end_session(mcp: &McpServer, entity: &EntityId, id: &SessionId) -> fastmcp_core::Result<()> {
+pub(crate) async fn end_session(
+    mcp: &McpServer,
+    entity: &EntityId,
+    id: &SessionId,
+) -> fastmcp_core::Result<()> {
     mcp.sessions().delete(entity, id).await?;
     mcp.queue().delete_session(entity, id).await
 }
@@ -46,7 +50,9 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/", get(index))
         .at(
             "/:entity/mcp",
-            poem::post(streamable::post).get(streamable::get).delete(streamable::delete),
+            poem::post(streamable::post)
+                .get(streamable::get)
+                .delete(streamable::delete),
         )
         .at("/:entity/sse", get(legacy_sse::connect))
         .at("/:entity/messages", poem::post(legacy_sse::message))
@@ -61,7 +67,10 @@ fn health() -> Response {
 #[handler]
 async fn ready(state: Data<&Arc<AppState>>) -> Response {
     match state.mcp.sessions().ping().await {
-        Ok(()) => json_response(StatusCode::OK, &json!({ "status": "ready", "store": state.store_kind })),
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({ "status": "ready", "store": state.store_kind }),
+        ),
         Err(e) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({ "status": "unavailable", "store": state.store_kind, "error": e.to_string() }),
@@ -71,7 +80,11 @@ async fn ready(state: Data<&Arc<AppState>>) -> Response {
 
 #[handler]
 fn index(req: &Request, state: Data<&Arc<AppState>>) -> Response {
-    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8000");
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8000");
     json_response(
         StatusCode::OK,
         &json!({
@@ -116,9 +129,16 @@ impl Acceptor for NoDelayAcceptor {
         vec![self.local.clone()]
     }
 
-    async fn accept(&mut self) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
         let (io, peer) = self.listener.accept().await?;
         io.set_nodelay(true)?;
-        Ok((io, self.local.clone(), RemoteAddr(peer.into()), poem::http::uri::Scheme::HTTP))
+        Ok((
+            io,
+            self.local.clone(),
+            RemoteAddr(peer.into()),
+            poem::http::uri::Scheme::HTTP,
+        ))
     }
 }

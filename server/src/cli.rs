@@ -85,13 +85,16 @@ pub fn open_store(url: &str) -> Result<Stores, StartError> {
                 Ok((Arc::new(s.clone()), Arc::new(s), "memory"))
             }
             #[cfg(not(feature = "storage-memory"))]
-            Err(StartError::Store("the memory store needs the `storage-memory` feature".into()))
+            Err(StartError::Store(
+                "the memory store needs the `storage-memory` feature".into(),
+            ))
         }
         "redis" | "rediss" => Err(StartError::Store(
             "the Redis store is not available in this build (feature `storage-redis`)".into(),
         )),
         "postgres" | "postgresql" => Err(StartError::Store(
-            "the PostgreSQL store is not available in this build (feature `storage-postgres`)".into(),
+            "the PostgreSQL store is not available in this build (feature `storage-postgres`)"
+                .into(),
         )),
         _ => Err(StartError::Store(format!(
             "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
@@ -122,7 +125,10 @@ fn init_tracing() {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&default)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
@@ -160,7 +166,10 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
     };
     let acceptor = NoDelayAcceptor::bind(args.bind)
         .await
-        .map_err(|source| StartError::Bind { addr: args.bind, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: args.bind,
+            source,
+        })?;
     let local = acceptor.local_addr().unwrap_or(args.bind);
     let state = Arc::new(AppState {
         mcp,
@@ -176,22 +185,30 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
         "serving MCP at http://{local}/{{entity_id}}/mcp (legacy SSE at /{{entity_id}}/sse)"
     );
     Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(routes(state), shutdown_signal(), Some(Duration::from_secs(5)))
+        .run_with_graceful_shutdown(
+            routes(state),
+            shutdown_signal(),
+            Some(Duration::from_secs(5)),
+        )
         .await
-        .map_err(|source| StartError::Bind { addr: args.bind, source })
+        .map_err(|source| StartError::Bind {
+            addr: args.bind,
+            source,
+        })
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -208,16 +225,28 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("redis://user:secret@host:6379/0"), "redis://user:***@host:6379/0");
+        assert_eq!(
+            redact("redis://user:secret@host:6379/0"),
+            "redis://user:***@host:6379/0"
+        );
         assert_eq!(redact("postgres://u:p@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("memory"), "memory");
     }
 
     #[test]
     fn unknown_or_missing_backends_are_clear_errors() {
-        let err = open_store("redis://:pw@localhost").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = open_store("redis://:pw@localhost")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("storage-redis"), "{err}");
-        let err = open_store("ftp://x:secret@y").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("unknown store") && !err.contains("secret"), "{err}");
+        let err = open_store("ftp://x:secret@y")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("unknown store") && !err.contains("secret"),
+            "{err}"
+        );
     }
 }

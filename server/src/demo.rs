@@ -2,12 +2,12 @@
 //! (typed args, structured output, progress, logging, session state, resources, templates,
 //! prompts and completions). Also the best place to read how a server is written.
 
+use fastmcp_core::protocol::{PromptMessage, ToolAnnotations};
 use fastmcp_core::registry::RegistryBuilder;
 use fastmcp_core::schemars::{self, JsonSchema};
 use fastmcp_core::{
     Completer, Context, Error, NoArgs, Prompt, Resource, ResourceTemplate, Result, Structured, Tool,
 };
-use fastmcp_core::protocol::{PromptMessage, ToolAnnotations};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -101,7 +101,11 @@ fn format_number(x: f64) -> String {
 }
 
 fn read_only() -> ToolAnnotations {
-    ToolAnnotations { read_only_hint: Some(true), open_world_hint: Some(false), ..Default::default() }
+    ToolAnnotations {
+        read_only_hint: Some(true),
+        open_world_hint: Some(false),
+        ..Default::default()
+    }
 }
 
 /// Registers the demo tools, resources and prompts.
@@ -158,12 +162,17 @@ pub fn register(r: &mut RegistryBuilder) {
     r.tool(
         Tool::new("fail")
             .description("Return an error result with the given message")
-            .handler(|a: FailArgs, _ctx: Context| async move { Err::<String, _>(Error::tool(a.message)) }),
+            .handler(|a: FailArgs, _ctx: Context| async move {
+                Err::<String, _>(Error::tool(a.message))
+            }),
     );
     r.tool(
         Tool::new("remember")
             .description("Store a value in this session's state")
-            .annotations(ToolAnnotations { idempotent_hint: Some(true), ..Default::default() })
+            .annotations(ToolAnnotations {
+                idempotent_hint: Some(true),
+                ..Default::default()
+            })
             .handler(|a: RememberArgs, ctx: Context| async move {
                 ctx.set_state(&a.key, &a.value).await?;
                 Ok("ok")

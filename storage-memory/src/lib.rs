@@ -168,15 +168,27 @@ impl Inner {
         });
     }
 
-    fn events_after(&self, entity: &EntityId, stream: &StreamKey, after: u64) -> (Vec<Event>, bool, bool) {
+    fn events_after(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        after: u64,
+    ) -> (Vec<Event>, bool, bool) {
         let key = (entity.clone(), stream.session);
-        let Some(logs) = self.streams.get(&key) else { return (vec![], false, false) };
-        let Some(log) = logs.get(&stream.name) else { return (vec![], false, false) };
+        let Some(logs) = self.streams.get(&key) else {
+            return (vec![], false, false);
+        };
+        let Some(log) = logs.get(&stream.name) else {
+            return (vec![], false, false);
+        };
         let events = log
             .events
             .iter()
             .filter(|(seq, _, _)| *seq > after)
-            .map(|(seq, _, msg)| Event { id: EventId(seq.to_string()), message: msg.clone() })
+            .map(|(seq, _, msg)| Event {
+                id: EventId(seq.to_string()),
+                message: msg.clone(),
+            })
             .collect();
         (events, log.closed, true)
     }
@@ -186,13 +198,18 @@ fn trim(log: &mut StreamLog, max_len: usize, max_age: Duration, now: Instant) {
     while log.events.len() > max_len {
         log.events.pop_front();
     }
-    while log.events.front().is_some_and(|(_, at, _)| now.duration_since(*at) > max_age) {
+    while log
+        .events
+        .front()
+        .is_some_and(|(_, at, _)| now.duration_since(*at) > max_age)
+    {
         log.events.pop_front();
     }
 }
 
 fn parse_event_id(id: &EventId) -> Result<u64> {
-    id.0.parse().map_err(|_| Error::invalid_params(format!("unknown event id {:?}", id.0)))
+    id.0.parse()
+        .map_err(|_| Error::invalid_params(format!("unknown event id {:?}", id.0)))
 }
 
 #[async_trait]
@@ -203,12 +220,18 @@ impl SessionStore for MemoryStore {
         match self.inner.sessions.entry(key) {
             Entry::Occupied(mut o) if o.get().expires_at <= now => {
                 record.version = 1;
-                o.insert(SessionEntry { record: record.clone(), expires_at: now + ttl });
+                o.insert(SessionEntry {
+                    record: record.clone(),
+                    expires_at: now + ttl,
+                });
             }
             Entry::Occupied(_) => return Err(Error::Conflict("session id exists".into())),
             Entry::Vacant(v) => {
                 record.version = 1;
-                v.insert(SessionEntry { record: record.clone(), expires_at: now + ttl });
+                v.insert(SessionEntry {
+                    record: record.clone(),
+                    expires_at: now + ttl,
+                });
             }
         }
         Ok(record)
@@ -233,16 +256,26 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<SessionRecord>> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
-        Ok(self.inner.sessions.get_mut(&key).filter(|e| e.expires_at > now).map(|mut e| {
-            e.expires_at = now + ttl;
-            e.record.clone()
-        }))
+        Ok(self
+            .inner
+            .sessions
+            .get_mut(&key)
+            .filter(|e| e.expires_at > now)
+            .map(|mut e| {
+                e.expires_at = now + ttl;
+                e.record.clone()
+            }))
     }
 
     async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
         let key = (record.entity.clone(), record.id);
         let now = Instant::now();
-        let Some(mut e) = self.inner.sessions.get_mut(&key).filter(|e| e.expires_at > now) else {
+        let Some(mut e) = self
+            .inner
+            .sessions
+            .get_mut(&key)
+            .filter(|e| e.expires_at > now)
+        else {
             return Err(Error::NotFound("session".into()));
         };
         if e.record.version != record.version {
@@ -261,7 +294,12 @@ impl SessionStore for MemoryStore {
     async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
-        match self.inner.sessions.get_mut(&key).filter(|e| e.expires_at > now) {
+        match self
+            .inner
+            .sessions
+            .get_mut(&key)
+            .filter(|e| e.expires_at > now)
+        {
             Some(mut e) => {
                 e.expires_at = now + ttl;
                 Ok(true)
@@ -273,14 +311,24 @@ impl SessionStore for MemoryStore {
     async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
-        Ok(self.inner.sessions.remove(&key).is_some_and(|(_, e)| e.expires_at > now))
+        Ok(self
+            .inner
+            .sessions
+            .remove(&key)
+            .is_some_and(|(_, e)| e.expires_at > now))
     }
 
-    async fn list(&self, entity: &EntityId, cursor: Option<&str>, limit: usize) -> Result<SessionPage> {
+    async fn list(
+        &self,
+        entity: &EntityId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SessionPage> {
         let after = match cursor {
             None => None,
             Some(c) => Some(
-                SessionId::parse(c).ok_or_else(|| Error::invalid_params("invalid session cursor"))?,
+                SessionId::parse(c)
+                    .ok_or_else(|| Error::invalid_params("invalid session cursor"))?,
             ),
         };
         let now = Instant::now();
@@ -297,7 +345,10 @@ impl SessionStore for MemoryStore {
         let limit = limit.max(1);
         let next_cursor = (hits.len() > limit).then(|| hits[limit - 1].id.to_string());
         hits.truncate(limit);
-        Ok(SessionPage { sessions: hits, next_cursor })
+        Ok(SessionPage {
+            sessions: hits,
+            next_cursor,
+        })
     }
 
     async fn ping(&self) -> Result<()> {
@@ -307,15 +358,31 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl MessageQueue for MemoryStore {
-    async fn publish(&self, entity: &EntityId, stream: &StreamKey, message: &Value) -> Result<EventId> {
+    async fn publish(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        message: &Value,
+    ) -> Result<EventId> {
         let now = Instant::now();
-        let mut logs = self.inner.streams.entry((entity.clone(), stream.session)).or_default();
-        let log = logs.entry(stream.name.clone()).or_insert_with(StreamLog::new);
+        let mut logs = self
+            .inner
+            .streams
+            .entry((entity.clone(), stream.session))
+            .or_default();
+        let log = logs
+            .entry(stream.name.clone())
+            .or_insert_with(StreamLog::new);
         let seq = log.next_seq;
         log.next_seq += 1;
         log.events.push_back((seq, now, message.clone()));
         log.last_activity = now;
-        trim(log, self.inner.config.max_events_per_stream, self.inner.config.max_event_age, now);
+        trim(
+            log,
+            self.inner.config.max_events_per_stream,
+            self.inner.config.max_event_age,
+            now,
+        );
         log.wake.send_replace(seq);
         Ok(EventId(seq.to_string()))
     }
@@ -339,8 +406,14 @@ impl MessageQueue for MemoryStore {
         let after = after.as_ref().map(parse_event_id).transpose()?.unwrap_or(0);
         // Register for wake-ups before reading, so nothing published in between is missed.
         let rx = {
-            let mut logs = self.inner.streams.entry((entity.clone(), stream.session)).or_default();
-            let log = logs.entry(stream.name.clone()).or_insert_with(StreamLog::new);
+            let mut logs = self
+                .inner
+                .streams
+                .entry((entity.clone(), stream.session))
+                .or_default();
+            let log = logs
+                .entry(stream.name.clone())
+                .or_insert_with(StreamLog::new);
             log.wake.subscribe()
         };
         struct State {
@@ -365,7 +438,8 @@ impl MessageQueue for MemoryStore {
                     return Some((Ok(ev), st));
                 }
                 st.rx.borrow_and_update();
-                let (events, closed, exists) = st.inner.events_after(&st.entity, &st.stream, st.last);
+                let (events, closed, exists) =
+                    st.inner.events_after(&st.entity, &st.stream, st.last);
                 if let Some(last) = events.last() {
                     st.last = last.id.0.parse().unwrap_or(st.last);
                     st.buf.extend(events);
@@ -388,8 +462,14 @@ impl MessageQueue for MemoryStore {
     }
 
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
-        let mut logs = self.inner.streams.entry((entity.clone(), stream.session)).or_default();
-        let log = logs.entry(stream.name.clone()).or_insert_with(StreamLog::new);
+        let mut logs = self
+            .inner
+            .streams
+            .entry((entity.clone(), stream.session))
+            .or_default();
+        let log = logs
+            .entry(stream.name.clone())
+            .or_insert_with(StreamLog::new);
         log.closed = true;
         log.last_activity = Instant::now();
         let v = *log.wake.borrow();
@@ -399,7 +479,9 @@ impl MessageQueue for MemoryStore {
 
     async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
         self.inner.streams.remove(&(entity.clone(), *session));
-        self.inner.replies.retain(|(e, s, _), _| !(e == entity && s == session));
+        self.inner
+            .replies
+            .retain(|(e, s, _), _| !(e == entity && s == session));
         Ok(())
     }
 
@@ -416,12 +498,14 @@ impl MessageQueue for MemoryStore {
             _ => None,
         };
         if let Some(tx) = waiting {
-            match tx.send(reply.clone()) {
-                Ok(()) => return Ok(()),
-                Err(_) => {} // the waiter gave up; keep the reply for a later taker
+            if tx.send(reply.clone()).is_ok() {
+                return Ok(());
             }
+            // The waiter gave up; keep the reply for a later taker.
         }
-        self.inner.replies.insert(key, ReplySlot::Arrived(reply.clone(), Instant::now()));
+        self.inner
+            .replies
+            .insert(key, ReplySlot::Arrived(reply.clone(), Instant::now()));
         Ok(())
     }
 
@@ -439,7 +523,9 @@ impl MessageQueue for MemoryStore {
                 ReplySlot::Waiting(_) => {
                     // A previous waiter (timed out or superseded): this one replaces it.
                     let (tx, rx) = oneshot::channel();
-                    self.inner.replies.insert(key.clone(), ReplySlot::Waiting(tx));
+                    self.inner
+                        .replies
+                        .insert(key.clone(), ReplySlot::Waiting(tx));
                     rx
                 }
             },
@@ -452,13 +538,14 @@ impl MessageQueue for MemoryStore {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(v)) => Ok(Some(v)),
             _ => {
-                self.inner.replies.remove_if(&key, |_, s| matches!(s, ReplySlot::Waiting(_)));
+                self.inner
+                    .replies
+                    .remove_if(&key, |_, s| matches!(s, ReplySlot::Waiting(_)));
                 Ok(None)
             }
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -467,7 +554,10 @@ mod tests {
 
     fn stores() -> Stores {
         let s = MemoryStore::default();
-        Stores { sessions: Arc::new(s.clone()), queue: Arc::new(s) }
+        Stores {
+            sessions: Arc::new(s.clone()),
+            queue: Arc::new(s),
+        }
     }
 
     fastmcp_core::store_test_suite!(async { stores() });
@@ -476,7 +566,10 @@ mod tests {
     async fn ttl_expiry_with_paused_clock() {
         let s = MemoryStore::default();
         let e = EntityId::parse("acme").unwrap();
-        let rec = s.create(SessionRecord::new(e.clone()), Duration::from_secs(60)).await.unwrap();
+        let rec = s
+            .create(SessionRecord::new(e.clone()), Duration::from_secs(60))
+            .await
+            .unwrap();
         tokio::time::advance(Duration::from_secs(59)).await;
         assert!(s.load(&e, &rec.id).await.unwrap().is_some());
         tokio::time::advance(Duration::from_secs(2)).await;
@@ -487,13 +580,21 @@ mod tests {
 
     #[tokio::test]
     async fn streams_are_bounded() {
-        let s = MemoryStore::new(MemoryConfig { max_events_per_stream: 5, ..Default::default() });
+        let s = MemoryStore::new(MemoryConfig {
+            max_events_per_stream: 5,
+            ..Default::default()
+        });
         let e = EntityId::parse("acme").unwrap();
         let k = StreamKey::new(SessionId::new_random(), "sse");
         for i in 0..20 {
             s.publish(&e, &k, &serde_json::json!(i)).await.unwrap();
         }
         let all = s.replay_after(&e, &k, None).await.unwrap();
-        assert_eq!(all.iter().map(|e| e.message.as_i64().unwrap()).collect::<Vec<_>>(), vec![15, 16, 17, 18, 19]);
+        assert_eq!(
+            all.iter()
+                .map(|e| e.message.as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            vec![15, 16, 17, 18, 19]
+        );
     }
 }

@@ -77,7 +77,11 @@ pub struct ErrorObject {
 impl ErrorObject {
     /// An error without data.
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     /// Attaches `data`.
@@ -88,7 +92,10 @@ impl ErrorObject {
 
     /// -32601 for `method`.
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(codes::METHOD_NOT_FOUND, format!("Method not found: {method}"))
+        Self::new(
+            codes::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        )
     }
 
     /// -32602 with a message.
@@ -210,15 +217,23 @@ impl Message {
             });
         }
         let Some(id) = id else {
-            return Err(bad("a message needs \"method\" or an \"id\" with \"result\"/\"error\""));
+            return Err(bad(
+                "a message needs \"method\" or an \"id\" with \"result\"/\"error\"",
+            ));
         };
         if let Some(result) = obj.remove("result") {
-            return Ok(Message::Response(Response { id, outcome: Ok(result) }));
+            return Ok(Message::Response(Response {
+                id,
+                outcome: Ok(result),
+            }));
         }
         if let Some(err) = obj.remove("error") {
             let err: ErrorObject = serde_json::from_value(err)
                 .map_err(|_| bad("\"error\" must have an integer code and a message"))?;
-            return Ok(Message::Response(Response { id, outcome: Err(err) }));
+            return Ok(Message::Response(Response {
+                id,
+                outcome: Err(err),
+            }));
         }
         Err(bad("a response needs \"result\" or \"error\""))
     }
@@ -252,17 +267,32 @@ mod tests {
     #[test]
     fn classifies_messages() {
         let m = Message::from_value(json!({"jsonrpc":"2.0","id":1,"method":"ping"})).unwrap();
-        assert!(matches!(m, Message::Request(Request { id: RequestId::Int(1), .. })));
+        assert!(matches!(
+            m,
+            Message::Request(Request {
+                id: RequestId::Int(1),
+                ..
+            })
+        ));
         let m = Message::from_value(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
             .unwrap();
         assert!(matches!(m, Message::Notification(_)));
         let m = Message::from_value(json!({"jsonrpc":"2.0","id":"s-1","result":{}})).unwrap();
-        assert!(matches!(m, Message::Response(Response { outcome: Ok(_), .. })));
+        assert!(matches!(
+            m,
+            Message::Response(Response { outcome: Ok(_), .. })
+        ));
         let m = Message::from_value(
             json!({"jsonrpc":"2.0","id":"s-1","error":{"code":-1,"message":"no"}}),
         )
         .unwrap();
-        assert!(matches!(m, Message::Response(Response { outcome: Err(_), .. })));
+        assert!(matches!(
+            m,
+            Message::Response(Response {
+                outcome: Err(_),
+                ..
+            })
+        ));
     }
 
     #[test]

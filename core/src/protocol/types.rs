@@ -105,12 +105,26 @@ pub struct ResourceContents {
 impl ResourceContents {
     /// Text contents.
     pub fn text(uri: impl Into<String>, mime: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { uri: uri.into(), mime_type: Some(mime.into()), text: Some(text.into()), blob: None }
+        Self {
+            uri: uri.into(),
+            mime_type: Some(mime.into()),
+            text: Some(text.into()),
+            blob: None,
+        }
     }
 
     /// Binary contents (`base64` already encoded).
-    pub fn blob(uri: impl Into<String>, mime: impl Into<String>, base64: impl Into<String>) -> Self {
-        Self { uri: uri.into(), mime_type: Some(mime.into()), text: None, blob: Some(base64.into()) }
+    pub fn blob(
+        uri: impl Into<String>,
+        mime: impl Into<String>,
+        base64: impl Into<String>,
+    ) -> Self {
+        Self {
+            uri: uri.into(),
+            mime_type: Some(mime.into()),
+            text: None,
+            blob: Some(base64.into()),
+        }
     }
 }
 
@@ -177,22 +191,36 @@ pub enum Content {
 impl Content {
     /// Text content.
     pub fn text(text: impl Into<String>) -> Self {
-        Content::Text { text: text.into(), annotations: None }
+        Content::Text {
+            text: text.into(),
+            annotations: None,
+        }
     }
 
     /// Image content from base64 data.
     pub fn image(base64: impl Into<String>, mime: impl Into<String>) -> Self {
-        Content::Image { data: base64.into(), mime_type: mime.into(), annotations: None }
+        Content::Image {
+            data: base64.into(),
+            mime_type: mime.into(),
+            annotations: None,
+        }
     }
 
     /// Audio content from base64 data.
     pub fn audio(base64: impl Into<String>, mime: impl Into<String>) -> Self {
-        Content::Audio { data: base64.into(), mime_type: mime.into(), annotations: None }
+        Content::Audio {
+            data: base64.into(),
+            mime_type: mime.into(),
+            annotations: None,
+        }
     }
 
     /// An embedded resource.
     pub fn resource(contents: ResourceContents) -> Self {
-        Content::Resource { resource: contents, annotations: None }
+        Content::Resource {
+            resource: contents,
+            annotations: None,
+        }
     }
 
     /// A resource link.
@@ -224,17 +252,27 @@ pub struct CallToolResult {
 impl CallToolResult {
     /// A successful result with one text item.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { content: vec![Content::text(text)], ..Default::default() }
+        Self {
+            content: vec![Content::text(text)],
+            ..Default::default()
+        }
     }
 
     /// A successful result with these items.
     pub fn content(content: Vec<Content>) -> Self {
-        Self { content, ..Default::default() }
+        Self {
+            content,
+            ..Default::default()
+        }
     }
 
     /// An `isError` result with one text item.
     pub fn error(text: impl Into<String>) -> Self {
-        Self { content: vec![Content::text(text)], structured_content: None, is_error: Some(true) }
+        Self {
+            content: vec![Content::text(text)],
+            structured_content: None,
+            is_error: Some(true),
+        }
     }
 }
 
@@ -362,17 +400,26 @@ pub struct PromptMessage {
 impl PromptMessage {
     /// A user message with text.
     pub fn user(text: impl Into<String>) -> Self {
-        Self { role: Role::User, content: Content::text(text) }
+        Self {
+            role: Role::User,
+            content: Content::text(text),
+        }
     }
 
     /// A user message with any content.
     pub fn user_content(content: Content) -> Self {
-        Self { role: Role::User, content }
+        Self {
+            role: Role::User,
+            content,
+        }
     }
 
     /// An assistant message with text.
     pub fn assistant(text: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: Content::text(text) }
+        Self {
+            role: Role::Assistant,
+            content: Content::text(text),
+        }
     }
 }
 

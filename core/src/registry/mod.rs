@@ -39,8 +39,11 @@ impl Completer {
         let values: Arc<[String]> = values.into_iter().map(Into::into).collect();
         Completer(Arc::new(move |typed: String, _ctx| {
             let typed = typed.to_lowercase();
-            let hits =
-                values.iter().filter(|v| v.to_lowercase().starts_with(&typed)).cloned().collect();
+            let hits = values
+                .iter()
+                .filter(|v| v.to_lowercase().starts_with(&typed))
+                .cloned()
+                .collect();
             Box::pin(async move { Ok(hits) })
         }))
     }
@@ -86,7 +89,8 @@ impl RegistryBuilder {
 
     /// Adds a resource template.
     pub fn resource_template(&mut self, template: ResourceTemplate) -> &mut Self {
-        self.templates.retain(|t| t.info.uri_template != template.info.uri_template);
+        self.templates
+            .retain(|t| t.info.uri_template != template.info.uri_template);
         self.templates.push(template);
         self
     }
@@ -101,14 +105,28 @@ impl RegistryBuilder {
     /// Freezes the catalog.
     pub fn build(self) -> Registry {
         fn render<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Vec<Value> {
-            items.map(|i| serde_json::to_value(i).unwrap_or(Value::Null)).collect()
+            items
+                .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+                .collect()
         }
-        let tool_index =
-            self.tools.iter().enumerate().map(|(i, t)| (t.info.name.clone(), i)).collect();
-        let prompt_index =
-            self.prompts.iter().enumerate().map(|(i, p)| (p.info.name.clone(), i)).collect();
-        let resource_index =
-            self.resources.iter().enumerate().map(|(i, r)| (r.info.uri.clone(), i)).collect();
+        let tool_index = self
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.info.name.clone(), i))
+            .collect();
+        let prompt_index = self
+            .prompts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.info.name.clone(), i))
+            .collect();
+        let resource_index = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.info.uri.clone(), i))
+            .collect();
         Registry {
             tools_json: render(self.tools.iter().map(|t| &t.info)),
             resources_json: render(self.resources.iter().map(|r| &r.info)),
@@ -190,7 +208,10 @@ impl Registry {
     /// Whether `uri` names a static resource or matches a template.
     pub fn has_resource(&self, uri: &str) -> bool {
         self.resource_index.contains_key(uri)
-            || self.templates.iter().any(|t| t.template.matches(uri).is_some())
+            || self
+                .templates
+                .iter()
+                .any(|t| t.template.matches(uri).is_some())
     }
 
     /// The completer for a prompt argument (`ref/prompt`) or template variable (`ref/resource`).
@@ -208,15 +229,23 @@ impl Registry {
                 Ok(p.completers.get(arg).cloned())
             }
             "ref/resource" => {
-                if let Some(t) = self.templates.iter().find(|t| t.info.uri_template == ref_name) {
+                if let Some(t) = self
+                    .templates
+                    .iter()
+                    .find(|t| t.info.uri_template == ref_name)
+                {
                     return Ok(t.completers.get(arg).cloned());
                 }
                 if self.resource_index.contains_key(ref_name) {
                     return Ok(None);
                 }
-                Err(Error::invalid_params(format!("unknown resource or template: {ref_name}")))
+                Err(Error::invalid_params(format!(
+                    "unknown resource or template: {ref_name}"
+                )))
             }
-            other => Err(Error::invalid_params(format!("unknown completion ref type: {other}"))),
+            other => Err(Error::invalid_params(format!(
+                "unknown completion ref type: {other}"
+            ))),
         }
     }
 }

@@ -31,9 +31,19 @@ impl Prompt {
     /// Defines a prompt; finish with [`handler`](Self::handler).
     pub fn new(name: impl Into<String>) -> Self {
         Self {
-            info: PromptInfo { name: name.into(), title: None, description: None, arguments: vec![] },
+            info: PromptInfo {
+                name: name.into(),
+                title: None,
+                description: None,
+                arguments: vec![],
+            },
             handler: Arc::new(|_, _| {
-                Box::pin(async { Ok(GetPromptResult { description: None, messages: vec![] }) })
+                Box::pin(async {
+                    Ok(GetPromptResult {
+                        description: None,
+                        messages: vec![],
+                    })
+                })
             }),
             completers: HashMap::new(),
         }
@@ -71,13 +81,20 @@ impl Prompt {
         let description = self.info.description.clone();
         let f = Arc::new(f);
         self.handler = Arc::new(move |raw, ctx| {
-            let raw = if raw.is_null() { Value::Object(Default::default()) } else { raw };
+            let raw = if raw.is_null() {
+                Value::Object(Default::default())
+            } else {
+                raw
+            };
             let parsed = parse_args::<A>(&what, raw);
             let f = Arc::clone(&f);
             let description = description.clone();
             Box::pin(async move {
                 let messages = f(parsed?, ctx).await?;
-                Ok(GetPromptResult { description, messages })
+                Ok(GetPromptResult {
+                    description,
+                    messages,
+                })
             })
         });
         self
@@ -107,7 +124,10 @@ fn arguments_from_schema(schema: &Value) -> Vec<PromptArgument> {
         .iter()
         .map(|(name, prop)| PromptArgument {
             name: name.clone(),
-            description: prop.get("description").and_then(Value::as_str).map(str::to_string),
+            description: prop
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             required: Some(required.contains(&name.as_str())),
         })
         .collect()

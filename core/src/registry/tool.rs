@@ -130,7 +130,11 @@ pub(crate) fn parse_args<T: DeserializeOwned>(what: &str, value: Value) -> Resul
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let at = if path == "." { String::new() } else { format!(" at `{path}`") };
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
         Error::Rpc(
             crate::protocol::ErrorObject::invalid_params(format!(
                 "invalid arguments for {what}{at}: {inner}"
@@ -212,8 +216,10 @@ impl ToolBuilder {
         F: Fn(A, Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O>> + Send + 'static,
     {
-        self.info.input_schema =
-            self.input_schema_override.take().unwrap_or_else(object_schema::<A>);
+        self.info.input_schema = self
+            .input_schema_override
+            .take()
+            .unwrap_or_else(object_schema::<A>);
         self.info.output_schema = O::output_schema();
         let what = format!("tool `{}`", self.info.name);
         let f = Arc::new(f);
@@ -230,6 +236,9 @@ impl ToolBuilder {
                 }
             })
         });
-        Tool { info: self.info, handler }
+        Tool {
+            info: self.info,
+            handler,
+        }
     }
 }

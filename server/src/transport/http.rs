@@ -18,7 +18,11 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 pub(crate) const LAST_EVENT_ID: &str = "last-event-id";
 
 /// A JSON-RPC error response with an HTTP status (`id` null unless known).
-pub(crate) fn rpc_error(status: StatusCode, id: Option<&RequestId>, error: ErrorObject) -> Response {
+pub(crate) fn rpc_error(
+    status: StatusCode,
+    id: Option<&RequestId>,
+    error: ErrorObject,
+) -> Response {
     json_response(status, &jsonrpc::error_response(id, &error))
 }
 
@@ -46,15 +50,24 @@ pub(crate) fn store_error(e: &Error) -> Response {
             "session store unavailable; retry later",
         )
     } else {
-        error_status(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL_ERROR, "session store error")
+        error_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            "session store error",
+        )
     }
 }
 
 /// The entity from the `{entity}` path segment, or a 400 naming the rule.
 pub(crate) fn entity_from_path(req: &Request) -> Result<EntityId, Response> {
     let raw = req.raw_path_param("entity").unwrap_or_default();
-    EntityId::parse(raw)
-        .map_err(|e| error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, e.to_string()))
+    EntityId::parse(raw).map_err(|e| {
+        error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            e.to_string(),
+        )
+    })
 }
 
 fn host_of_origin(origin: &str) -> Option<&str> {
@@ -67,26 +80,43 @@ pub(crate) fn is_loopback_host(hostport: &str) -> bool {
     let host = if let Some(rest) = hostport.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
     } else {
-        hostport.rsplit_once(':').map_or(hostport, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { hostport })
+        hostport.rsplit_once(':').map_or(hostport, |(h, p)| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                hostport
+            }
+        })
     };
     host.eq_ignore_ascii_case("localhost")
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn host_allowed(cfg: &HttpConfig, hostport: &str) -> bool {
     let bare = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
-    cfg.allowed_hosts.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(hostport) || h.eq_ignore_ascii_case(bare))
+    cfg.allowed_hosts
+        .iter()
+        .any(|h| h == "*" || h.eq_ignore_ascii_case(hostport) || h.eq_ignore_ascii_case(bare))
 }
 
 /// DNS-rebinding protection: a foreign `Origin` is refused with 403; on a loopback bind the
 /// `Host` must be a loopback name too (or explicitly allowed).
 pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), Response> {
     let forbidden = |what: &str| {
-        Err(error_status(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, format!("forbidden: {what}")))
+        Err(error_status(
+            StatusCode::FORBIDDEN,
+            codes::INVALID_REQUEST,
+            format!("forbidden: {what}"),
+        ))
     };
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let ok = cfg.allowed_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        let ok = cfg
+            .allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
             || host_of_origin(origin).is_some_and(|h| {
                 (cfg.loopback_only && is_loopback_host(h)) || host_allowed(cfg, h)
             });
@@ -95,7 +125,10 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
         }
     }
     if cfg.loopback_only {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !host.is_empty() && !is_loopback_host(host) && !host_allowed(cfg, host) {
             return forbidden("host not allowed");
         }
@@ -105,20 +138,30 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
 
 /// Reads the body up to the configured limit; 413 beyond it.
 pub(crate) async fn read_body(cfg: &HttpConfig, body: Body) -> Result<Bytes, Response> {
-    body.into_bytes_limit(cfg.body_limit).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => error_status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::INVALID_REQUEST,
-            format!("request body exceeds {} bytes", cfg.body_limit),
-        ),
-        other => error_status(StatusCode::BAD_REQUEST, codes::PARSE_ERROR, format!("cannot read body: {other}")),
-    })
+    body.into_bytes_limit(cfg.body_limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => error_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::INVALID_REQUEST,
+                format!("request body exceeds {} bytes", cfg.body_limit),
+            ),
+            other => error_status(
+                StatusCode::BAD_REQUEST,
+                codes::PARSE_ERROR,
+                format!("cannot read body: {other}"),
+            ),
+        })
 }
 
 /// Parses JSON or answers 400 with -32700.
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Response> {
     serde_json::from_slice(bytes).map_err(|e| {
-        error_status(StatusCode::BAD_REQUEST, codes::PARSE_ERROR, format!("Parse error: {e}"))
+        error_status(
+            StatusCode::BAD_REQUEST,
+            codes::PARSE_ERROR,
+            format!("Parse error: {e}"),
+        )
     })
 }
 
@@ -154,7 +197,10 @@ pub(crate) fn sse_response(
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     session: Option<&str>,
 ) -> Response {
-    let stream = futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, std::io::Error>);
+    let stream = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::io::Error>,
+    );
     let mut b = Response::builder()
         .status(StatusCode::OK)
         .content_type("text/event-stream")
@@ -168,7 +214,9 @@ pub(crate) fn sse_response(
 
 /// Whether the `Accept` header admits `mime` (absent header or `*/*` admit everything).
 pub(crate) fn accepts(headers: &HeaderMap, mime: &str) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return true };
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
     let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
     accept.split(',').any(|part| {
         let m = part.split(';').next().unwrap_or("").trim();
@@ -182,17 +230,35 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:3005", "[::1]:80", "[::1]"] {
+        for h in [
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1",
+            "127.0.0.1:3005",
+            "[::1]:80",
+            "[::1]",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["evil.example.com", "evil.example.com:80", "10.0.0.1:80", "localhost.evil.com"] {
+        for h in [
+            "evil.example.com",
+            "evil.example.com:80",
+            "10.0.0.1:80",
+            "localhost.evil.com",
+        ] {
             assert!(!is_loopback_host(h), "{h}");
         }
     }
 
     #[test]
     fn sse_frames() {
-        assert_eq!(sse_frame(Some("message"), Some("s/1"), "{}"), Bytes::from("id: s/1\nevent: message\ndata: {}\n\n"));
-        assert_eq!(sse_frame(None, Some("s/"), ""), Bytes::from("id: s/\ndata: \n\n"));
+        assert_eq!(
+            sse_frame(Some("message"), Some("s/1"), "{}"),
+            Bytes::from("id: s/1\nevent: message\ndata: {}\n\n")
+        );
+        assert_eq!(
+            sse_frame(None, Some("s/"), ""),
+            Bytes::from("id: s/\ndata: \n\n")
+        );
     }
 }

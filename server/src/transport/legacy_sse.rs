@@ -36,7 +36,11 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         return r;
     }
     let mcp = state.mcp.clone();
-    let record = match mcp.sessions().create(SessionRecord::new(entity.clone()), mcp.config().session_ttl).await {
+    let record = match mcp
+        .sessions()
+        .create(SessionRecord::new(entity.clone()), mcp.config().session_ttl)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return store_error(&e),
     };
@@ -61,7 +65,10 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
 }
 
 fn session_id_from_query(req: &Request) -> Option<&str> {
-    req.uri().query()?.split('&').find_map(|kv| kv.strip_prefix("session_id="))
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("session_id="))
 }
 
 /// `POST /{entity}/messages?session_id=…`: 202, the answer arrives on the stream.
@@ -76,12 +83,28 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         return r;
     }
     let Some(raw) = session_id_from_query(req) else {
-        return error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, "session_id is required");
+        return error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "session_id is required",
+        );
     };
-    let not_found = || error_status(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
-    let Some(id) = SessionId::parse(raw) else { return not_found() };
+    let not_found = || {
+        error_status(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            "Session not found",
+        )
+    };
+    let Some(id) = SessionId::parse(raw) else {
+        return not_found();
+    };
     let mcp = &state.mcp;
-    let mut session = match mcp.sessions().load_and_touch(&entity, &id, mcp.config().session_ttl).await {
+    let mut session = match mcp
+        .sessions()
+        .load_and_touch(&entity, &id, mcp.config().session_ttl)
+        .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => return not_found(),
         Err(e) => return store_error(&e),
@@ -107,7 +130,11 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 Ok(result) => jsonrpc::response(&r.id, &result),
                 Err(e) => jsonrpc::error_response(Some(&r.id), &e.to_error_object()),
             };
-            if let Err(e) = mcp.sessions().save(&session, mcp.config().session_ttl).await {
+            if let Err(e) = mcp
+                .sessions()
+                .save(&session, mcp.config().session_ttl)
+                .await
+            {
                 return store_error(&e);
             }
             if let Err(e) = queue.publish(&entity, &stream, &reply).await {
@@ -116,7 +143,11 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         }
         Message::Request(r) => {
             let mcp = mcp.clone();
-            let outlet = Arc::new(QueueOutlet { queue: Arc::clone(&queue), entity: entity.clone(), stream: stream.clone() });
+            let outlet = Arc::new(QueueOutlet {
+                queue: Arc::clone(&queue),
+                entity: entity.clone(),
+                stream: stream.clone(),
+            });
             tokio::spawn(async move {
                 let reply = mcp.handle_request(&session, r, outlet).await;
                 if let Err(e) = queue.publish(&entity, &stream, &reply).await {
@@ -135,5 +166,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
             }
         }
     }
-    Response::builder().status(StatusCode::ACCEPTED).body("Accepted")
+    Response::builder()
+        .status(StatusCode::ACCEPTED)
+        .body("Accepted")
 }

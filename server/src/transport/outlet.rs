@@ -21,7 +21,9 @@ pub(crate) struct ChannelOutlet(pub(crate) mpsc::UnboundedSender<OutletMsg>);
 impl Outlet for ChannelOutlet {
     async fn send(&self, message: Value) -> Result<()> {
         // The receiver lives as long as the request; after it is gone nobody can be reached.
-        self.0.send(OutletMsg::Message(message)).map_err(|_| Error::Cancelled)
+        self.0
+            .send(OutletMsg::Message(message))
+            .map_err(|_| Error::Cancelled)
     }
 
     fn close_stream(&self) {
@@ -39,6 +41,9 @@ pub(crate) struct QueueOutlet {
 #[async_trait]
 impl Outlet for QueueOutlet {
     async fn send(&self, message: Value) -> Result<()> {
-        self.queue.publish(&self.entity, &self.stream, &message).await.map(|_| ())
+        self.queue
+            .publish(&self.entity, &self.stream, &message)
+            .await
+            .map(|_| ())
     }
 }

@@ -12,7 +12,9 @@ use fastmcp_core::protocol::{
     codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
 };
 use fastmcp_core::store::EventId;
-use fastmcp_core::{unsupported_version_error, EntityId, McpServer, SessionId, SessionRecord, StreamKey};
+use fastmcp_core::{
+    unsupported_version_error, EntityId, McpServer, SessionId, SessionRecord, StreamKey,
+};
 use futures::StreamExt;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -38,7 +40,11 @@ fn check_version_header(req: &Request) -> Result<(), Response> {
     match header(req, VERSION_HEADER) {
         None => Ok(()),
         Some(v) if fastmcp_core::protocol::is_supported_version(v) => Ok(()),
-        Some(v) => Err(rpc_error(StatusCode::BAD_REQUEST, None, unsupported_version_error(v))),
+        Some(v) => Err(rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            unsupported_version_error(v),
+        )),
     }
 }
 
@@ -56,11 +62,22 @@ async fn session_from_header(
             "Bad Request: Mcp-Session-Id header is required",
         ));
     };
-    let not_found =
-        || error_status(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
-    let Some(id) = SessionId::parse(raw) else { return Err(not_found()) };
+    let not_found = || {
+        error_status(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            "Session not found",
+        )
+    };
+    let Some(id) = SessionId::parse(raw) else {
+        return Err(not_found());
+    };
     let mcp = &state.mcp;
-    match mcp.sessions().load_and_touch(entity, &id, mcp.config().session_ttl).await {
+    match mcp
+        .sessions()
+        .load_and_touch(entity, &id, mcp.config().session_ttl)
+        .await
+    {
         Ok(Some(rec)) => Ok(rec),
         Ok(None) => Err(not_found()),
         Err(e) => Err(store_error(&e)),
@@ -107,14 +124,21 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
     let is_discover = value.get("method").and_then(Value::as_str) == Some("server/discover");
     if is_discover || header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
         // The sessionless revision is not served yet: the spec's error lists what is.
-        let id = value.get("id").cloned().and_then(|v| serde_json::from_value(v).ok());
+        let id = value
+            .get("id")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok());
         let requested = header(req, VERSION_HEADER).unwrap_or(MODERN_PROTOCOL_VERSION);
         let requested = if fastmcp_core::protocol::is_supported_version(requested) {
             MODERN_PROTOCOL_VERSION
         } else {
             requested
         };
-        return rpc_error(StatusCode::BAD_REQUEST, id.as_ref(), unsupported_version_error(requested));
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            id.as_ref(),
+            unsupported_version_error(requested),
+        );
     }
     if !is_initialize {
         if let Err(r) = check_version_header(req) {
@@ -164,7 +188,10 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
 /// client's order is its preference).
 fn prefers_sse(req: &Request) -> bool {
     let accept = header(req, "accept").unwrap_or("").to_ascii_lowercase();
-    match (accept.find("text/event-stream"), accept.find("application/json")) {
+    match (
+        accept.find("text/event-stream"),
+        accept.find("application/json"),
+    ) {
         (Some(sse), Some(json)) => sse < json,
         (Some(_), None) => true,
         _ => false,
@@ -182,7 +209,11 @@ async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Resp
         Ok(r) => r,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), e.to_error_object()),
     };
-    let record = match mcp.sessions().create(record, mcp.config().session_ttl).await {
+    let record = match mcp
+        .sessions()
+        .create(record, mcp.config().session_ttl)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return store_error(&e),
     };
@@ -197,9 +228,15 @@ async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Resp
 /// JSON-RPC batches (allowed by 2025-03-26): each message is handled in order; responses are
 /// returned together as JSON. Notifications emitted by handlers are not deliverable here.
 async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: Value) -> Response {
-    let Value::Array(items) = value else { return accepted() };
+    let Value::Array(items) = value else {
+        return accepted();
+    };
     if items.is_empty() {
-        return rpc_error(StatusCode::BAD_REQUEST, None, ErrorObject::invalid_request("empty batch"));
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorObject::invalid_request("empty batch"),
+        );
     }
     let session = match session_from_header(state, req, entity).await {
         Ok(s) => s,
@@ -236,7 +273,10 @@ fn new_stream_name() -> String {
 }
 
 fn wants_priming(session: &SessionRecord) -> bool {
-    session.protocol_version.as_deref().is_some_and(|v| v >= "2025-11-25")
+    session
+        .protocol_version
+        .as_deref()
+        .is_some_and(|v| v >= "2025-11-25")
 }
 
 /// Runs one request: JSON if the handler emits nothing before its result, else SSE. A client
@@ -285,7 +325,10 @@ async fn run_request(
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let stream = StreamKey::new(session.id, new_stream_name());
     if wants_priming(&session) {
-        let priming = format!("id: {}/\nretry: {}\ndata: \n\n", stream.name, state.http.sse_retry_ms);
+        let priming = format!(
+            "id: {}/\nretry: {}\ndata: \n\n",
+            stream.name, state.http.sse_retry_ms
+        );
         let _ = frames_tx.try_send(Bytes::from(priming));
     }
     let queue = Arc::clone(state.mcp.queue());
@@ -384,7 +427,11 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let (stream, after) = match header(req, LAST_EVENT_ID) {
         Some(last) => {
             let Some((name, ev)) = last.rsplit_once('/') else {
-                return error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, "malformed Last-Event-ID");
+                return error_status(
+                    StatusCode::BAD_REQUEST,
+                    codes::INVALID_REQUEST,
+                    "malformed Last-Event-ID",
+                );
             };
             let after = (!ev.is_empty()).then(|| EventId(ev.to_string()));
             (StreamKey::new(session.id, name), after)
@@ -414,7 +461,9 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let mcp = state.mcp.clone();
     let keep_alive = state.http.keep_alive;
     let session_header = session.id.to_string();
-    tokio::spawn(forward_stream(mcp, session, stream, sub, frames_tx, keep_alive));
+    tokio::spawn(forward_stream(
+        mcp, session, stream, sub, frames_tx, keep_alive,
+    ));
     sse_response(frames_rx, Some(&session_header))
 }
 
@@ -443,9 +492,9 @@ pub(crate) async fn forward_stream(
             },
             _ = tick.tick() => {
                 let ttl = mcp.config().session_ttl;
-                match mcp.sessions().touch(&session.entity, &session.id, ttl).await {
-                    Ok(false) => return,
-                    Ok(true) | Err(_) => {}
+                // Gone (deleted or expired) ends the stream; a store hiccup does not.
+                if let Ok(false) = mcp.sessions().touch(&session.entity, &session.id, ttl).await {
+                    return;
                 }
                 if frames.send(sse_keepalive()).await.is_err() { return; }
             }

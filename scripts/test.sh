@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The one command that runs every test of FastMCP-MT on a fresh machine:
+#   Rust unit + store-suite tests, end-to-end tests that drive the real `fastmcp` binary with the
+#   official Python MCP SDK, and the official MCP conformance suite (active and all).
+# It installs what the tests need (a Python venv with the pinned SDK; the conformance suite via npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ART=${ARTIFACTS_DIR:-$ROOT/artifacts}
+mkdir -p "$ART"
+passed=0; failed=0
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+echo "== cargo build (debug, all targets)"
+cargo build --workspace --all-targets --locked --quiet
+
+echo "== cargo test"
+set +e
+cargo test --workspace --locked 2>&1 | tee "$ART/cargo-test.log"
+rc=${PIPESTATUS[0]}
+set -e
+p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$ART/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+f=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$ART/cargo-test.log" | awk '{s+=$6} END {print s+0}')
+count "$p" "$f"
+[ "$rc" -eq 0 ] || { echo "cargo test failed"; exit 1; }
+
+echo "== end-to-end (Python MCP SDK against target/debug/fastmcp)"
+VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+set +e
+FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider 2>&1 | tee "$ART/e2e.log"
+rc=${PIPESTATUS[0]}
+set -e
+p=$(grep -Eo '[0-9]+ passed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+f=$(grep -Eo '[0-9]+ failed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+count "${p:-0}" "${f:-0}"
+[ "$rc" -eq 0 ] || { echo "e2e tests failed"; exit 1; }
+
+echo "== MCP conformance suite (active, then all) against examples/conformance"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+for suite in active all; do
+  out=$(SUITE=$suite bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$port/conformance/mcp" \
+        "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$port" 2>&1) || { echo "$out"; exit 1; }
+  echo "$out" | tail -1
+  total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
+  count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
+done
+
+echo
+echo "all tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,178 @@
+//! The poem app in process (poem's TestClient): tenancy, limits and error shapes at the edge.
+//! The real binary is exercised end to end by `tests/e2e` (Python SDK) and the conformance suite.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fastmcp_core::McpServer;
+use fastmcp_server::{routes, AppState, HttpConfig};
+use fastmcp_storage_memory::MemoryStore;
+use poem::test::TestClient;
+use serde_json::{json, Value};
+
+fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
+    let store = MemoryStore::default();
+    let mcp = McpServer::builder("t", "1")
+        .with(fastmcp_server::demo::register)
+        .build(Arc::new(store.clone()), Arc::new(store));
+    let state = Arc::new(AppState {
+        mcp,
+        http,
+        instance_id: "test".into(),
+        store_kind: "memory".into(),
+        started: Instant::now(),
+    });
+    TestClient::new(routes(state))
+}
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+async fn init(cli: &TestClient<impl poem::Endpoint>, entity: &str) -> String {
+    let resp = cli
+        .post(format!("/{entity}/mcp"))
+        .header("accept", ACCEPT)
+        .content_type("application/json")
+        .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let sid = resp
+        .0
+        .headers()
+        .get("mcp-session-id")
+        .expect("session header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
+    sid
+}
+
+async fn post(
+    cli: &TestClient<impl poem::Endpoint>,
+    entity: &str,
+    sid: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut r = cli
+        .post(format!("/{entity}/mcp"))
+        .header("accept", ACCEPT)
+        .content_type("application/json");
+    if let Some(s) = sid {
+        r = r.header("mcp-session-id", s);
+    }
+    let resp = r.body(body.to_string()).send().await;
+    let status = resp.0.status().as_u16();
+    let bytes = resp.0.into_body().into_bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn sessions_are_bound_to_their_entity() {
+    let cli = client(HttpConfig::default());
+    let sid = init(&cli, "acme").await;
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"key":"k","value":"v"}}});
+    let (status, body) = post(&cli, "globex", Some(&sid), call.clone()).await;
+    assert_eq!(status, 404, "{body}");
+    let recall = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"recall","arguments":{"key":"k"}}});
+    let (_, body) = post(&cli, "acme", Some(&sid), recall.clone()).await;
+    assert_eq!(
+        body["result"]["isError"], true,
+        "nothing was written through the foreign path: {body}"
+    );
+    let (status, _) = post(&cli, "acme", Some(&sid), call).await;
+    assert_eq!(status, 200);
+    let (_, body) = post(&cli, "acme", Some(&sid), recall).await;
+    assert_eq!(body["result"]["content"][0]["text"], "v");
+    let resp = cli
+        .delete("/globex/mcp")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+    let (status, _) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        json!({"jsonrpc":"2.0","id":4,"method":"ping"}),
+    )
+    .await;
+    assert_eq!(status, 200, "still alive after a foreign DELETE");
+}
+
+#[tokio::test]
+async fn edge_errors_have_clear_statuses_and_json_bodies() {
+    let cli = client(HttpConfig {
+        body_limit: 1024,
+        ..HttpConfig::default()
+    });
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let (status, body) = post(&cli, "bad%20entity", None, ping.clone()).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("entity"),
+        "{body}"
+    );
+    let (status, body) = post(&cli, "acme", None, ping.clone()).await;
+    assert_eq!(status, 400, "missing session id: {body}");
+    let (status, _) = post(&cli, "acme", Some("not-a-uuid"), ping.clone()).await;
+    assert_eq!(status, 404);
+    let big = json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"x".repeat(2048)}});
+    let (status, _) = post(&cli, "acme", None, big).await;
+    assert_eq!(status, 413);
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .content_type("application/json")
+        .body("{nope")
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32700);
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .content_type("text/plain")
+        .body("{}")
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .header("origin", "http://evil.example.com")
+        .content_type("application/json")
+        .body(ping.to_string())
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn modern_revision_is_refused_with_the_supported_list() {
+    let cli = client(HttpConfig::default());
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", "2026-07-28")
+        .content_type("application/json")
+        .body(json!({"jsonrpc":"2.0","id":0,"method":"server/discover","params":{}}).to_string())
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32022);
+    assert_eq!(body["error"]["data"]["requested"], "2026-07-28");
+    assert_eq!(body["id"], 0);
+}
