@@ -206,7 +206,11 @@ impl Context {
     /// through the `MessageQueue`.
     pub async fn request_client(&self, method: &str, params: Value) -> Result<Value> {
         let session = self.require_session()?;
-        let id = RequestId::Str(format!("srv-{}", uuid::Uuid::new_v4().simple()));
+        let id = RequestId::Str(format!(
+            "{}{}",
+            crate::dispatch::SERVER_REQUEST_PREFIX,
+            uuid::Uuid::new_v4().simple()
+        ));
         self.scope
             .outlet
             .send(jsonrpc::request(&id, method, params))

@@ -66,7 +66,7 @@ pub(crate) struct Shared {
     pub(crate) queue: Arc<dyn MessageQueue>,
     pub(crate) config: ServerConfig,
     /// Cancellation tokens of requests running on this instance, by (session, request id).
-    running: Mutex<HashMap<(SessionId, RequestId), CancellationToken>>,
+    running: Mutex<HashMap<RunningKey, CancellationToken>>,
 }
 
 impl Shared {
@@ -94,6 +94,28 @@ impl Shared {
         Err(Error::Conflict(
             "session updated concurrently too often".into(),
         ))
+    }
+}
+
+/// Prefix of the ids of server-to-client requests (`srv-…`).
+pub(crate) const SERVER_REQUEST_PREFIX: &str = "srv-";
+
+type RunningKey = (SessionId, RequestId);
+
+/// Drops a request's cancellation entry when the request's future ends or is dropped.
+struct RunningGuard {
+    shared: Arc<Shared>,
+    key: RunningKey,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut running = self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        running.remove(&self.key);
     }
 }
 
@@ -253,10 +275,24 @@ impl McpServer {
         } else {
             let key = (session.id, id.clone());
             let cancel = CancellationToken::new();
-            self.running().insert(key.clone(), cancel.clone());
+            {
+                let mut running = self.running();
+                if running.contains_key(&key) {
+                    drop(running);
+                    let e =
+                        ErrorObject::invalid_request("a request with this id is already running");
+                    return jsonrpc::error_response(Some(&id), &e);
+                }
+                running.insert(key.clone(), cancel.clone());
+            }
+            // Removes the entry even if the transport drops this future (client gone).
+            let _guard = RunningGuard {
+                shared: Arc::clone(&self.shared),
+                key,
+            };
             let ctx = self.context(session, Some(&request), outlet, cancel.clone());
             let fut = AssertUnwindSafe(self.route(request, ctx)).catch_unwind();
-            let outcome = tokio::select! {
+            tokio::select! {
                 r = fut => r.unwrap_or_else(|panic| {
                     let what = panic
                         .downcast_ref::<&str>()
@@ -267,12 +303,10 @@ impl McpServer {
                     Err(Error::Internal("the handler panicked".into()))
                 }),
                 _ = cancel.cancelled() => Err(Error::Cancelled),
-            };
-            self.running().remove(&key);
-            outcome
+            }
         };
         match outcome {
-            Ok(result) => jsonrpc::response(&id, &result),
+            Ok(result) => jsonrpc::response(&id, result),
             Err(e) => {
                 if matches!(
                     e,
@@ -318,6 +352,12 @@ impl McpServer {
 
     /// Routes a client's answer to a server-to-client request to whoever awaits it.
     pub async fn handle_response(&self, session: &SessionRecord, response: Response) -> Result<()> {
+        // Only ids this server minted can have a waiter; anything else would just sit in the
+        // mailbox, so it is dropped here.
+        if !matches!(&response.id, RequestId::Str(s) if s.starts_with(SERVER_REQUEST_PREFIX)) {
+            tracing::debug!(id = %response.id, "ignored a response to no request of ours");
+            return Ok(());
+        }
         let reply = match response.outcome {
             Ok(result) => json!({ "result": result }),
             Err(error) => json!({ "error": error }),
@@ -326,6 +366,15 @@ impl McpServer {
             .queue
             .deliver_reply(&session.entity, &session.id, &response.id.key(), &reply)
             .await
+    }
+
+    /// Cancels every request of `session` running on this instance (the session ended).
+    pub fn cancel_session(&self, session: &SessionId) {
+        for ((sid, _), token) in self.running().iter() {
+            if sid == session {
+                token.cancel();
+            }
+        }
     }
 
     /// A context for work outside any request (e.g. an admin call) on behalf of `entity`.
@@ -345,9 +394,7 @@ impl McpServer {
         }
     }
 
-    fn running(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(SessionId, RequestId), CancellationToken>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<RunningKey, CancellationToken>> {
         // A poisoned lock only means another request panicked while holding it; the map is
         // still consistent (single insert/remove operations).
         self.shared

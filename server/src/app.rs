@@ -38,6 +38,7 @@ pub(crate) async fn end_session(
     entity: &EntityId,
     id: &SessionId,
 ) -> fastmcp_core::Result<()> {
+    mcp.cancel_session(id);
     mcp.sessions().delete(entity, id).await?;
     mcp.queue().delete_session(entity, id).await
 }

@@ -31,6 +31,8 @@ pub struct MemoryConfig {
     pub max_event_age: Duration,
     /// How long an undelivered client reply is kept.
     pub reply_ttl: Duration,
+    /// Most undelivered replies kept at once (further ones are dropped).
+    pub max_pending_replies: usize,
     /// How often expired sessions, idle streams and stale replies are purged.
     pub sweep_interval: Duration,
 }
@@ -38,9 +40,10 @@ pub struct MemoryConfig {
 impl Default for MemoryConfig {
     fn default() -> Self {
         Self {
-            max_events_per_stream: 1024,
+            max_events_per_stream: 256,
             max_event_age: Duration::from_secs(600),
             reply_ttl: Duration::from_secs(300),
+            max_pending_replies: 10_000,
             sweep_interval: Duration::from_secs(30),
         }
     }
@@ -502,6 +505,10 @@ impl MessageQueue for MemoryStore {
                 return Ok(());
             }
             // The waiter gave up; keep the reply for a later taker.
+        }
+        if self.inner.replies.len() >= self.inner.config.max_pending_replies {
+            // Bounded memory beats keeping an answer nobody may ever take.
+            return Err(Error::Conflict("too many undelivered replies".into()));
         }
         self.inner
             .replies

@@ -239,9 +239,19 @@ impl Message {
     }
 }
 
-/// Serialises a success response.
-pub fn response(id: &RequestId, result: &Value) -> Value {
-    serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": result })
+/// Builds a success response (takes `result` by value: no copy of the payload).
+pub fn response(id: &RequestId, result: Value) -> Value {
+    let mut m = Map::with_capacity(3);
+    m.insert("jsonrpc".into(), Value::String("2.0".into()));
+    m.insert(
+        "id".into(),
+        match id {
+            RequestId::Int(i) => Value::from(*i),
+            RequestId::Str(s) => Value::String(s.clone()),
+        },
+    );
+    m.insert("result".into(), result);
+    Value::Object(m)
 }
 
 /// Serialises an error response (`id` null when the request's id was unreadable).
@@ -314,7 +324,7 @@ mod tests {
     fn golden_wire_format() {
         let id = RequestId::Int(3);
         assert_eq!(
-            serde_json::to_string(&response(&id, &json!({}))).unwrap(),
+            serde_json::to_string(&response(&id, json!({}))).unwrap(),
             r#"{"id":3,"jsonrpc":"2.0","result":{}}"#
         );
         let e = ErrorObject::method_not_found("nope");

@@ -124,12 +124,15 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
             return forbidden("origin not allowed");
         }
     }
-    if cfg.loopback_only {
+    // On a loopback bind only loopback names (plus the allow-list) may reach us; elsewhere the
+    // Host is checked once an allow-list is configured.
+    if cfg.loopback_only || !cfg.allowed_hosts.is_empty() {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !host.is_empty() && !is_loopback_host(host) && !host_allowed(cfg, host) {
+        let loopback_ok = cfg.loopback_only && is_loopback_host(host);
+        if !host.is_empty() && !loopback_ok && !host_allowed(cfg, host) {
             return forbidden("host not allowed");
         }
     }

@@ -127,7 +127,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         Message::Request(r) if r.method == "initialize" => {
             // Synchronous, so the session is initialized before the client's next POST.
             let reply = match mcp.initialize(&mut session, r.params.as_ref()) {
-                Ok(result) => jsonrpc::response(&r.id, &result),
+                Ok(result) => jsonrpc::response(&r.id, result),
                 Err(e) => jsonrpc::error_response(Some(&r.id), &e.to_error_object()),
             };
             if let Err(e) = mcp

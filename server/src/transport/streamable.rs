@@ -218,7 +218,7 @@ async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Resp
         Err(e) => return store_error(&e),
     };
     tracing::debug!(entity = %record.entity, session = %record.id, "session created");
-    let mut resp = json_response(StatusCode::OK, &jsonrpc::response(&req.id, &result));
+    let mut resp = json_response(StatusCode::OK, &jsonrpc::response(&req.id, result));
     if let Ok(v) = record.id.to_string().parse() {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
@@ -242,6 +242,17 @@ async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: V
         Ok(s) => s,
         Err(resp) => return resp,
     };
+    if session
+        .protocol_version
+        .as_deref()
+        .is_some_and(|v| v >= "2025-06-18")
+    {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorObject::invalid_request("JSON-RPC batches are not part of this protocol version"),
+        );
+    }
     let mut out = Vec::new();
     for item in items {
         match Message::from_value(item) {
@@ -266,6 +277,15 @@ async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: V
         return accepted();
     }
     json_response(StatusCode::OK, &Value::Array(out))
+}
+
+/// Names this server gives streams: `get`, `sse`, or `post-` + 32 hex digits.
+fn is_stream_name(name: &str) -> bool {
+    name == "get"
+        || name == "sse"
+        || name
+            .strip_prefix("post-")
+            .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn new_stream_name() -> String {
@@ -324,7 +344,8 @@ async fn run_request(
 
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let stream = StreamKey::new(session.id, new_stream_name());
-    if wants_priming(&session) {
+    let primed = wants_priming(&session);
+    if primed {
         let priming = format!(
             "id: {}/\nretry: {}\ndata: \n\n",
             stream.name, state.http.sse_retry_ms
@@ -354,12 +375,16 @@ async fn run_request(
                 }
             };
             match msg {
-                OutletMsg::CloseStream => frames = None,
-                OutletMsg::Message(m) => emit(&queue, &entity, &stream, &mut frames, &m).await,
+                // Without a priming event id the client could not resume: keep the stream.
+                OutletMsg::CloseStream if primed => frames = None,
+                OutletMsg::CloseStream => {}
+                OutletMsg::Message(m) => {
+                    emit(&queue, &entity, &stream, &mut frames, &m, primed).await
+                }
             }
         }
         if let Some(resp) = final_response {
-            emit(&queue, &entity, &stream, &mut frames, &resp).await;
+            emit(&queue, &entity, &stream, &mut frames, &resp, primed).await;
         }
         if let Err(e) = queue.close(&entity, &stream).await {
             tracing::warn!(error = %e, "cannot close stream");
@@ -374,6 +399,7 @@ async fn emit(
     stream: &StreamKey,
     frames: &mut Option<mpsc::Sender<Bytes>>,
     message: &Value,
+    resumable: bool,
 ) {
     let id = match queue.publish(entity, stream, message).await {
         Ok(id) => Some(format!("{}/{}", stream.name, id)),
@@ -384,7 +410,14 @@ async fn emit(
     };
     if let Some(tx) = frames {
         let frame = sse_frame(Some("message"), id.as_deref(), &message.to_string());
-        if tx.send(frame).await.is_err() {
+        let gone = if resumable && id.is_some() {
+            // A client that stops reading must not stall the handler: end its stream; the
+            // events are stored and it can resume with Last-Event-ID.
+            tx.try_send(frame).is_err()
+        } else {
+            tx.send(frame).await.is_err()
+        };
+        if gone {
             *frames = None;
         }
     }
@@ -426,7 +459,7 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let queue = Arc::clone(state.mcp.queue());
     let (stream, after) = match header(req, LAST_EVENT_ID) {
         Some(last) => {
-            let Some((name, ev)) = last.rsplit_once('/') else {
+            let Some((name, ev)) = last.rsplit_once('/').filter(|(n, _)| is_stream_name(n)) else {
                 return error_status(
                     StatusCode::BAD_REQUEST,
                     codes::INVALID_REQUEST,
@@ -528,5 +561,27 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
     match crate::app::end_session(&state.mcp, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
         Err(e) => store_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stream_name;
+
+    #[test]
+    fn only_our_stream_names_are_resumable() {
+        assert!(is_stream_name("get"));
+        assert!(is_stream_name("sse"));
+        assert!(is_stream_name(&format!("post-{}", "a1".repeat(16))));
+        for bad in [
+            "",
+            "post-",
+            "post-xyz",
+            "../get",
+            "get/1",
+            "post-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(!is_stream_name(bad), "{bad}");
+        }
     }
 }
