@@ -139,6 +139,13 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
     Ok(())
 }
 
+/// The first checks of every MCP endpoint: the caller's `Origin`/`Host` (403), then the entity
+/// in the path (400).
+pub(crate) fn tenant(cfg: &HttpConfig, req: &Request) -> Result<EntityId, Response> {
+    check_origin(cfg, req.headers())?;
+    entity_from_path(req)
+}
+
 /// Reads the body up to the configured limit; 413 beyond it.
 pub(crate) async fn read_body(cfg: &HttpConfig, body: Body) -> Result<Bytes, Response> {
     body.into_bytes_limit(cfg.body_limit)

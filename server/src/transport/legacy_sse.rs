@@ -15,8 +15,7 @@ use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
 use super::http::{
-    check_origin, entity_from_path, error_status, parse_json, read_body, rpc_error, sse_frame,
-    sse_response, store_error,
+    error_status, parse_json, read_body, rpc_error, sse_frame, sse_response, store_error, tenant,
 };
 use super::outlet::QueueOutlet;
 use super::streamable::forward_stream;
@@ -28,13 +27,10 @@ const STREAM: &str = "sse";
 #[handler]
 pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = Arc::clone(*state);
-    let entity = match entity_from_path(req) {
+    let entity = match tenant(&state.http, req) {
         Ok(e) => e,
         Err(r) => return r,
     };
-    if let Err(r) = check_origin(&state.http, req.headers()) {
-        return r;
-    }
     let mcp = state.mcp.clone();
     let record = match mcp
         .sessions()
@@ -75,13 +71,10 @@ fn session_id_from_query(req: &Request) -> Option<&str> {
 #[handler]
 pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match entity_from_path(req) {
+    let entity = match tenant(&state.http, req) {
         Ok(e) => e,
         Err(r) => return r,
     };
-    if let Err(r) = check_origin(&state.http, req.headers()) {
-        return r;
-    }
     let Some(raw) = session_id_from_query(req) else {
         return error_status(
             StatusCode::BAD_REQUEST,

@@ -23,8 +23,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::http::{
-    accepts, check_origin, entity_from_path, error_status, json_response, parse_json, read_body,
-    rpc_error, sse_frame, sse_keepalive, sse_response, store_error, LAST_EVENT_ID, SESSION_HEADER,
+    accepts, error_status, json_response, parse_json, read_body, rpc_error, sse_frame,
+    sse_keepalive, sse_response, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
     VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
@@ -88,13 +88,10 @@ async fn session_from_header(
 #[handler]
 pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match entity_from_path(req) {
+    let entity = match tenant(&state.http, req) {
         Ok(e) => e,
         Err(r) => return r,
     };
-    if let Err(r) = check_origin(&state.http, req.headers()) {
-        return r;
-    }
     let ct = header(req, "content-type").unwrap_or("");
     if !ct.to_ascii_lowercase().starts_with("application/json") {
         return error_status(
@@ -428,13 +425,10 @@ async fn emit(
 #[handler]
 pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match entity_from_path(req) {
+    let entity = match tenant(&state.http, req) {
         Ok(e) => e,
         Err(r) => return r,
     };
-    if let Err(r) = check_origin(&state.http, req.headers()) {
-        return r;
-    }
     if !accepts(req.headers(), "text/event-stream") {
         return error_status(
             StatusCode::NOT_ACCEPTABLE,
@@ -540,13 +534,10 @@ pub(crate) async fn forward_stream(
 #[handler]
 pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match entity_from_path(req) {
+    let entity = match tenant(&state.http, req) {
         Ok(e) => e,
         Err(r) => return r,
     };
-    if let Err(r) = check_origin(&state.http, req.headers()) {
-        return r;
-    }
     if header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
         return error_status(
             StatusCode::METHOD_NOT_ALLOWED,
