@@ -13,7 +13,7 @@ use crate::config::HttpConfig;
 
 /// FastMCP-MT: a multi-tenant MCP server.
 #[derive(Debug, Parser)]
-#[command(name = "fastmcp", version, about)]
+#[command(name = "fastmcp", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
