@@ -142,6 +142,23 @@ async fn sweeper(inner: Weak<Inner>, every: Duration) {
 }
 
 impl Inner {
+    /// Runs `f` on the stream's log, creating it if needed, under the map's shard lock (never
+    /// across an await).
+    fn with_log<R>(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        f: impl FnOnce(&mut StreamLog) -> R,
+    ) -> R {
+        let mut logs = self
+            .streams
+            .entry((entity.clone(), stream.session))
+            .or_default();
+        f(logs
+            .entry(stream.name.clone())
+            .or_insert_with(StreamLog::new))
+    }
+
     fn sweep(&self) {
         let now = Instant::now();
         let mut expired = Vec::new();
@@ -368,25 +385,16 @@ impl MessageQueue for MemoryStore {
         message: &Value,
     ) -> Result<EventId> {
         let now = Instant::now();
-        let mut logs = self
-            .inner
-            .streams
-            .entry((entity.clone(), stream.session))
-            .or_default();
-        let log = logs
-            .entry(stream.name.clone())
-            .or_insert_with(StreamLog::new);
-        let seq = log.next_seq;
-        log.next_seq += 1;
-        log.events.push_back((seq, now, message.clone()));
-        log.last_activity = now;
-        trim(
-            log,
-            self.inner.config.max_events_per_stream,
-            self.inner.config.max_event_age,
-            now,
-        );
-        log.wake.send_replace(seq);
+        let config = &self.inner.config;
+        let seq = self.inner.with_log(entity, stream, |log| {
+            let seq = log.next_seq;
+            log.next_seq += 1;
+            log.events.push_back((seq, now, message.clone()));
+            log.last_activity = now;
+            trim(log, config.max_events_per_stream, config.max_event_age, now);
+            log.wake.send_replace(seq);
+            seq
+        });
         Ok(EventId(seq.to_string()))
     }
 
@@ -408,17 +416,9 @@ impl MessageQueue for MemoryStore {
     ) -> Result<EventStream> {
         let after = after.as_ref().map(parse_event_id).transpose()?.unwrap_or(0);
         // Register for wake-ups before reading, so nothing published in between is missed.
-        let rx = {
-            let mut logs = self
-                .inner
-                .streams
-                .entry((entity.clone(), stream.session))
-                .or_default();
-            let log = logs
-                .entry(stream.name.clone())
-                .or_insert_with(StreamLog::new);
-            log.wake.subscribe()
-        };
+        let rx = self
+            .inner
+            .with_log(entity, stream, |log| log.wake.subscribe());
         struct State {
             inner: Arc<Inner>,
             entity: EntityId,
@@ -465,18 +465,12 @@ impl MessageQueue for MemoryStore {
     }
 
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
-        let mut logs = self
-            .inner
-            .streams
-            .entry((entity.clone(), stream.session))
-            .or_default();
-        let log = logs
-            .entry(stream.name.clone())
-            .or_insert_with(StreamLog::new);
-        log.closed = true;
-        log.last_activity = Instant::now();
-        let v = *log.wake.borrow();
-        log.wake.send_replace(v);
+        self.inner.with_log(entity, stream, |log| {
+            log.closed = true;
+            log.last_activity = Instant::now();
+            let v = *log.wake.borrow();
+            log.wake.send_replace(v);
+        });
         Ok(())
     }
 

@@ -146,6 +146,42 @@ pub(crate) fn tenant(cfg: &HttpConfig, req: &Request) -> Result<EntityId, Respon
     entity_from_path(req)
 }
 
+/// Loads the session named by a client-supplied id for this entity and restarts its TTL:
+/// 400 when the id is missing, 404 when it is malformed, unknown, expired or another entity's.
+pub(crate) async fn load_session(
+    mcp: &fastmcp_core::McpServer,
+    entity: &EntityId,
+    raw_id: Option<&str>,
+    missing: &str,
+) -> Result<fastmcp_core::SessionRecord, Response> {
+    let Some(raw) = raw_id else {
+        return Err(error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            missing,
+        ));
+    };
+    let not_found = || {
+        error_status(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            "Session not found",
+        )
+    };
+    let Some(id) = fastmcp_core::SessionId::parse(raw) else {
+        return Err(not_found());
+    };
+    match mcp
+        .sessions()
+        .load_and_touch(entity, &id, mcp.config().session_ttl)
+        .await
+    {
+        Ok(Some(rec)) => Ok(rec),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
 /// Reads the body up to the configured limit; 413 beyond it.
 pub(crate) async fn read_body(cfg: &HttpConfig, body: Body) -> Result<Bytes, Response> {
     body.into_bytes_limit(cfg.body_limit)

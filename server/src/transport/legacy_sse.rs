@@ -7,15 +7,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fastmcp_core::protocol::{codes, jsonrpc, Message};
-use fastmcp_core::{SessionId, SessionRecord, StreamKey};
+use fastmcp_core::protocol::{jsonrpc, Message};
+use fastmcp_core::{SessionRecord, StreamKey};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
 use super::http::{
-    error_status, parse_json, read_body, rpc_error, sse_frame, sse_response, store_error, tenant,
+    load_session, parse_json, read_body, rpc_error, sse_frame, sse_response, store_error, tenant,
 };
 use super::outlet::QueueOutlet;
 use super::streamable::forward_stream;
@@ -75,33 +75,19 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         Ok(e) => e,
         Err(r) => return r,
     };
-    let Some(raw) = session_id_from_query(req) else {
-        return error_status(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_REQUEST,
-            "session_id is required",
-        );
-    };
-    let not_found = || {
-        error_status(
-            StatusCode::NOT_FOUND,
-            codes::INVALID_REQUEST,
-            "Session not found",
-        )
-    };
-    let Some(id) = SessionId::parse(raw) else {
-        return not_found();
-    };
     let mcp = &state.mcp;
-    let mut session = match mcp
-        .sessions()
-        .load_and_touch(&entity, &id, mcp.config().session_ttl)
-        .await
+    let mut session = match load_session(
+        mcp,
+        &entity,
+        session_id_from_query(req),
+        "session_id is required",
+    )
+    .await
     {
-        Ok(Some(s)) => s,
-        Ok(None) => return not_found(),
-        Err(e) => return store_error(&e),
+        Ok(s) => s,
+        Err(r) => return r,
     };
+    let id = session.id;
     let bytes = match read_body(&state.http, body).await {
         Ok(b) => b,
         Err(r) => return r,

@@ -12,9 +12,7 @@ use fastmcp_core::protocol::{
     codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
 };
 use fastmcp_core::store::EventId;
-use fastmcp_core::{
-    unsupported_version_error, EntityId, McpServer, SessionId, SessionRecord, StreamKey,
-};
+use fastmcp_core::{unsupported_version_error, EntityId, McpServer, SessionRecord, StreamKey};
 use futures::StreamExt;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -23,8 +21,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::http::{
-    accepts, error_status, json_response, parse_json, read_body, rpc_error, sse_frame,
-    sse_keepalive, sse_response, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
+    accepts, error_status, json_response, load_session, parse_json, read_body, rpc_error,
+    sse_frame, sse_keepalive, sse_response, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
     VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
@@ -55,33 +53,13 @@ async fn session_from_header(
     req: &Request,
     entity: &EntityId,
 ) -> Result<SessionRecord, Response> {
-    let Some(raw) = header(req, SESSION_HEADER) else {
-        return Err(error_status(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_REQUEST,
-            "Bad Request: Mcp-Session-Id header is required",
-        ));
-    };
-    let not_found = || {
-        error_status(
-            StatusCode::NOT_FOUND,
-            codes::INVALID_REQUEST,
-            "Session not found",
-        )
-    };
-    let Some(id) = SessionId::parse(raw) else {
-        return Err(not_found());
-    };
-    let mcp = &state.mcp;
-    match mcp
-        .sessions()
-        .load_and_touch(entity, &id, mcp.config().session_ttl)
-        .await
-    {
-        Ok(Some(rec)) => Ok(rec),
-        Ok(None) => Err(not_found()),
-        Err(e) => Err(store_error(&e)),
-    }
+    load_session(
+        &state.mcp,
+        entity,
+        header(req, SESSION_HEADER),
+        "Bad Request: Mcp-Session-Id header is required",
+    )
+    .await
 }
 
 /// `POST /{entity}/mcp`.
