@@ -46,7 +46,7 @@ pub(crate) struct RequestScope {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) progress_token: Option<Value>,
     pub(crate) log_threshold: LoggingLevel,
-    pub(crate) client_capabilities: Value,
+    pub(crate) client_capabilities: Arc<Value>,
     pub(crate) outlet: Arc<dyn Outlet>,
     pub(crate) cancel: CancellationToken,
 }

@@ -228,8 +228,9 @@ impl McpServer {
             LATEST_PROTOCOL_VERSION
         };
         record.protocol_version = Some(version.to_string());
-        record.client_info = params.get("clientInfo").cloned().unwrap_or(Value::Null);
-        record.client_capabilities = params.get("capabilities").cloned().unwrap_or(json!({}));
+        record.client_info = Arc::new(params.get("clientInfo").cloned().unwrap_or(Value::Null));
+        record.client_capabilities =
+            Arc::new(params.get("capabilities").cloned().unwrap_or(json!({})));
         let mut result = json!({
             "protocolVersion": version,
             "capabilities": self.capabilities(),
@@ -368,6 +369,36 @@ impl McpServer {
             .await
     }
 
+    /// Tells every session of `entity` subscribed to `uri` (`resources/subscribe`) that it
+    /// changed: `notifications/resources/updated` on the session's standalone stream, wherever
+    /// that stream is held. Returns how many sessions were notified.
+    pub async fn notify_resource_updated(&self, entity: &EntityId, uri: &str) -> Result<usize> {
+        let message =
+            jsonrpc::notification("notifications/resources/updated", json!({ "uri": uri }));
+        let mut notified = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .shared
+                .sessions
+                .list(entity, cursor.as_deref(), 500)
+                .await?;
+            for rec in page
+                .sessions
+                .iter()
+                .filter(|r| r.subscriptions.contains(uri))
+            {
+                let stream = crate::store::StreamKey::new(rec.id, "get");
+                self.shared.queue.publish(entity, &stream, &message).await?;
+                notified += 1;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(notified),
+            }
+        }
+    }
+
     /// Cancels every request of `session` running on this instance (the session ended).
     pub fn cancel_session(&self, session: &SessionId) {
         for ((sid, _), token) in self.running().iter() {
@@ -387,7 +418,7 @@ impl McpServer {
                 request_id: None,
                 progress_token: None,
                 log_threshold: self.shared.config.default_log_level,
-                client_capabilities: json!({}),
+                client_capabilities: Arc::new(json!({})),
                 outlet,
                 cancel: CancellationToken::new(),
             }),
@@ -420,7 +451,7 @@ impl McpServer {
                 log_threshold: session
                     .logging_level
                     .unwrap_or(self.shared.config.default_log_level),
-                client_capabilities: session.client_capabilities.clone(),
+                client_capabilities: Arc::clone(&session.client_capabilities),
                 outlet,
                 cancel,
             }),
@@ -428,7 +459,7 @@ impl McpServer {
     }
 
     async fn route(&self, request: Request, ctx: Context) -> Result<Value> {
-        let params = request.params.unwrap_or_else(|| json!({}));
+        let mut params = request.params.unwrap_or_else(|| json!({}));
         let reg = &self.shared.registry;
         match request.method.as_str() {
             "tools/list" => self.page(&params, &reg.tools_json, "tools"),
@@ -437,7 +468,7 @@ impl McpServer {
                 let tool = reg
                     .tool(name)
                     .ok_or_else(|| Error::invalid_params(format!("Unknown tool: {name}")))?;
-                let args = params.get("arguments").cloned().unwrap_or(Value::Null);
+                let args = take_arguments(&mut params);
                 if !(args.is_null() || args.is_object()) {
                     return Err(Error::invalid_params("`arguments` must be an object"));
                 }
@@ -480,7 +511,7 @@ impl McpServer {
                 let prompt = reg
                     .prompt(name)
                     .ok_or_else(|| Error::invalid_params(format!("Unknown prompt: {name}")))?;
-                let args = params.get("arguments").cloned().unwrap_or(Value::Null);
+                let args = take_arguments(&mut params);
                 let result = prompt.get(args, ctx).await?;
                 serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
             }
@@ -568,6 +599,14 @@ pub fn unsupported_version_error(requested: &str) -> ErrorObject {
         format!("Unsupported protocol version: {requested}"),
     )
     .with_data(json!({ "requested": requested, "supported": SUPPORTED_PROTOCOL_VERSIONS }))
+}
+
+/// Moves `arguments` out of the params (no copy of a possibly large payload).
+fn take_arguments(params: &mut Value) -> Value {
+    params
+        .as_object_mut()
+        .and_then(|m| m.remove("arguments"))
+        .unwrap_or(Value::Null)
 }
 
 fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {

@@ -12,6 +12,7 @@
 //! guarantee written below against your backend.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,12 +34,13 @@ pub struct SessionRecord {
     /// Negotiated revision; `None` until `initialize` (a legacy SSE session exists before it).
     #[serde(default)]
     pub protocol_version: Option<String>,
-    /// `clientInfo` from `initialize`.
+    /// `clientInfo` from `initialize` (shared: cloning a record must stay cheap, it happens on
+    /// every request).
     #[serde(default)]
-    pub client_info: Value,
-    /// `capabilities` from `initialize`.
+    pub client_info: Arc<Value>,
+    /// `capabilities` from `initialize` (shared, as above).
     #[serde(default)]
-    pub client_capabilities: Value,
+    pub client_capabilities: Arc<Value>,
     /// Set by `notifications/initialized`.
     #[serde(default)]
     pub initialized: bool,
@@ -66,8 +68,8 @@ impl SessionRecord {
             id: SessionId::new_random(),
             entity,
             protocol_version: None,
-            client_info: Value::Null,
-            client_capabilities: Value::Null,
+            client_info: Arc::new(Value::Null),
+            client_capabilities: Arc::new(Value::Null),
             initialized: false,
             logging_level: None,
             subscriptions: BTreeSet::new(),

@@ -40,22 +40,20 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
         .body(bytes)
 }
 
-/// Maps a storage failure to 503 (retryable) or 500, without leaking backend details.
+/// Maps a storage failure to an HTTP status: gone → 404, lost race → 409, retryable → 503,
+/// anything else → 500; backend details are logged, never sent.
 pub(crate) fn store_error(e: &Error) -> Response {
     tracing::warn!(error = %e, "store failure");
-    if e.is_retryable() {
-        error_status(
+    let (status, message) = match e {
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "Session not found"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "concurrent update; retry"),
+        e if e.is_retryable() => (
             StatusCode::SERVICE_UNAVAILABLE,
-            codes::INTERNAL_ERROR,
             "session store unavailable; retry later",
-        )
-    } else {
-        error_status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL_ERROR,
-            "session store error",
-        )
-    }
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "session store error"),
+    };
+    error_status(status, codes::INTERNAL_ERROR, message)
 }
 
 /// The entity from the `{entity}` path segment, or a 400 naming the rule.
@@ -263,11 +261,26 @@ pub(crate) fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
+    let ty = mime.split_once('/').map_or(mime, |(t, _)| t);
     accept.split(',').any(|part| {
         let m = part.split(';').next().unwrap_or("").trim();
-        m == "*/*" || m.eq_ignore_ascii_case(mime) || m.eq_ignore_ascii_case(&format!("{ty}/*"))
+        m == "*/*"
+            || m.eq_ignore_ascii_case(mime)
+            || m.split_once('/')
+                .is_some_and(|(t, sub)| sub == "*" && t.eq_ignore_ascii_case(ty))
     })
+}
+
+/// Whether `value` starts with `prefix`, ignoring ASCII case (no allocation).
+pub(crate) fn starts_with_ignore_case(value: &str, prefix: &str) -> bool {
+    value.len() >= prefix.len()
+        && value.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Byte offset of `needle` in `hay`, ignoring ASCII case (no allocation).
+pub(crate) fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 #[cfg(test)]
@@ -294,6 +307,25 @@ mod tests {
         ] {
             assert!(!is_loopback_host(h), "{h}");
         }
+    }
+
+    #[test]
+    fn header_matching_ignores_case_without_allocating() {
+        assert!(starts_with_ignore_case(
+            "Application/JSON; charset=utf-8",
+            "application/json"
+        ));
+        assert!(!starts_with_ignore_case("text/plain", "application/json"));
+        assert!(!starts_with_ignore_case("é", "application/json"));
+        assert_eq!(
+            find_ignore_case("a, TEXT/event-stream", "text/event-stream"),
+            Some(3)
+        );
+        assert_eq!(find_ignore_case("x", "text/event-stream"), None);
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, "text/*;q=0.5".parse().unwrap());
+        assert!(accepts(&h, "text/event-stream"));
+        assert!(!accepts(&h, "application/json"));
     }
 
     #[test]

@@ -21,9 +21,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::http::{
-    accepts, error_status, json_response, load_session, parse_json, read_body, rpc_error,
-    sse_frame, sse_keepalive, sse_response, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
-    VERSION_HEADER,
+    accepts, error_status, find_ignore_case, json_response, load_session, parse_json, read_body,
+    rpc_error, sse_frame, sse_keepalive, sse_response, starts_with_ignore_case, store_error,
+    tenant, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use crate::app::AppState;
@@ -71,7 +71,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         Err(r) => return r,
     };
     let ct = header(req, "content-type").unwrap_or("");
-    if !ct.to_ascii_lowercase().starts_with("application/json") {
+    if !starts_with_ignore_case(ct, "application/json") {
         return error_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::INVALID_REQUEST,
@@ -162,10 +162,10 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
 /// Whether `Accept` names `text/event-stream` before `application/json` (equal q-values: the
 /// client's order is its preference).
 fn prefers_sse(req: &Request) -> bool {
-    let accept = header(req, "accept").unwrap_or("").to_ascii_lowercase();
+    let accept = header(req, "accept").unwrap_or("");
     match (
-        accept.find("text/event-stream"),
-        accept.find("application/json"),
+        find_ignore_case(accept, "text/event-stream"),
+        find_ignore_case(accept, "application/json"),
     ) {
         (Some(sse), Some(json)) => sse < json,
         (Some(_), None) => true,

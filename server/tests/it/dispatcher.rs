@@ -345,3 +345,62 @@ async fn server_requests_time_out_without_a_client_answer() {
     let r = task.await.unwrap();
     assert_eq!(r["result"]["content"][0]["text"], "decline", "{r}");
 }
+
+#[tokio::test]
+async fn resource_updates_reach_subscribed_sessions_only() {
+    let store = MemoryStore::default();
+    let s = McpServer::builder("t", "1")
+        .with(fastmcp_server::demo::register)
+        .build(Arc::new(store.clone()), Arc::new(store));
+    let a = session(&s).await;
+    let b = session(&s).await;
+    let r = call(
+        &s,
+        &a,
+        1,
+        "resources/subscribe",
+        json!({"uri": "demo://readme"}),
+    )
+    .await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let r = call(&s, &a, 2, "resources/subscribe", json!({"uri": "nope://x"})).await;
+    assert_eq!(r["error"]["code"], -32002);
+    let n = s
+        .notify_resource_updated(&a.entity, "demo://readme")
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let get = |id| fastmcp_core::StreamKey::new(id, "get");
+    let events = s
+        .queue()
+        .replay_after(&a.entity, &get(a.id), None)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].message["method"],
+        "notifications/resources/updated"
+    );
+    assert_eq!(events[0].message["params"]["uri"], "demo://readme");
+    assert!(s
+        .queue()
+        .replay_after(&b.entity, &get(b.id), None)
+        .await
+        .unwrap()
+        .is_empty());
+    let r = call(
+        &s,
+        &a,
+        3,
+        "resources/unsubscribe",
+        json!({"uri": "demo://readme"}),
+    )
+    .await;
+    assert_eq!(r["result"], json!({}));
+    assert_eq!(
+        s.notify_resource_updated(&a.entity, "demo://readme")
+            .await
+            .unwrap(),
+        0
+    );
+}
