@@ -439,23 +439,42 @@ pub async fn replies_are_routed_once(s: Stores) {
 }
 
 /// Stamps one `#[tokio::test]` per behaviour for the `Stores` produced by `$make` (an async
-/// expression evaluated afresh in each test).
+/// expression evaluated afresh in each test). With `optional`, `$make` yields
+/// `Option<Stores>` and `None` skips the test (a backend that is not configured locally; make
+/// the factory panic instead where the backend is required, e.g. under CI).
 #[macro_export]
 macro_rules! store_test_suite {
+    (optional $make:expr) => {
+        $crate::store_test_suite!(@all optional $make);
+    };
     ($make:expr) => {
-        $crate::store_test_suite!(@tests $make;
+        $crate::store_test_suite!(@all required $make);
+    };
+    (@all $kind:ident $make:expr) => {
+        $crate::store_test_suite!(@run $kind $make;
             session_round_trip, create_conflict, save_is_compare_and_swap,
             concurrent_saves_one_winner, save_missing_is_not_found, ttl_expiry_and_touch,
             delete_is_idempotent_and_scoped, list_paginates_per_entity,
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once);
     };
-    (@tests $make:expr; $($name:ident),* $(,)?) => {
+    (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let stores: $crate::test_suite::Stores = $make.await;
                 $crate::test_suite::$name(stores).await;
+            }
+        )*
+    };
+    (@run optional $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let stores: Option<$crate::test_suite::Stores> = $make.await;
+                if let Some(stores) = stores {
+                    $crate::test_suite::$name(stores).await;
+                }
             }
         )*
     };

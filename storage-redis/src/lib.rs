@@ -1,4 +1,776 @@
 //! # fastmcp-storage-redis
 //!
-//! Placeholder crate reserving the name and place of the redis backend. It exports nothing yet:
-//! selecting a `redis` store URL fails at start-up with a clear error until the backend lands.
+//! [`RedisStore`]: both storage traits on Redis, so any number of server instances share
+//! sessions, event logs and client replies.
+//!
+//! ## Layout
+//! Every key of a session carries the hash tag `{prefix:entity:session}`, so all multi-key work
+//! of one session lands in one Redis Cluster slot:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{p:e:s}:session` | hash `v`, `d` | version and JSON of the [`SessionRecord`]; idle TTL |
+//! | `{p:e:s}:streams` | set | names of the session's streams (for `delete_session`) |
+//! | `{p:e:s}:stream:NAME` | stream | one event log; entry ids are the SSE event ids |
+//! | `{p:e:s}:reply:KEY` | list | a client's answer to one server-to-client request |
+//! | `p:idx:e` | sorted set | the entity's session ids (for listing; pruned lazily) |
+//!
+//! Saves are compare-and-swap in a Lua script; `load_and_touch` is one pipelined round trip
+//! (`HMGET` + `PEXPIRE`). Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
+//! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fastmcp_core::error::{Error, Result};
+use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::{EntityId, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{Client, RedisError, Script, Value as RV};
+use serde_json::Value;
+
+/// Re-exported so users build configs with the matching client version.
+pub use redis;
+
+/// Settings of the Redis backend.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port[/db]` (or `rediss://`).
+    pub url: String,
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub prefix: String,
+    /// Approximate cap on events per stream (`XADD MAXLEN ~`).
+    pub max_events_per_stream: usize,
+    /// A stream idle this long expires as a whole.
+    pub stream_ttl: Duration,
+    /// How long an undelivered client reply is kept.
+    pub reply_ttl: Duration,
+    /// How long one blocking read waits before re-checking (bounds shutdown latency).
+    pub block_interval: Duration,
+}
+
+impl RedisConfig {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "fastmcp".into(),
+            max_events_per_stream: 1000,
+            stream_ttl: Duration::from_secs(3600),
+            reply_ttl: Duration::from_secs(300),
+            block_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact(&self.url))
+            .field("prefix", &self.prefix)
+            .field("max_events_per_stream", &self.max_events_per_stream)
+            .field("stream_ttl", &self.stream_ttl)
+            .field("reply_ttl", &self.reply_ttl)
+            .finish()
+    }
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => format!("{}***{}", &url[..s + 3], &url[at..]),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1";
+
+const SAVE: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+if v ~= ARGV[1] then return -2 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1";
+
+/// Marks the end of a stream (`close`, `delete_session`); never returned as an event.
+const END_FIELD: &str = "end";
+const MSG_FIELD: &str = "m";
+
+/// The Redis backend. Cloning shares the connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    con: ConnectionManager,
+    cfg: RedisConfig,
+    create: Script,
+    save: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+fn map_err(what: &str, e: RedisError) -> Error {
+    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+        Error::unavailable(format!("redis: {what}"), e)
+    } else {
+        Error::backend(format!("redis: {what}"), e)
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().max(1) as u64
+}
+
+impl RedisStore {
+    /// Connects (and fails fast if Redis cannot be reached now); later outages are retried by
+    /// the connection manager, and calls made meanwhile fail with `Error::Unavailable`.
+    pub async fn connect(cfg: RedisConfig) -> Result<Self> {
+        let client = Client::open(cfg.url.as_str())
+            .map_err(|e| Error::backend(format!("invalid Redis URL {}", redact(&cfg.url)), e))?;
+        let mgr_cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let con = ConnectionManager::new_with_config(client.clone(), mgr_cfg)
+            .await
+            .map_err(|e| map_err("connect", e))?;
+        Ok(Self {
+            client,
+            con,
+            cfg,
+            create: Script::new(CREATE),
+            save: Script::new(SAVE),
+        })
+    }
+
+    fn tag(&self, entity: &EntityId, session: &SessionId) -> String {
+        format!("{{{}:{}:{}}}", self.cfg.prefix, entity, session)
+    }
+
+    fn session_key(&self, entity: &EntityId, session: &SessionId) -> String {
+        format!("{}:session", self.tag(entity, session))
+    }
+
+    fn index_key(&self, entity: &EntityId) -> String {
+        format!("{}:idx:{}", self.cfg.prefix, entity)
+    }
+
+    fn stream_key(&self, entity: &EntityId, stream: &StreamKey) -> String {
+        format!(
+            "{}:stream:{}",
+            self.tag(entity, &stream.session),
+            stream.name
+        )
+    }
+
+    fn streams_set_key(&self, entity: &EntityId, session: &SessionId) -> String {
+        format!("{}:streams", self.tag(entity, session))
+    }
+
+    fn reply_key(&self, entity: &EntityId, session: &SessionId, request_key: &str) -> String {
+        format!("{}:reply:{}", self.tag(entity, session), request_key)
+    }
+
+    /// A connection of its own, for blocking commands.
+    async fn dedicated(&self) -> Result<MultiplexedConnection> {
+        self.client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| map_err("connect (blocking reader)", e))
+    }
+
+    fn decode(
+        entity: &EntityId,
+        id: &SessionId,
+        v: Option<String>,
+        d: Option<String>,
+    ) -> Result<Option<SessionRecord>> {
+        let (Some(v), Some(d)) = (v, d) else {
+            return Ok(None);
+        };
+        let mut rec: SessionRecord = serde_json::from_str(&d)
+            .map_err(|e| Error::backend("redis: corrupt session record", e))?;
+        rec.version = v
+            .parse()
+            .map_err(|e| Error::backend("redis: corrupt session version", e))?;
+        // The key already scopes by entity; this guards against a hand-edited record.
+        if &rec.entity != entity || &rec.id != id {
+            return Ok(None);
+        }
+        Ok(Some(rec))
+    }
+
+    fn encode(record: &SessionRecord) -> Result<String> {
+        serde_json::to_string(record)
+            .map_err(|e| Error::Internal(format!("cannot encode session: {e}")))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> Result<SessionRecord> {
+        record.version = 1;
+        let key = self.session_key(&record.entity, &record.id);
+        let data = Self::encode(&record)?;
+        let mut con = self.con.clone();
+        let created: i64 = self
+            .create
+            .key(&key)
+            .arg(1)
+            .arg(&data)
+            .arg(ms(ttl))
+            .invoke_async(&mut con)
+            .await
+            .map_err(|e| map_err("create session", e))?;
+        if created == 0 {
+            return Err(Error::Conflict("session id exists".into()));
+        }
+        // Listing index: a different slot on Cluster, so not in the script; list() prunes
+        // ids whose record is gone.
+        let _: () = redis::cmd("ZADD")
+            .arg(self.index_key(&record.entity))
+            .arg(0)
+            .arg(record.id.to_string())
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("index session", e))?;
+        Ok(record)
+    }
+
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
+        let mut con = self.con.clone();
+        let (v, d): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.session_key(entity, id))
+            .arg("v")
+            .arg("d")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("load session", e))?;
+        Self::decode(entity, id, v, d)
+    }
+
+    async fn load_and_touch(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+        ttl: Duration,
+    ) -> Result<Option<SessionRecord>> {
+        let key = self.session_key(entity, id);
+        let mut con = self.con.clone();
+        let ((v, d), _touched): ((Option<String>, Option<String>), i64) = redis::pipe()
+            .cmd("HMGET")
+            .arg(&key)
+            .arg("v")
+            .arg("d")
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(ttl))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("load session", e))?;
+        Self::decode(entity, id, v, d)
+    }
+
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
+        let key = self.session_key(&record.entity, &record.id);
+        let next = record.version + 1;
+        let mut stored = record.clone();
+        stored.version = next;
+        let data = Self::encode(&stored)?;
+        let mut con = self.con.clone();
+        let r: i64 = self
+            .save
+            .key(&key)
+            .arg(record.version.to_string())
+            .arg(next.to_string())
+            .arg(&data)
+            .arg(ms(ttl))
+            .invoke_async(&mut con)
+            .await
+            .map_err(|e| map_err("save session", e))?;
+        match r {
+            1 => Ok(next),
+            -1 => Err(Error::NotFound("session".into())),
+            _ => Err(Error::Conflict(format!(
+                "session is not at version {}",
+                record.version
+            ))),
+        }
+    }
+
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
+        let mut con = self.con.clone();
+        let n: i64 = redis::cmd("PEXPIRE")
+            .arg(self.session_key(entity, id))
+            .arg(ms(ttl))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("touch session", e))?;
+        Ok(n == 1)
+    }
+
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
+        let mut con = self.con.clone();
+        let n: i64 = redis::cmd("DEL")
+            .arg(self.session_key(entity, id))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("delete session", e))?;
+        let _: i64 = redis::cmd("ZREM")
+            .arg(self.index_key(entity))
+            .arg(id.to_string())
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("unindex session", e))?;
+        Ok(n == 1)
+    }
+
+    async fn list(
+        &self,
+        entity: &EntityId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SessionPage> {
+        let limit = limit.max(1);
+        let mut start = match cursor {
+            None => "-".to_string(),
+            Some(c) => {
+                SessionId::parse(c)
+                    .ok_or_else(|| Error::invalid_params("invalid session cursor"))?;
+                format!("({c}")
+            }
+        };
+        let idx = self.index_key(entity);
+        let mut con = self.con.clone();
+        let mut found: Vec<SessionRecord> = Vec::new();
+        // Ids of expired records are pruned as they are met, so a page may take several reads.
+        loop {
+            let ids: Vec<String> = redis::cmd("ZRANGEBYLEX")
+                .arg(&idx)
+                .arg(&start)
+                .arg("+")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit + 1)
+                .query_async(&mut con)
+                .await
+                .map_err(|e| map_err("list sessions", e))?;
+            for raw in &ids {
+                let live = match SessionId::parse(raw) {
+                    Some(id) => self.load(entity, &id).await?,
+                    None => None,
+                };
+                match live {
+                    Some(rec) => found.push(rec),
+                    None => {
+                        let _: i64 = redis::cmd("ZREM")
+                            .arg(&idx)
+                            .arg(raw)
+                            .query_async(&mut con)
+                            .await
+                            .map_err(|e| map_err("prune index", e))?;
+                    }
+                }
+                if found.len() > limit {
+                    break;
+                }
+            }
+            match ids.last() {
+                Some(last) if found.len() <= limit && ids.len() > limit => {
+                    start = format!("({last}")
+                }
+                _ => break,
+            }
+        }
+        let next_cursor = (found.len() > limit).then(|| found[limit - 1].id.to_string());
+        found.truncate(limit);
+        Ok(SessionPage {
+            sessions: found,
+            next_cursor,
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut con = self.con.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("ping", e))?;
+        Ok(())
+    }
+}
+
+/// One stream entry: its id and either a message or the end marker.
+enum Entry {
+    Message(Event),
+    End,
+}
+
+fn bulk_str(v: &RV) -> Option<String> {
+    match v {
+        RV::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        RV::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Parses `[[id, [field, value, …]], …]` (XRANGE, and each stream of XREAD).
+fn parse_entries(v: &RV) -> Result<Vec<Entry>> {
+    let RV::Array(items) = v else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let RV::Array(pair) = item else { continue };
+        let (Some(id), Some(RV::Array(fields))) = (pair.first().and_then(bulk_str), pair.get(1))
+        else {
+            continue;
+        };
+        let mut entry = None;
+        for kv in fields.chunks(2) {
+            match (kv.first().and_then(bulk_str).as_deref(), kv.get(1)) {
+                (Some(MSG_FIELD), Some(val)) => {
+                    let text = bulk_str(val).unwrap_or_default();
+                    let message = serde_json::from_str(&text)
+                        .map_err(|e| Error::backend("redis: corrupt stream entry", e))?;
+                    entry = Some(Entry::Message(Event {
+                        id: EventId(id.clone()),
+                        message,
+                    }));
+                }
+                (Some(END_FIELD), _) => entry = Some(Entry::End),
+                _ => {}
+            }
+        }
+        if let Some(e) = entry {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+fn check_event_id(id: &EventId) -> Result<&str> {
+    let ok = id.0.split_once('-').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    });
+    if ok {
+        Ok(&id.0)
+    } else {
+        Err(Error::invalid_params(format!(
+            "unknown event id {:?}",
+            id.0
+        )))
+    }
+}
+
+#[async_trait]
+impl MessageQueue for RedisStore {
+    async fn publish(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        message: &Value,
+    ) -> Result<EventId> {
+        let key = self.stream_key(entity, stream);
+        let set = self.streams_set_key(entity, &stream.session);
+        let ttl = ms(self.cfg.stream_ttl);
+        let mut con = self.con.clone();
+        let (id, _, _, _): (String, i64, i64, i64) = redis::pipe()
+            .cmd("XADD")
+            .arg(&key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.cfg.max_events_per_stream)
+            .arg("*")
+            .arg(MSG_FIELD)
+            .arg(message.to_string())
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .cmd("SADD")
+            .arg(&set)
+            .arg(&stream.name)
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(ttl)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("publish", e))?;
+        Ok(EventId(id))
+    }
+
+    async fn replay_after(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        after: Option<&EventId>,
+    ) -> Result<Vec<Event>> {
+        let start = match after {
+            Some(a) => format!("({}", check_event_id(a)?),
+            None => "-".into(),
+        };
+        let mut con = self.con.clone();
+        let v: RV = redis::cmd("XRANGE")
+            .arg(self.stream_key(entity, stream))
+            .arg(start)
+            .arg("+")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("replay", e))?;
+        Ok(parse_entries(&v)?
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Message(ev) => Some(ev),
+                Entry::End => None,
+            })
+            .collect())
+    }
+
+    async fn subscribe(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        after: Option<EventId>,
+    ) -> Result<EventStream> {
+        let last = match &after {
+            Some(a) => check_event_id(a)?.to_string(),
+            None => "0-0".to_string(),
+        };
+        let con = self.dedicated().await?;
+        struct State {
+            con: MultiplexedConnection,
+            key: String,
+            last: String,
+            block_ms: u64,
+            buf: std::collections::VecDeque<Event>,
+            done: bool,
+        }
+        let state = State {
+            con,
+            key: self.stream_key(entity, stream),
+            last,
+            block_ms: ms(self.cfg.block_interval),
+            buf: Default::default(),
+            done: false,
+        };
+        let s = futures::stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(ev) = st.buf.pop_front() {
+                    return Some((Ok(ev), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let read: std::result::Result<RV, RedisError> = redis::cmd("XREAD")
+                    .arg("BLOCK")
+                    .arg(st.block_ms)
+                    .arg("STREAMS")
+                    .arg(&st.key)
+                    .arg(&st.last)
+                    .query_async(&mut st.con)
+                    .await;
+                let v = match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(map_err("subscribe", e)), st));
+                    }
+                };
+                // Nil on timeout; else [[key, entries]].
+                let RV::Array(streams) = v else { continue };
+                for s in streams {
+                    let RV::Array(pair) = s else { continue };
+                    let Some(entries) = pair.get(1) else { continue };
+                    let parsed = match parse_entries(entries) {
+                        Ok(p) => p,
+                        Err(e) => return Some((Err(e), st)),
+                    };
+                    for e in parsed {
+                        match e {
+                            Entry::Message(ev) => {
+                                st.last = ev.id.0.clone();
+                                st.buf.push_back(ev);
+                            }
+                            Entry::End => {
+                                st.done = true;
+                                break;
+                            }
+                        }
+                    }
+                    if let RV::Array(raw) = entries {
+                        // Advance past end markers too.
+                        if let Some(RV::Array(last)) = raw.last() {
+                            if let Some(id) = last.first().and_then(bulk_str) {
+                                st.last = id;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(s))
+    }
+
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
+        let key = self.stream_key(entity, stream);
+        let mut con = self.con.clone();
+        let _: (String, i64) = redis::pipe()
+            .cmd("XADD")
+            .arg(&key)
+            .arg("*")
+            .arg(END_FIELD)
+            .arg(1)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(self.cfg.stream_ttl))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("close stream", e))?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
+        let set = self.streams_set_key(entity, session);
+        let mut con = self.con.clone();
+        let names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&set)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("list streams", e))?;
+        // Empty each log and leave an end marker, so blocked readers anywhere wake up and stop;
+        // the keys then expire shortly.
+        let mut pipe = redis::pipe();
+        for name in &names {
+            let key = self.stream_key(entity, &StreamKey::new(*session, name.clone()));
+            pipe.cmd("XTRIM").arg(&key).arg("MAXLEN").arg(0).ignore();
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg(END_FIELD)
+                .arg(1)
+                .ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(60_000).ignore();
+        }
+        pipe.cmd("DEL").arg(&set).ignore();
+        let _: () = pipe
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("delete streams", e))?;
+        Ok(())
+    }
+
+    async fn deliver_reply(
+        &self,
+        entity: &EntityId,
+        session: &SessionId,
+        request_key: &str,
+        reply: &Value,
+    ) -> Result<()> {
+        let key = self.reply_key(entity, session, request_key);
+        let mut con = self.con.clone();
+        let _: (i64, i64) = redis::pipe()
+            .cmd("RPUSH")
+            .arg(&key)
+            .arg(reply.to_string())
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(self.cfg.reply_ttl))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("deliver reply", e))?;
+        Ok(())
+    }
+
+    async fn take_reply(
+        &self,
+        entity: &EntityId,
+        session: &SessionId,
+        request_key: &str,
+        timeout: Duration,
+    ) -> Result<Option<Value>> {
+        let key = self.reply_key(entity, session, request_key);
+        let mut con = self.dedicated().await?;
+        // BLPOP takes seconds as a float; a non-positive timeout would block forever.
+        let secs = timeout.as_secs_f64().max(0.01);
+        let r: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(&key)
+            .arg(secs)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("take reply", e))?;
+        match r {
+            None => Ok(None),
+            Some((_, text)) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::backend("redis: corrupt reply", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastmcp_core::test_suite::Stores;
+    use std::sync::Arc;
+
+    /// The suite runs against the Redis named by FASTMCP_TEST_REDIS_URL (scripts/test.sh starts
+    /// one on a free port). Without it the tests are skipped, except under CI, where a missing
+    /// backend is a failure.
+    async fn stores() -> Option<Stores> {
+        let Ok(url) = std::env::var("FASTMCP_TEST_REDIS_URL") else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide FASTMCP_TEST_REDIS_URL"
+            );
+            eprintln!("skipped: FASTMCP_TEST_REDIS_URL is not set");
+            return None;
+        };
+        let mut cfg = RedisConfig::new(url);
+        cfg.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        cfg.block_interval = Duration::from_millis(500);
+        let s = RedisStore::connect(cfg).await.expect("redis reachable");
+        Some(Stores {
+            sessions: Arc::new(s.clone()),
+            queue: Arc::new(s),
+        })
+    }
+
+    fastmcp_core::store_test_suite!(optional stores());
+
+    #[test]
+    fn debug_hides_the_password() {
+        let cfg = RedisConfig::new("redis://user:hunter2@localhost:6379/0");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("user:***@localhost"), "{shown}");
+        assert_eq!(redact("redis://:pw@h:1"), "redis://:***@h:1");
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_is_unavailable() {
+        let err = RedisStore::connect(RedisConfig::new("redis://127.0.0.1:1"))
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+    }
+}
