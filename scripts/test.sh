@@ -11,12 +11,28 @@ mkdir -p "$ART"
 passed=0; failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
-echo "== cargo build (debug, all targets)"
-cargo build --workspace --all-targets --locked --quiet
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== backing services: redis-server on a free loopback port"
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+REDIS_DIR=$(mktemp -d)
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --dir "$REDIS_DIR" --pidfile "$REDIS_DIR/redis.pid" --logfile "$ART/redis.log"
+cleanup() { [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export FASTMCP_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export FASTMCP_E2E_REDIS_URL="$FASTMCP_TEST_REDIS_URL"
+
+echo "== cargo build (debug, all targets, all features)"
+cargo build --workspace --all-targets --all-features --locked --quiet
 
 echo "== cargo test"
 set +e
-cargo test --workspace --locked 2>&1 | tee "$ART/cargo-test.log"
+cargo test --workspace --all-features --locked 2>&1 | tee "$ART/cargo-test.log"
 rc=${PIPESTATUS[0]}
 set -e
 p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$ART/cargo-test.log" | awk '{s+=$4} END {print s+0}')
@@ -37,12 +53,14 @@ f=$(grep -Eo '[0-9]+ failed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || ech
 count "${p:-0}" "${f:-0}"
 [ "$rc" -eq 0 ] || { echo "e2e tests failed"; exit 1; }
 
-echo "== MCP conformance suite (active, then all) against examples/conformance"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-for suite in active all; do
-  out=$(SUITE=$suite bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$port/conformance/mcp" \
-        "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$port" 2>&1) || { echo "$out"; exit 1; }
-  echo "$out" | tail -1
+echo "== MCP conformance suite against examples/conformance: active + all on memory, active on Redis"
+port=$(free_port)
+for run in "active memory" "all memory" "active $FASTMCP_TEST_REDIS_URL"; do
+  set -- $run
+  out=$(SUITE=$1 bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$port/conformance/mcp" \
+        "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$port" --store "$2" 2>&1) \
+    || { echo "$out"; exit 1; }
+  echo "store $2: $(echo "$out" | tail -1)"
   total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
   count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
 done

@@ -31,6 +31,7 @@ pub mod registry;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod test_suite;
+pub mod url;
 
 pub use context::{Context, ElicitResult, NullOutlet, Outlet};
 pub use dispatch::{
@@ -45,6 +46,7 @@ pub use registry::{
 pub use store::{
     Event, EventId, EventStream, MessageQueue, SessionRecord, SessionStore, StreamKey,
 };
+pub use url::redact_url;
 
 // Re-exported so handler authors derive with the same versions the registry uses.
 pub use schemars;

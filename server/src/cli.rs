@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use fastmcp_core::{McpServerBuilder, MessageQueue, ServerConfig, SessionStore};
+use fastmcp_core::{redact_url, McpServerBuilder, MessageQueue, ServerConfig, SessionStore};
 use poem::Server;
 
 use crate::app::{routes, AppState, NoDelayAcceptor};
@@ -33,9 +33,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FASTMCP_MT_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
-    /// Session store: `memory`, `redis://…` or `postgres://…`.
-    #[arg(long, env = "FASTMCP_MT_STORE", default_value = "memory")]
-    pub store: String,
+    /// Session store: `memory`, `redis://…` or `postgres://…` [default: `memory`, or
+    /// `$REDIS_URL` / `$DATABASE_URL` when set].
+    #[arg(long, env = "FASTMCP_MT_STORE")]
+    pub store: Option<String>,
     /// Bearer token for the admin API (generated and printed once if unset).
     #[arg(long, env = "FASTMCP_MT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -74,8 +75,17 @@ pub enum StartError {
 
 type Stores = (Arc<dyn SessionStore>, Arc<dyn MessageQueue>, &'static str);
 
+/// The store URL in effect: the flag (or `FASTMCP_MT_STORE`), else `REDIS_URL`, else
+/// `DATABASE_URL`, else `memory`.
+pub fn store_url(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("REDIS_URL").ok())
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| "memory".into())
+}
+
 /// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
-pub fn open_store(url: &str) -> Result<Stores, StartError> {
+pub async fn open_store(url: &str) -> Result<Stores, StartError> {
     let scheme = url.split_once("://").map_or(url, |(s, _)| s);
     match scheme {
         "memory" => {
@@ -89,31 +99,29 @@ pub fn open_store(url: &str) -> Result<Stores, StartError> {
                 "the memory store needs the `storage-memory` feature".into(),
             ))
         }
-        "redis" | "rediss" => Err(StartError::Store(
-            "the Redis store is not available in this build (feature `storage-redis`)".into(),
-        )),
+        "redis" | "rediss" => {
+            #[cfg(feature = "storage-redis")]
+            {
+                let cfg = fastmcp_storage_redis::RedisConfig::new(url);
+                let s = fastmcp_storage_redis::RedisStore::connect(cfg)
+                    .await
+                    .map_err(|e| {
+                        StartError::Store(format!("cannot use Redis at {}: {e}", redact_url(url)))
+                    })?;
+                Ok((Arc::new(s.clone()), Arc::new(s), "redis"))
+            }
+            #[cfg(not(feature = "storage-redis"))]
+            Err(StartError::Store(
+                "this build has no Redis store: rebuild with `--features storage-redis`".into(),
+            ))
+        }
         "postgres" | "postgresql" => Err(StartError::Store(
-            "the PostgreSQL store is not available in this build (feature `storage-postgres`)"
-                .into(),
+            "this build has no PostgreSQL store: rebuild with `--features storage-postgres`".into(),
         )),
         _ => Err(StartError::Store(format!(
             "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
-            redact(url)
+            redact_url(url)
         ))),
-    }
-}
-
-/// A URL with any password replaced by `***`, for logs and errors.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -150,7 +158,8 @@ pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::E
 
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
-    let (sessions, queue, kind) = open_store(&args.store)?;
+    let url = store_url(args.store.as_deref());
+    let (sessions, queue, kind) = open_store(&url).await?;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
@@ -223,24 +232,15 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("redis://user:secret@host:6379/0"),
-            "redis://user:***@host:6379/0"
-        );
-        assert_eq!(redact("postgres://u:p@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("memory"), "memory");
-    }
-
-    #[test]
-    fn unknown_or_missing_backends_are_clear_errors() {
-        let err = open_store("redis://:pw@localhost")
+    #[tokio::test]
+    async fn unknown_or_missing_backends_are_clear_errors() {
+        let err = open_store("postgres://u:pw@localhost/db")
+            .await
             .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("storage-redis"), "{err}");
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("storage-postgres"));
         let err = open_store("ftp://x:secret@y")
+            .await
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -248,5 +248,15 @@ mod tests {
             err.contains("unknown store") && !err.contains("secret"),
             "{err}"
         );
+        let err = open_store("redis://:secret@127.0.0.1:1")
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(!err.contains("secret"), "{err}");
+        #[cfg(not(feature = "storage-redis"))]
+        assert!(err.contains("storage-redis"), "{err}");
+        #[cfg(feature = "storage-redis")]
+        assert!(err.contains("cannot use Redis"), "{err}");
     }
 }

@@ -24,7 +24,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
-use fastmcp_core::{EntityId, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey};
+use fastmcp_core::{
+    redact_url, EntityId, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{Client, RedisError, Script, Value as RV};
 use serde_json::Value;
@@ -66,26 +68,12 @@ impl RedisConfig {
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
-            .field("url", &redact(&self.url))
+            .field("url", &redact_url(&self.url))
             .field("prefix", &self.prefix)
             .field("max_events_per_stream", &self.max_events_per_stream)
             .field("stream_ttl", &self.stream_ttl)
             .field("reply_ttl", &self.reply_ttl)
             .finish()
-    }
-}
-
-/// `url` with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => format!("{}***{}", &url[..s + 3], &url[at..]),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -141,8 +129,9 @@ impl RedisStore {
     /// Connects (and fails fast if Redis cannot be reached now); later outages are retried by
     /// the connection manager, and calls made meanwhile fail with `Error::Unavailable`.
     pub async fn connect(cfg: RedisConfig) -> Result<Self> {
-        let client = Client::open(cfg.url.as_str())
-            .map_err(|e| Error::backend(format!("invalid Redis URL {}", redact(&cfg.url)), e))?;
+        let client = Client::open(cfg.url.as_str()).map_err(|e| {
+            Error::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e)
+        })?;
         let mgr_cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(5)))
@@ -763,7 +752,6 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("user:***@localhost"), "{shown}");
-        assert_eq!(redact("redis://:pw@h:1"), "redis://:***@h:1");
     }
 
     #[tokio::test]

@@ -1,0 +1,286 @@
+"""Scale-out: several real `fastmcp` processes sharing one Redis serve one set of sessions.
+
+Needs ``FASTMCP_E2E_REDIS_URL`` (scripts/test.sh starts a redis-server and sets it) and a binary
+built with the ``storage-redis`` feature. Without the variable the module is skipped, except
+under CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from conftest import REPO_ROOT, _binary_path, _free_port, _tail
+from e2e_helpers import jsonrpc_reply, mcp_headers, raw_call, raw_initialize
+
+REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
+if not REDIS_URL:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must set FASTMCP_E2E_REDIS_URL for the scale-out tests")
+    pytest.skip("FASTMCP_E2E_REDIS_URL is not set", allow_module_level=True)
+
+CONFORMANCE_BIN = REPO_ROOT / "target/debug/examples/conformance"
+
+
+class Instance:
+    """One server process on its own port, sharing the Redis store."""
+
+    def __init__(self, binary: Path, tmp: Path, name: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"{name}-{self.port}.log"
+        env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn")
+        self.proc = subprocess.Popen(
+            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", REDIS_URL],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {_tail(self.log)}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} not ready: {_tail(self.log)}")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[list[Instance]]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    nodes = [Instance(_binary_path(), tmp, n) for n in ("a", "b", "c")]
+    yield nodes
+    for n in nodes:
+        n.stop()
+
+
+class SseReader:
+    """Reads an SSE response in a thread; events (dicts with id/event/data) arrive on a queue."""
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: Any = None):
+        self.events: queue.Queue[dict[str, str] | None] = queue.Queue()
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self._ready = threading.Event()
+        self._client = httpx.Client(timeout=httpx.Timeout(30, read=30))
+        self._thread = threading.Thread(target=self._run, args=(method, url, headers, body), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "no response headers"
+
+    def _run(self, method, url, headers, body) -> None:
+        try:
+            with self._client.stream(method, url, headers=headers, json=body) as r:
+                self.status = r.status_code
+                self.headers = dict(r.headers)
+                self._ready.set()
+                ev: dict[str, str] = {}
+                data: list[str] = []
+                for line in r.iter_lines():
+                    if line == "":
+                        if data or ev:
+                            ev["data"] = "\n".join(data)
+                            self.events.put(ev)
+                        ev, data = {}, []
+                    elif line.startswith(":"):
+                        continue
+                    else:
+                        k, _, v = line.partition(":")
+                        v = v[1:] if v.startswith(" ") else v
+                        if k == "data":
+                            data.append(v)
+                        else:
+                            ev[k] = v
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._ready.set()
+            self.events.put(None)
+
+    def next_message(self, timeout: float = 10) -> tuple[str | None, dict[str, Any]]:
+        """The next event with JSON data: (event id, message). Skips priming/empty events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if ev is None:
+                raise EOFError("stream ended")
+            if ev.get("data", "").strip():
+                if ev.get("event", "message") != "message":
+                    continue
+                return ev.get("id"), json.loads(ev["data"])
+
+    def next_raw(self, timeout: float = 10) -> dict[str, str] | None:
+        return self.events.get(timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def entity() -> str:
+    return f"scale-{uuid.uuid4().hex[:8]}"
+
+
+def text_of(reply: dict[str, Any]) -> str:
+    return reply["result"]["content"][0]["text"]
+
+
+def test_session_state_follows_the_session_across_instances(cluster):
+    a, b, c = cluster
+    e = entity()
+    with httpx.Client(timeout=10) as http:
+        sid = raw_initialize(http, a.url, e)
+        r = raw_call(http, a.url, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "v1"}}, session_id=sid)
+        assert text_of(jsonrpc_reply(r, 2)) == "ok"
+        r = raw_call(http, b.url, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=3)
+        assert text_of(jsonrpc_reply(r, 3)) == "v1"
+        r = raw_call(http, c.url, e, "tools/call", {"name": "whoami", "arguments": {}}, session_id=sid, request_id=4)
+        who = jsonrpc_reply(r, 4)["result"]["structuredContent"]
+        assert who == {"entity_id": e, "session_id": sid}
+        # setLevel on one instance takes effect on another.
+        r = raw_call(http, b.url, e, "logging/setLevel", {"level": "warning"}, session_id=sid, request_id=5)
+        assert jsonrpc_reply(r, 5)["result"] == {}
+        r = raw_call(http, c.url, e, "tools/call", {"name": "count", "arguments": {"n": 2, "delay_ms": 0}}, session_id=sid, request_id=6)
+        assert r.headers["content-type"].startswith("application/json"), "no info logs at warning"
+        # Another entity cannot use it on any instance.
+        r = raw_call(http, c.url, entity(), "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=7)
+        assert r.status_code == 404
+        # DELETE on one instance ends it everywhere.
+        d = http.delete(f"{b.url}/{e}/mcp", headers=mcp_headers(sid))
+        assert d.status_code == 200
+        for node in (a, c):
+            r = raw_call(http, node.url, e, "ping", None, session_id=sid, request_id=8)
+            assert r.status_code == 404
+
+
+def test_legacy_sse_stream_on_one_instance_receives_answers_to_posts_on_others(cluster):
+    a, b, c = cluster
+    e = entity()
+    stream = SseReader("GET", f"{a.url}/{e}/sse", {"accept": "text/event-stream"})
+    try:
+        first = stream.next_raw()
+        assert first and first.get("event") == "endpoint", first
+        endpoint = first["data"]
+        assert endpoint.startswith(f"/{e}/messages?session_id=")
+        with httpx.Client(timeout=10) as http:
+            init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            assert http.post(f"{b.url}{endpoint}", json=init).status_code == 202
+            _, msg = stream.next_message()
+            assert msg["id"] == 1 and msg["result"]["protocolVersion"] == "2024-11-05"
+            http.post(f"{c.url}{endpoint}", json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "via c"}}}
+            assert http.post(f"{c.url}{endpoint}", json=call).status_code == 202
+            _, msg = stream.next_message()
+            assert msg == {"jsonrpc": "2.0", "id": 2, "result": {"content": [{"type": "text", "text": "via c"}]}}
+            # The messages endpoint of another entity does not know the session.
+            assert http.post(f"{b.url}/{entity()}/messages?{endpoint.split('?', 1)[1]}", json=call).status_code == 404
+    finally:
+        stream.close()
+
+
+def test_client_answer_reaches_the_instance_awaiting_it(tmp_path):
+    if not CONFORMANCE_BIN.exists():
+        pytest.fail(f"{CONFORMANCE_BIN} is missing (cargo build --examples --all-features)")
+    a, b = Instance(CONFORMANCE_BIN, tmp_path, "ca"), Instance(CONFORMANCE_BIN, tmp_path, "cb")
+    e = entity()
+    try:
+        with httpx.Client(timeout=10) as http:
+            init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}, "sampling": {}},
+                "clientInfo": {"name": "t", "version": "1"}}}
+            r = http.post(f"{a.url}/{e}/mcp", json=init, headers=mcp_headers(protocol_version=None))
+            sid = r.headers["mcp-session-id"]
+            for tool, args, answer, expect in [
+                ("test_elicitation", {"message": "who?"},
+                 {"action": "accept", "content": {"username": "testuser", "email": "t@example.com"}}, "testuser"),
+                ("test_sampling", {"prompt": "hi"},
+                 {"role": "assistant", "content": {"type": "text", "text": "from the client"}, "model": "m"},
+                 "LLM response: from the client"),
+            ]:
+                call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": args}}
+                stream = SseReader("POST", f"{a.url}/{e}/mcp", mcp_headers(sid), call)
+                try:
+                    _, req = stream.next_message()
+                    assert req["method"] in ("elicitation/create", "sampling/createMessage"), req
+                    reply = {"jsonrpc": "2.0", "id": req["id"], "result": answer}
+                    assert http.post(f"{b.url}/{e}/mcp", json=reply, headers=mcp_headers(sid)).status_code == 202
+                    _, result = stream.next_message()
+                    assert result["id"] == 2 and expect in result["result"]["content"][0]["text"], result
+                finally:
+                    stream.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_kill_9_of_the_stream_holder_loses_no_event(cluster, tmp_path):
+    worker, resumer = cluster[0], cluster[1]
+    victim = Instance(_binary_path(), tmp_path, "victim")
+    e = entity()
+    try:
+        with httpx.Client(timeout=10) as http:
+            sid = raw_initialize(http, worker.url, e)
+        n = 12
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "count", "arguments": {"n": n, "delay_ms": 150}, "_meta": {"progressToken": "p"}}}
+        seen: list[tuple[str, dict[str, Any]]] = []
+
+        # The handler runs on `worker`; the client reads two events there, then drops the connection.
+        post = SseReader("POST", f"{worker.url}/{e}/mcp", mcp_headers(sid), call)
+        seen += [post.next_message(), post.next_message()]
+        post.close()
+        # Resumes on the victim, reads a little more, and the victim is killed mid-stream.
+        hdr = dict(mcp_headers(sid), **{"last-event-id": seen[-1][0]})
+        hdr["accept"] = "text/event-stream"
+        on_victim = SseReader("GET", f"{victim.url}/{e}/mcp", hdr)
+        assert on_victim.status == 200
+        seen += [on_victim.next_message(), on_victim.next_message()]
+        victim.kill9()
+        on_victim.close()
+        # Resumes on a third instance from the last event it saw, through to the result.
+        hdr["last-event-id"] = seen[-1][0]
+        rest = SseReader("GET", f"{resumer.url}/{e}/mcp", hdr)
+        try:
+            while True:
+                ev_id, msg = rest.next_message(timeout=15)
+                seen.append((ev_id, msg))
+                if msg.get("id") == 9:
+                    break
+        finally:
+            rest.close()
+        ids = [i for i, _ in seen]
+        assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
+        progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
+        assert progress == list(range(1, n + 1)), progress
+        logs = [m["params"]["data"] for _, m in seen if m.get("method") == "notifications/message"]
+        assert logs == [f"step {i} of {n}" for i in range(1, n + 1)], logs
+        assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
+    finally:
+        victim.stop()
