@@ -65,6 +65,60 @@ for run in "active memory" "all memory" "active $FASTMCP_TEST_REDIS_URL"; do
   count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
 done
 
+echo "== conformance through a round-robin nginx over two instances sharing Redis"
+if ! command -v nginx >/dev/null; then
+  # Installing must not start the distribution's own nginx on port 80.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+  rm -f /usr/sbin/policy-rc.d
+fi
+LB_DIR=$(mktemp -d)
+P1=$(free_port); P2=$(free_port); LB=$(free_port)
+"$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P1" --store "$FASTMCP_TEST_REDIS_URL" > "$ART/lb-a.log" 2>&1 & A_PID=$!
+"$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P2" --store "$FASTMCP_TEST_REDIS_URL" > "$ART/lb-b.log" 2>&1 & B_PID=$!
+cat > "$LB_DIR/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $LB_DIR/nginx.pid;
+error_log $LB_DIR/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $LB_DIR/body; proxy_temp_path $LB_DIR/proxy;
+  fastcgi_temp_path $LB_DIR/fcgi; uwsgi_temp_path $LB_DIR/uwsgi; scgi_temp_path $LB_DIR/scgi;
+  upstream mcp { server 127.0.0.1:$P1; server 127.0.0.1:$P2; }
+  server {
+    listen 127.0.0.1:$LB;
+    client_max_body_size 8m;
+    location / {
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_buffering off;
+      proxy_read_timeout 3600s;
+    }
+  }
+}
+CONF
+nginx -c "$LB_DIR/nginx.conf" -p "$LB_DIR" > "$ART/nginx.log" 2>&1 & LB_PID=$!
+cleanup() {
+  kill "$A_PID" "$B_PID" "$LB_PID" 2>/dev/null || true
+  [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
+}
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$P1/health" >/dev/null && curl -sf "http://127.0.0.1:$P2/health" >/dev/null \
+    && curl -sf "http://127.0.0.1:$LB/health" >/dev/null && break
+  sleep 0.1
+done
+for suite in active all; do
+  out=$(SUITE=$suite bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$LB/conformance/mcp" 2>&1) \
+    || { echo "$out"; tail -20 "$ART/lb-a.log" "$ART/lb-b.log"; exit 1; }
+  echo "nginx round robin (redis): $(echo "$out" | tail -1)"
+  total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
+  count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
+done
+
 echo
 echo "all tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

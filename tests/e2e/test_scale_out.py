@@ -284,3 +284,68 @@ def test_kill_9_of_the_stream_holder_loses_no_event(cluster, tmp_path):
         assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
     finally:
         victim.stop()
+
+
+def _redis(port: int, workdir: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        stdout=(workdir / "redis.log").open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+            return proc
+        time.sleep(0.05)
+    raise RuntimeError("redis did not start")
+
+
+def test_redis_restart_fails_fast_then_recovers_without_losing_acknowledged_state(tmp_path):
+    port = _free_port()
+    redis = _redis(port, tmp_path)
+    url = f"redis://127.0.0.1:{port}"
+    env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="error")
+    srv_port = _free_port()
+    log = tmp_path / "srv.log"
+    srv = subprocess.Popen([str(_binary_path()), "--bind", f"127.0.0.1:{srv_port}", "--store", url],
+                           stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    base = f"http://127.0.0.1:{srv_port}"
+    e = entity()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        with httpx.Client(timeout=15) as http:
+            sid = raw_initialize(http, base, e)
+            r = raw_call(http, base, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "kept"}}, session_id=sid)
+            assert text_of(jsonrpc_reply(r, 2)) == "ok"
+
+            redis.send_signal(signal.SIGTERM)  # a clean stop: the AOF has everything acknowledged
+            redis.wait(timeout=10)
+            started = time.monotonic()
+            r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=3)
+            took = time.monotonic() - started
+            assert r.status_code == 503, (r.status_code, r.text)
+            assert r.json()["error"]["message"], r.text
+            assert took < 10, f"failing took {took:.1f}s"
+            assert httpx.get(f"{base}/ready", timeout=10).status_code == 503
+
+            redis = _redis(port, tmp_path)
+            deadline = time.monotonic() + 20
+            while True:
+                r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=4)
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert r.status_code == 200, (r.status_code, r.text, _tail(log))
+            assert text_of(jsonrpc_reply(r, 4)) == "kept"
+            assert srv.poll() is None, "the server was not restarted"
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+        redis.terminate()
+        redis.wait(timeout=10)
