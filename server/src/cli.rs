@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Bearer token for the admin API (generated and printed once if unset).
     #[arg(long, env = "FASTMCP_MT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Prefix of every key in a shared store (several deployments can share one Redis).
+    #[arg(long, env = "FASTMCP_MT_KEY_PREFIX", default_value = "fastmcp")]
+    pub key_prefix: String,
     /// Idle seconds after which a session expires.
     #[arg(long, env = "FASTMCP_MT_SESSION_TTL", default_value_t = 3600)]
     pub session_ttl: u64,
@@ -85,7 +88,9 @@ pub fn store_url(flag: Option<&str>) -> String {
 }
 
 /// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
-pub async fn open_store(url: &str) -> Result<Stores, StartError> {
+pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartError> {
+    #[cfg(not(feature = "storage-redis"))]
+    let _ = key_prefix; // only shared stores namespace their keys
     let scheme = url.split_once("://").map_or(url, |(s, _)| s);
     match scheme {
         "memory" => {
@@ -102,7 +107,8 @@ pub async fn open_store(url: &str) -> Result<Stores, StartError> {
         "redis" | "rediss" => {
             #[cfg(feature = "storage-redis")]
             {
-                let cfg = fastmcp_storage_redis::RedisConfig::new(url);
+                let mut cfg = fastmcp_storage_redis::RedisConfig::new(url);
+                cfg.prefix = key_prefix.to_string();
                 let s = fastmcp_storage_redis::RedisStore::connect(cfg)
                     .await
                     .map_err(|e| {
@@ -159,7 +165,7 @@ pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::E
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
-    let (sessions, queue, kind) = open_store(&url).await?;
+    let (sessions, queue, kind) = open_store(&url, &args.key_prefix).await?;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
@@ -234,12 +240,12 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_or_missing_backends_are_clear_errors() {
-        let err = open_store("postgres://u:pw@localhost/db")
+        let err = open_store("postgres://u:pw@localhost/db", "p")
             .await
             .err()
             .map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("storage-postgres"));
-        let err = open_store("ftp://x:secret@y")
+        let err = open_store("ftp://x:secret@y", "p")
             .await
             .err()
             .map(|e| e.to_string())
@@ -248,7 +254,7 @@ mod tests {
             err.contains("unknown store") && !err.contains("secret"),
             "{err}"
         );
-        let err = open_store("redis://:secret@127.0.0.1:1")
+        let err = open_store("redis://:secret@127.0.0.1:1", "p")
             .await
             .err()
             .map(|e| e.to_string());

@@ -9,14 +9,14 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `{p:e:s}:session` | hash `v`, `d` | version and JSON of the [`SessionRecord`]; idle TTL |
+//! | `{p:e:s}:session` | string `VERSION:JSON` | the [`SessionRecord`] and its version; idle TTL |
 //! | `{p:e:s}:streams` | set | names of the session's streams (for `delete_session`) |
 //! | `{p:e:s}:stream:NAME` | stream | one event log; entry ids are the SSE event ids |
 //! | `{p:e:s}:reply:KEY` | list | a client's answer to one server-to-client request |
 //! | `p:idx:e` | sorted set | the entity's session ids (for listing; pruned lazily) |
 //!
-//! Saves are compare-and-swap in a Lua script; `load_and_touch` is one pipelined round trip
-//! (`HMGET` + `PEXPIRE`). Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
+//! Saves are compare-and-swap in a Lua script; `load_and_touch` is one command (`GETEX … PX`),
+//! the only Redis work of a request answered with JSON. Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
 //! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
 
 use std::time::Duration;
@@ -77,18 +77,12 @@ impl std::fmt::Debug for RedisConfig {
     }
 }
 
-const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1";
-
+/// Compare-and-swap on the `VERSION:` prefix of the stored value.
 const SAVE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[1] then return -2 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if string.match(cur, '^(%d+):') ~= ARGV[1] then return -2 end
+redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 'PX', ARGV[4])
 return 1";
 
 /// Marks the end of a stream (`close`, `delete_session`); never returned as an event.
@@ -101,7 +95,6 @@ pub struct RedisStore {
     client: Client,
     con: ConnectionManager,
     cfg: RedisConfig,
-    create: Script,
     save: Script,
 }
 
@@ -144,7 +137,6 @@ impl RedisStore {
             client,
             con,
             cfg,
-            create: Script::new(CREATE),
             save: Script::new(SAVE),
         })
     }
@@ -188,17 +180,17 @@ impl RedisStore {
     fn decode(
         entity: &EntityId,
         id: &SessionId,
-        v: Option<String>,
-        d: Option<String>,
+        raw: Option<String>,
     ) -> Result<Option<SessionRecord>> {
-        let (Some(v), Some(d)) = (v, d) else {
-            return Ok(None);
+        let Some(raw) = raw else { return Ok(None) };
+        let corrupt = || Error::Backend {
+            message: "redis: corrupt session record".into(),
+            source: None,
         };
-        let mut rec: SessionRecord = serde_json::from_str(&d)
+        let (v, d) = raw.split_once(':').ok_or_else(corrupt)?;
+        let mut rec: SessionRecord = serde_json::from_str(d)
             .map_err(|e| Error::backend("redis: corrupt session record", e))?;
-        rec.version = v
-            .parse()
-            .map_err(|e| Error::backend("redis: corrupt session version", e))?;
+        rec.version = v.parse().map_err(|_| corrupt())?;
         // The key already scopes by entity; this guards against a hand-edited record.
         if &rec.entity != entity || &rec.id != id {
             return Ok(None);
@@ -219,19 +211,19 @@ impl SessionStore for RedisStore {
         let key = self.session_key(&record.entity, &record.id);
         let data = Self::encode(&record)?;
         let mut con = self.con.clone();
-        let created: i64 = self
-            .create
-            .key(&key)
-            .arg(1)
-            .arg(&data)
+        let created: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(format!("1:{data}"))
+            .arg("NX")
+            .arg("PX")
             .arg(ms(ttl))
-            .invoke_async(&mut con)
+            .query_async(&mut con)
             .await
             .map_err(|e| map_err("create session", e))?;
-        if created == 0 {
+        if created.is_none() {
             return Err(Error::Conflict("session id exists".into()));
         }
-        // Listing index: a different slot on Cluster, so not in the script; list() prunes
+        // Listing index: a different slot on Cluster, so a separate command; list() prunes
         // ids whose record is gone.
         let _: () = redis::cmd("ZADD")
             .arg(self.index_key(&record.entity))
@@ -245,14 +237,12 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
         let mut con = self.con.clone();
-        let (v, d): (Option<String>, Option<String>) = redis::cmd("HMGET")
+        let raw: Option<String> = redis::cmd("GET")
             .arg(self.session_key(entity, id))
-            .arg("v")
-            .arg("d")
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("load session", e))?;
-        Self::decode(entity, id, v, d)
+        Self::decode(entity, id, raw)
     }
 
     async fn load_and_touch(
@@ -263,18 +253,14 @@ impl SessionStore for RedisStore {
     ) -> Result<Option<SessionRecord>> {
         let key = self.session_key(entity, id);
         let mut con = self.con.clone();
-        let ((v, d), _touched): ((Option<String>, Option<String>), i64) = redis::pipe()
-            .cmd("HMGET")
+        let raw: Option<String> = redis::cmd("GETEX")
             .arg(&key)
-            .arg("v")
-            .arg("d")
-            .cmd("PEXPIRE")
-            .arg(&key)
+            .arg("PX")
             .arg(ms(ttl))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("load session", e))?;
-        Self::decode(entity, id, v, d)
+        Self::decode(entity, id, raw)
     }
 
     async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
