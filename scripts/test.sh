@@ -68,9 +68,12 @@ done
 echo "== conformance through a round-robin nginx over two instances sharing Redis"
 if ! command -v nginx >/dev/null; then
   # Installing must not start the distribution's own nginx on port 80.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
   apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
-  rm -f /usr/sbin/policy-rc.d
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 LB_DIR=$(mktemp -d)
 P1=$(free_port); P2=$(free_port); LB=$(free_port)
