@@ -15,6 +15,7 @@ use crate::dispatch::Shared;
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::{jsonrpc, LoggingLevel, RequestId, ResourceContents};
+use crate::store::LogKind;
 
 /// Where a request's own messages (log and progress notifications, server-to-client requests)
 /// go before its response. Provided by the transport: the request's SSE stream in Streamable
@@ -98,6 +99,20 @@ impl Context {
     pub async fn log(&self, level: LoggingLevel, data: impl Into<Value>) -> Result<()> {
         let data = data.into();
         tracing::debug!(entity = %self.scope.entity, level = level.as_str(), %data, "ctx log");
+        let text = match &data {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.shared
+            .record(
+                &self.scope.entity,
+                self.scope.session_id,
+                LogKind::Log,
+                level,
+                text,
+                data.clone(),
+            )
+            .await;
         if level < self.scope.log_threshold {
             return Ok(());
         }
@@ -141,6 +156,21 @@ impl Context {
         total: Option<f64>,
         message: Option<&str>,
     ) -> Result<()> {
+        let numbers = json!({ "progress": progress, "total": total, "message": message });
+        let text = match total {
+            Some(t) => format!("progress {progress} of {t}"),
+            None => format!("progress {progress}"),
+        };
+        self.shared
+            .record(
+                &self.scope.entity,
+                self.scope.session_id,
+                LogKind::Progress,
+                LoggingLevel::Info,
+                text,
+                numbers,
+            )
+            .await;
         let Some(token) = &self.scope.progress_token else {
             return Ok(());
         };

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +23,9 @@ use crate::protocol::{
     LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::registry::{Registry, RegistryBuilder};
-use crate::store::{MessageQueue, SessionRecord, SessionStore};
+use crate::store::{
+    now_ms, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore,
+};
 
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
@@ -64,12 +67,44 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) queue: Arc<dyn MessageQueue>,
+    pub(crate) logs: Option<Arc<dyn LogStore>>,
     pub(crate) config: ServerConfig,
+    /// Threshold of sessions without their own level; changeable at run time (admin API).
+    default_log_level: AtomicU8,
     /// Cancellation tokens of requests running on this instance, by (session, request id).
     running: Mutex<HashMap<RunningKey, CancellationToken>>,
 }
 
 impl Shared {
+    pub(crate) fn default_log_level(&self) -> LoggingLevel {
+        LoggingLevel::from_rank(self.default_log_level.load(Ordering::Relaxed))
+    }
+
+    /// Keeps a log record if a log store is configured; a failing store never fails the request.
+    pub(crate) async fn record(
+        &self,
+        entity: &EntityId,
+        session: Option<SessionId>,
+        kind: LogKind,
+        level: LoggingLevel,
+        message: String,
+        data: Value,
+    ) {
+        let Some(logs) = &self.logs else { return };
+        let rec = LogRecord {
+            entity: entity.clone(),
+            session,
+            kind,
+            level,
+            message,
+            data,
+            created_at_ms: now_ms(),
+        };
+        if let Err(e) = logs.append(&rec).await {
+            tracing::warn!(error = %e, "cannot keep a log record");
+        }
+    }
+
     /// Load-modify-save with compare-and-swap, retried a few times on conflict.
     pub(crate) async fn update_session(
         &self,
@@ -124,6 +159,7 @@ pub struct McpServerBuilder {
     info: ServerInfo,
     registry: RegistryBuilder,
     config: ServerConfig,
+    logs: Option<Arc<dyn LogStore>>,
 }
 
 impl McpServerBuilder {
@@ -150,6 +186,12 @@ impl McpServerBuilder {
         self
     }
 
+    /// Keeps every `ctx` log, progress and error event in `logs` (read by the admin API).
+    pub fn logs(mut self, logs: Arc<dyn LogStore>) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
     /// Freezes the catalog and binds the stores.
     pub fn build(self, sessions: Arc<dyn SessionStore>, queue: Arc<dyn MessageQueue>) -> McpServer {
         McpServer {
@@ -158,6 +200,8 @@ impl McpServerBuilder {
                 registry: self.registry.build(),
                 sessions,
                 queue,
+                logs: self.logs,
+                default_log_level: AtomicU8::new(self.config.default_log_level.rank()),
                 config: self.config,
                 running: Mutex::new(HashMap::new()),
             }),
@@ -185,6 +229,7 @@ impl McpServer {
             },
             registry: RegistryBuilder::new(),
             config: ServerConfig::default(),
+            logs: None,
         }
     }
 
@@ -306,6 +351,31 @@ impl McpServer {
                 _ = cancel.cancelled() => Err(Error::Cancelled),
             }
         };
+        let failed = match &outcome {
+            Ok(r) => r.get("isError").and_then(Value::as_bool) == Some(true),
+            Err(_) => true,
+        };
+        if failed && self.shared.logs.is_some() {
+            let data = match &outcome {
+                Ok(r) => json!({ "request_id": id, "result": r }),
+                Err(e) => json!({ "request_id": id, "error": e.to_error_object() }),
+            };
+            let message = match &outcome {
+                Ok(_) => format!("request {id} returned an error result"),
+                Err(e) => format!("request {id} failed: {e}"),
+            };
+            let level = LoggingLevel::Error;
+            self.shared
+                .record(
+                    &session.entity,
+                    Some(session.id),
+                    LogKind::Error,
+                    level,
+                    message,
+                    data,
+                )
+                .await;
+        }
         match outcome {
             Ok(result) => jsonrpc::response(&id, result),
             Err(e) => {
@@ -399,6 +469,37 @@ impl McpServer {
         }
     }
 
+    /// The log store, if one is configured.
+    pub fn logs(&self) -> Option<&Arc<dyn LogStore>> {
+        self.shared.logs.as_ref()
+    }
+
+    /// The logging threshold of sessions that have not set their own.
+    pub fn default_log_level(&self) -> LoggingLevel {
+        self.shared.default_log_level()
+    }
+
+    /// Changes the logging threshold of sessions that have not set their own (this instance).
+    pub fn set_default_log_level(&self, level: LoggingLevel) {
+        self.shared
+            .default_log_level
+            .store(level.rank(), Ordering::Relaxed);
+    }
+
+    /// Sets one session's logging level, as `logging/setLevel` would; it takes effect on the
+    /// session's next messages, on every instance. `Err(NotFound)` if the session is gone.
+    pub async fn set_session_log_level(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+        level: LoggingLevel,
+    ) -> Result<()> {
+        self.shared
+            .update_session(entity, id, |r| r.logging_level = Some(level))
+            .await
+            .map(|_| ())
+    }
+
     /// Cancels every request of `session` running on this instance (the session ended).
     pub fn cancel_session(&self, session: &SessionId) {
         for ((sid, _), token) in self.running().iter() {
@@ -417,7 +518,7 @@ impl McpServer {
                 session_id: None,
                 request_id: None,
                 progress_token: None,
-                log_threshold: self.shared.config.default_log_level,
+                log_threshold: self.shared.default_log_level(),
                 client_capabilities: Arc::new(json!({})),
                 outlet,
                 cancel: CancellationToken::new(),

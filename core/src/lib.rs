@@ -44,7 +44,8 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    Event, EventId, EventStream, MessageQueue, SessionRecord, SessionStore, StreamKey,
+    Event, EventId, EventStream, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
+    SessionStore, StreamKey,
 };
 pub use url::redact_url;
 

@@ -273,3 +273,54 @@ pub trait MessageQueue: Send + Sync + 'static {
         timeout: Duration,
     ) -> Result<Option<Value>>;
 }
+
+/// What kind of event a [`LogRecord`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// A `ctx.debug/info/…` message.
+    Log,
+    /// A `ctx.report_progress` event.
+    Progress,
+    /// A request that failed (JSON-RPC error or tool `isError`).
+    Error,
+}
+
+/// One log record: every `ctx` log message and progress/error event, whatever the client's
+/// logging level (that level filters what is *sent*, not what is *kept*).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// The tenant.
+    pub entity: EntityId,
+    /// The session, when the event happened inside one.
+    pub session: Option<SessionId>,
+    /// What kind of event.
+    pub kind: LogKind,
+    /// Severity.
+    pub level: LoggingLevel,
+    /// Human-readable text.
+    pub message: String,
+    /// Structured payload (the log data, or the progress numbers).
+    pub data: Value,
+    /// When, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+/// Where log records are kept for operators (the admin API reads them).
+///
+/// Guarantees: records are entity-scoped like everything else; `recent` returns the newest
+/// first, at most `limit`; a backend keeps at least its configured recent window per entity
+/// (memory and Redis: a bounded window; PostgreSQL: durably, with configurable retention).
+#[async_trait]
+pub trait LogStore: Send + Sync + 'static {
+    /// Stores one record.
+    async fn append(&self, record: &LogRecord) -> Result<()>;
+
+    /// The newest records of `entity` (only those of `session` when given), newest first.
+    async fn recent(
+        &self,
+        entity: &EntityId,
+        session: Option<&SessionId>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>>;
+}

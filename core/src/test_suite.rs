@@ -19,7 +19,10 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
-use crate::store::{MessageQueue, SessionRecord, SessionStore, StreamKey};
+use crate::protocol::LoggingLevel;
+use crate::store::{
+    LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey,
+};
 
 /// The two halves of a backend under test (usually the same object twice).
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// The message queue.
     pub queue: Arc<dyn MessageQueue>,
+    /// The log store.
+    pub logs: Arc<dyn LogStore>,
 }
 
 const TTL: Duration = Duration::from_secs(60);
@@ -438,6 +443,42 @@ pub async fn replies_are_routed_once(s: Stores) {
     assert_eq!(waiter.await.unwrap().unwrap(), Some(json!({"result": 2})));
 }
 
+/// Log records come back newest first, scoped by entity and optionally by session.
+pub async fn logs_are_scoped_and_newest_first(s: Stores) {
+    let e = random_entity();
+    let (a, b) = (SessionId::new_random(), SessionId::new_random());
+    for (i, session) in [a, b, a].into_iter().enumerate() {
+        let rec = LogRecord {
+            entity: e.clone(),
+            session: Some(session),
+            kind: LogKind::Log,
+            level: LoggingLevel::Info,
+            message: format!("m{i}"),
+            data: json!({ "i": i }),
+            created_at_ms: crate::store::now_ms(),
+        };
+        s.logs.append(&rec).await.unwrap();
+    }
+    let all = s.logs.recent(&e, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
+        ["m2", "m1", "m0"]
+    );
+    let of_a = s.logs.recent(&e, Some(&a), 10).await.unwrap();
+    assert_eq!(
+        of_a.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
+        ["m2", "m0"]
+    );
+    assert_eq!(of_a[0].data, json!({ "i": 2 }));
+    assert_eq!(s.logs.recent(&e, None, 1).await.unwrap().len(), 1);
+    assert!(s
+        .logs
+        .recent(&random_entity(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// Stamps one `#[tokio::test]` per behaviour for the `Stores` produced by `$make` (an async
 /// expression evaluated afresh in each test). With `optional`, `$make` yields
 /// `Option<Stores>` and `None` skips the test (a backend that is not configured locally; make
@@ -456,7 +497,8 @@ macro_rules! store_test_suite {
             concurrent_saves_one_winner, save_missing_is_not_found, ttl_expiry_and_touch,
             delete_is_idempotent_and_scoped, list_paginates_per_entity,
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
-            concurrent_publishers, delete_session_ends_streams, replies_are_routed_once);
+            concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
+            logs_are_scoped_and_newest_first);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -30,6 +30,8 @@ pub struct AppState {
     pub store_kind: String,
     /// Start time, for uptime.
     pub started: Instant,
+    /// Bearer token of the admin API.
+    pub admin_token: String,
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
@@ -43,9 +45,15 @@ pub(crate) async fn end_session(
     mcp.queue().delete_session(entity, id).await
 }
 
-/// All routes: MCP endpoints per entity, health and readiness.
+/// All routes: MCP endpoints per entity, the admin API and its docs, health and readiness.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    let admin = crate::admin::service(Arc::clone(&state));
+    let spec = admin.spec_endpoint();
+    let docs = admin.swagger_ui();
     Route::new()
+        .nest("/admin", crate::admin::endpoint(admin))
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/", get(index))
@@ -98,6 +106,9 @@ fn index(req: &Request, state: Data<&Arc<AppState>>) -> Response {
                 "legacy_sse": format!("http://{host}/{{entity_id}}/sse"),
                 "health": "/health",
                 "ready": "/ready",
+                "admin_api": "/admin",
+                "openapi": "/openapi.json",
+                "docs": "/docs",
             }
         }),
     )

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use fastmcp_core::{redact_url, McpServerBuilder, MessageQueue, ServerConfig, SessionStore};
+use fastmcp_core::{
+    redact_url, LogStore, McpServerBuilder, MessageQueue, ServerConfig, SessionStore,
+};
 use poem::Server;
 
 use crate::app::{routes, AppState, NoDelayAcceptor};
@@ -76,7 +78,12 @@ pub enum StartError {
     },
 }
 
-type Stores = (Arc<dyn SessionStore>, Arc<dyn MessageQueue>, &'static str);
+type Stores = (
+    Arc<dyn SessionStore>,
+    Arc<dyn MessageQueue>,
+    Arc<dyn LogStore>,
+    &'static str,
+);
 
 /// The store URL in effect: the flag (or `FASTMCP_MT_STORE`), else `REDIS_URL`, else
 /// `DATABASE_URL`, else `memory`.
@@ -97,7 +104,12 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
             #[cfg(feature = "storage-memory")]
             {
                 let s = fastmcp_storage_memory::MemoryStore::default();
-                Ok((Arc::new(s.clone()), Arc::new(s), "memory"))
+                Ok((
+                    Arc::new(s.clone()),
+                    Arc::new(s.clone()),
+                    Arc::new(s),
+                    "memory",
+                ))
             }
             #[cfg(not(feature = "storage-memory"))]
             Err(StartError::Store(
@@ -114,7 +126,12 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
                     .map_err(|e| {
                         StartError::Store(format!("cannot use Redis at {}: {e}", redact_url(url)))
                     })?;
-                Ok((Arc::new(s.clone()), Arc::new(s), "redis"))
+                Ok((
+                    Arc::new(s.clone()),
+                    Arc::new(s.clone()),
+                    Arc::new(s),
+                    "redis",
+                ))
             }
             #[cfg(not(feature = "storage-redis"))]
             Err(StartError::Store(
@@ -165,13 +182,13 @@ pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::E
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
-    let (sessions, queue, kind) = open_store(&url, &args.key_prefix).await?;
+    let (sessions, queue, logs, kind) = open_store(&url, &args.key_prefix).await?;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
         ..ServerConfig::default()
     };
-    let mcp = builder.config(config).build(sessions, queue);
+    let mcp = builder.config(config).logs(logs).build(sessions, queue);
     let http = HttpConfig {
         body_limit: args.body_limit,
         allowed_origins: args.allowed_origins.clone(),
@@ -186,18 +203,28 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
             source,
         })?;
     let local = acceptor.local_addr().unwrap_or(args.bind);
+    let admin_token = match args.admin_token.clone().filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => {
+            let t = crate::admin::generate_token();
+            // Printed once, like a notebook server's token: the only way to learn it.
+            eprintln!("admin API token (pass --admin-token to choose one): {t}");
+            t
+        }
+    };
     let state = Arc::new(AppState {
         mcp,
         http,
         instance_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
         store_kind: kind.to_string(),
         started: Instant::now(),
+        admin_token,
     });
     tracing::info!(
         addr = %local,
         store = kind,
         instance = %state.instance_id,
-        "serving MCP at http://{local}/{{entity_id}}/mcp (legacy SSE at /{{entity_id}}/sse)"
+        "serving MCP at http://{local}/{{entity_id}}/mcp (legacy SSE at /{{entity_id}}/sse); admin API docs at http://{local}/docs"
     );
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(

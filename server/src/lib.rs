@@ -6,10 +6,12 @@
 //! |---|---|
 //! | `POST/GET/DELETE /{entity_id}/mcp` | Streamable HTTP (2025-03-26 … 2025-11-25) |
 //! | `GET /{entity_id}/sse` + `POST /{entity_id}/messages?session_id=…` | HTTP+SSE (2024-11-05) |
+//! | `/admin/…`, `GET /openapi.json`, `GET /docs` | admin REST API, its OpenAPI document, Swagger UI |
 //! | `GET /health`, `GET /ready` | liveness, store readiness |
 //!
 //! A custom server is a `main` that registers its catalog and hands over to [`cli::main_with`].
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

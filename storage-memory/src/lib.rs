@@ -17,7 +17,9 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
-use fastmcp_core::{EntityId, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey};
+use fastmcp_core::{
+    EntityId, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -35,6 +37,8 @@ pub struct MemoryConfig {
     pub max_pending_replies: usize,
     /// How often expired sessions, idle streams and stale replies are purged.
     pub sweep_interval: Duration,
+    /// Log records kept per entity (the newest).
+    pub max_logs_per_entity: usize,
 }
 
 impl Default for MemoryConfig {
@@ -45,6 +49,7 @@ impl Default for MemoryConfig {
             reply_ttl: Duration::from_secs(300),
             max_pending_replies: 10_000,
             sweep_interval: Duration::from_secs(30),
+            max_logs_per_entity: 1000,
         }
     }
 }
@@ -88,6 +93,7 @@ struct Inner {
     /// Streams grouped by session so a session's streams go away together.
     streams: DashMap<SessionKey, HashMap<String, StreamLog>>,
     replies: DashMap<(EntityId, SessionId, String), ReplySlot>,
+    logs: DashMap<EntityId, VecDeque<LogRecord>>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -111,6 +117,7 @@ impl MemoryStore {
             sessions: DashMap::new(),
             streams: DashMap::new(),
             replies: DashMap::new(),
+            logs: DashMap::new(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);
@@ -548,6 +555,31 @@ impl MessageQueue for MemoryStore {
     }
 }
 
+#[async_trait]
+impl LogStore for MemoryStore {
+    async fn append(&self, record: &LogRecord) -> Result<()> {
+        let mut logs = self.inner.logs.entry(record.entity.clone()).or_default();
+        logs.push_front(record.clone());
+        logs.truncate(self.inner.config.max_logs_per_entity);
+        Ok(())
+    }
+
+    async fn recent(
+        &self,
+        entity: &EntityId,
+        session: Option<&SessionId>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>> {
+        Ok(self.inner.logs.get(entity).map_or_else(Vec::new, |logs| {
+            logs.iter()
+                .filter(|r| session.is_none_or(|s| r.session.as_ref() == Some(s)))
+                .take(limit)
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,7 +589,8 @@ mod tests {
         let s = MemoryStore::default();
         Stores {
             sessions: Arc::new(s.clone()),
-            queue: Arc::new(s),
+            queue: Arc::new(s.clone()),
+            logs: Arc::new(s),
         }
     }
 

@@ -14,6 +14,7 @@
 //! | `{p:e:s}:stream:NAME` | stream | one event log; entry ids are the SSE event ids |
 //! | `{p:e:s}:reply:KEY` | list | a client's answer to one server-to-client request |
 //! | `p:idx:e` | sorted set | the entity's session ids (for listing; pruned lazily) |
+//! | `p:logs:e` | list | the entity's newest log records (bounded) |
 //!
 //! Saves are compare-and-swap in a Lua script; `load_and_touch` is one command (`GETEX … PX`),
 //! the only Redis work of a request answered with JSON. Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
@@ -25,7 +26,8 @@ use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    redact_url, EntityId, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+    redact_url, EntityId, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
+    SessionStore, StreamKey,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{Client, RedisError, Script, Value as RV};
@@ -49,6 +51,8 @@ pub struct RedisConfig {
     pub reply_ttl: Duration,
     /// How long one blocking read waits before re-checking (bounds shutdown latency).
     pub block_interval: Duration,
+    /// Log records kept per entity (the newest).
+    pub max_logs_per_entity: usize,
 }
 
 impl RedisConfig {
@@ -61,6 +65,7 @@ impl RedisConfig {
             stream_ttl: Duration::from_secs(3600),
             reply_ttl: Duration::from_secs(300),
             block_interval: Duration::from_secs(5),
+            max_logs_per_entity: 1000,
         }
     }
 }
@@ -702,6 +707,54 @@ impl MessageQueue for RedisStore {
     }
 }
 
+#[async_trait]
+impl LogStore for RedisStore {
+    async fn append(&self, record: &LogRecord) -> Result<()> {
+        let key = format!("{}:logs:{}", self.cfg.prefix, record.entity);
+        let text = serde_json::to_string(record)
+            .map_err(|e| Error::Internal(format!("cannot encode log record: {e}")))?;
+        let mut con = self.con.clone();
+        let _: (i64, ()) = redis::pipe()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(text)
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(self.cfg.max_logs_per_entity.saturating_sub(1))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("append log", e))?;
+        Ok(())
+    }
+
+    async fn recent(
+        &self,
+        entity: &EntityId,
+        session: Option<&SessionId>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>> {
+        let key = format!("{}:logs:{entity}", self.cfg.prefix);
+        let mut con = self.con.clone();
+        // The window is bounded, so reading it whole to filter by session is bounded too.
+        let raw: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("read logs", e))?;
+        Ok(raw
+            .iter()
+            .filter_map(|t| serde_json::from_str::<LogRecord>(t).ok())
+            .filter(|r| {
+                &r.entity == entity && session.is_none_or(|s| r.session.as_ref() == Some(s))
+            })
+            .take(limit)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,7 +779,8 @@ mod tests {
         let s = RedisStore::connect(cfg).await.expect("redis reachable");
         Some(Stores {
             sessions: Arc::new(s.clone()),
-            queue: Arc::new(s),
+            queue: Arc::new(s.clone()),
+            logs: Arc::new(s),
         })
     }
 

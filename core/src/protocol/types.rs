@@ -45,6 +45,33 @@ pub enum LoggingLevel {
 }
 
 impl LoggingLevel {
+    /// All levels, least severe first.
+    pub const ALL: [LoggingLevel; 8] = [
+        LoggingLevel::Debug,
+        LoggingLevel::Info,
+        LoggingLevel::Notice,
+        LoggingLevel::Warning,
+        LoggingLevel::Error,
+        LoggingLevel::Critical,
+        LoggingLevel::Alert,
+        LoggingLevel::Emergency,
+    ];
+
+    /// The level's rank in [`ALL`](Self::ALL).
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    /// The level of a rank (saturating).
+    pub fn from_rank(rank: u8) -> Self {
+        Self::ALL[usize::from(rank).min(Self::ALL.len() - 1)]
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -128,8 +128,20 @@ pub(crate) fn object_schema<T: JsonSchema>() -> Value {
 /// Deserialises `value` into `T`; on failure a -32602 naming the field path.
 pub(crate) fn parse_args<T: DeserializeOwned>(what: &str, value: Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
         let inner = e.into_inner();
+        // A missing field is reported at its parent; name the field itself.
+        let text = inner.to_string();
+        if let Some(name) = text
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            path = if path == "." {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
+        }
         let at = if path == "." {
             String::new()
         } else {

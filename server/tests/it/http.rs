@@ -21,6 +21,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         instance_id: "test".into(),
         store_kind: "memory".into(),
         started: Instant::now(),
+        admin_token: "test-token".into(),
     });
     TestClient::new(routes(state))
 }

@@ -1,0 +1,99 @@
+//! The REST admin API (poem-openapi): catalog, tool calls, resources, prompts, completion,
+//! logging levels, sessions and logs, for operators and integrators without an MCP client.
+//!
+//! Mounted at `/admin`; the OpenAPI document is generated from this code and served at
+//! `/openapi.json`, with Swagger UI at `/docs`. Every route needs the admin bearer token.
+
+mod api;
+mod types;
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
+use poem_openapi::OpenApiService;
+
+use crate::app::AppState;
+pub use api::AdminApi;
+use types::ErrorBody;
+
+/// The OpenAPI service of the admin API (also used to render the spec in tests).
+pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
+    OpenApiService::new(AdminApi::new(state), "FastMCP-MT admin API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Query and drive a FastMCP-MT server without an MCP client. Every route needs \
+             `Authorization: Bearer <admin token>` (`--admin-token`, or the token printed at start).",
+        )
+        .server("/admin")
+}
+
+/// `/admin` routes, with every failure (bad token, unparsable input) in the one JSON error shape.
+pub fn endpoint(service: OpenApiService<AdminApi, ()>) -> impl Endpoint<Output = Response> {
+    service
+        .into_endpoint()
+        .catch_all_error(|err: poem::Error| async move {
+            if err.is_from_response() {
+                // An `ApiError` of an operation: already in the JSON shape.
+                return err.into_response();
+            }
+            let status = err.status();
+            let code = match status {
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                s if s.is_client_error() => "bad_request",
+                _ => "internal",
+            };
+            let message = if status == StatusCode::UNAUTHORIZED {
+                "missing or wrong admin bearer token".to_string()
+            } else {
+                err.to_string()
+            };
+            let body = ErrorBody {
+                code: code.into(),
+                message,
+                field: None,
+            };
+            let mut resp = Response::builder()
+                .status(status)
+                .content_type("application/json")
+                .body(serde_json::to_vec(&body).unwrap_or_default());
+            if status == StatusCode::UNAUTHORIZED {
+                resp.headers_mut().insert(
+                    poem::http::header::WWW_AUTHENTICATE,
+                    poem::http::HeaderValue::from_static("Bearer realm=\"fastmcp-admin\""),
+                );
+            }
+            resp
+        })
+}
+
+/// Compares secrets in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A fresh random admin token (256 bits, hex).
+pub fn generate_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,352 @@
+//! Request and response bodies of the admin API, kept apart from the core types so the REST
+//! contract can evolve on its own.
+
+use fastmcp_core::{LogRecord, SessionRecord};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, Tags};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Groups of operations in the docs.
+#[derive(Tags)]
+pub(crate) enum ApiTags {
+    /// The tools registered on this server, and calling them for an entity.
+    Tools,
+    /// Static resources and resource templates.
+    Resources,
+    /// Prompts and argument completion.
+    Prompts,
+    /// Live MCP sessions of an entity.
+    Sessions,
+    /// Log records kept by the store (ctx logs, progress, errors).
+    Logs,
+    /// Server identity and logging defaults.
+    Server,
+}
+
+/// The one error shape of the admin API.
+#[derive(Debug, Object, Serialize)]
+pub(crate) struct ErrorBody {
+    /// Stable machine-readable code (`unauthorized`, `not_found`, `invalid_argument`, …).
+    pub(crate) code: String,
+    /// What went wrong.
+    pub(crate) message: String,
+    /// The offending field, when one is to blame.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) field: Option<String>,
+}
+
+/// Error responses of admin operations.
+#[derive(Debug, ApiResponse)]
+pub(crate) enum ApiError {
+    /// Malformed input.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No such tool, resource, prompt, session or entity.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Well-formed input that the operation rejects (e.g. tool arguments failing the schema).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// The session store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// A server fault (a handler panicked, a backend failed).
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+impl ApiError {
+    pub(crate) fn new(
+        kind: fn(Json<ErrorBody>) -> Self,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        kind(Json(ErrorBody {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+        }))
+    }
+
+    pub(crate) fn with_field(self, field: Option<String>) -> Self {
+        match self {
+            ApiError::Unprocessable(Json(mut b)) => {
+                b.field = field;
+                ApiError::Unprocessable(Json(b))
+            }
+            other => other,
+        }
+    }
+}
+
+/// A tool as registered.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ToolView {
+    /// Unique name.
+    pub(crate) name: String,
+    /// Display title.
+    pub(crate) title: Option<String>,
+    /// What it does.
+    pub(crate) description: Option<String>,
+    /// JSON Schema of the arguments.
+    pub(crate) input_schema: Value,
+    /// JSON Schema of `structuredContent`, if the tool has one.
+    pub(crate) output_schema: Option<Value>,
+    /// Behaviour hints.
+    pub(crate) annotations: Option<Value>,
+}
+
+/// Arguments of an admin tool call.
+#[derive(Object)]
+pub(crate) struct CallToolRequest {
+    /// The entity the call runs for (its handlers see this `ctx.entity_id()`).
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub(crate) entity_id: String,
+    /// The tool's arguments (an object; omitted means `{}`).
+    pub(crate) arguments: Option<Value>,
+}
+
+/// A tool result, as MCP's `CallToolResult`.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ToolResultView {
+    /// Content items (text, image, audio, resource, resource_link).
+    pub(crate) content: Vec<Value>,
+    /// Structured result, if the tool declares an output schema.
+    pub(crate) structured_content: Option<Value>,
+    /// Whether the tool reported a failure (the content says what).
+    pub(crate) is_error: bool,
+}
+
+/// A static resource.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ResourceView {
+    /// Its URI.
+    pub(crate) uri: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// Display title.
+    pub(crate) title: Option<String>,
+    /// What it is.
+    pub(crate) description: Option<String>,
+    /// MIME type.
+    pub(crate) mime_type: Option<String>,
+}
+
+/// A resource template.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct ResourceTemplateView {
+    /// RFC 6570 template.
+    pub(crate) uri_template: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// What it is.
+    pub(crate) description: Option<String>,
+    /// MIME type.
+    pub(crate) mime_type: Option<String>,
+}
+
+/// The contents of a resource.
+#[derive(Object)]
+pub(crate) struct ResourceContentsView {
+    /// Items with `uri`, `mimeType` and `text` or `blob` (base64).
+    pub(crate) contents: Vec<Value>,
+}
+
+/// A prompt argument.
+#[derive(Object)]
+pub(crate) struct PromptArgumentView {
+    /// Its name (also the query parameter to pass it as).
+    pub(crate) name: String,
+    /// What it means.
+    pub(crate) description: Option<String>,
+    /// Whether it must be given.
+    pub(crate) required: bool,
+}
+
+/// A prompt.
+#[derive(Object)]
+pub(crate) struct PromptView {
+    /// Unique name.
+    pub(crate) name: String,
+    /// Display title.
+    pub(crate) title: Option<String>,
+    /// What it is for.
+    pub(crate) description: Option<String>,
+    /// Its arguments.
+    pub(crate) arguments: Vec<PromptArgumentView>,
+}
+
+/// A rendered prompt.
+#[derive(Object)]
+pub(crate) struct RenderedPromptView {
+    /// Description of the rendered prompt.
+    pub(crate) description: Option<String>,
+    /// Messages with `role` and `content`.
+    pub(crate) messages: Vec<Value>,
+}
+
+/// What to complete (the semantics of MCP `completion/complete`).
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct CompleteRequest {
+    /// `ref/prompt` or `ref/resource`.
+    #[oai(validator(pattern = "^ref/(prompt|resource)$"))]
+    pub(crate) ref_type: String,
+    /// The prompt name, or the resource template (`demo://profile/{name}`).
+    pub(crate) name: String,
+    /// The argument or template variable being completed.
+    pub(crate) argument: String,
+    /// What was typed so far.
+    #[oai(default)]
+    pub(crate) value: String,
+    /// The entity the completion runs for.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub(crate) entity_id: String,
+}
+
+/// Completion suggestions.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub(crate) struct CompleteResponse {
+    /// Suggested values (at most 100).
+    pub(crate) values: Vec<String>,
+    /// How many matched in all.
+    pub(crate) total: u64,
+    /// Whether more than `values` matched.
+    pub(crate) has_more: bool,
+}
+
+/// A logging level change.
+#[derive(Object)]
+pub(crate) struct LoggingLevelRequest {
+    /// debug, info, notice, warning, error, critical, alert or emergency.
+    #[oai(validator(pattern = "^(debug|info|notice|warning|error|critical|alert|emergency)$"))]
+    pub(crate) level: String,
+    /// With `entity_id`: change only this session's level.
+    pub(crate) session_id: Option<String>,
+    /// The session's entity (required with `session_id`).
+    pub(crate) entity_id: Option<String>,
+}
+
+/// The level now in force.
+#[derive(Object)]
+pub(crate) struct LoggingLevelResponse {
+    /// The level.
+    pub(crate) level: String,
+    /// `server` (default of sessions without their own level) or `session`.
+    pub(crate) scope: String,
+}
+
+/// A live MCP session.
+#[derive(Object)]
+pub(crate) struct SessionView {
+    /// Session id.
+    pub(crate) id: String,
+    /// Its tenant.
+    pub(crate) entity_id: String,
+    /// Negotiated protocol revision (absent before `initialize`).
+    pub(crate) protocol_version: Option<String>,
+    /// `clientInfo` from `initialize`.
+    pub(crate) client_info: Value,
+    /// Client capabilities.
+    pub(crate) client_capabilities: Value,
+    /// The session's own logging level, if set.
+    pub(crate) logging_level: Option<String>,
+    /// Subscribed resource URIs.
+    pub(crate) subscriptions: Vec<String>,
+    /// Application state kept by handlers.
+    pub(crate) state: Value,
+    /// Creation time (ms since the Unix epoch).
+    pub(crate) created_at_ms: u64,
+    /// Optimistic-concurrency version.
+    pub(crate) version: u64,
+}
+
+impl From<SessionRecord> for SessionView {
+    fn from(r: SessionRecord) -> Self {
+        Self {
+            id: r.id.to_string(),
+            entity_id: r.entity.to_string(),
+            protocol_version: r.protocol_version,
+            client_info: (*r.client_info).clone(),
+            client_capabilities: (*r.client_capabilities).clone(),
+            logging_level: r.logging_level.map(|l| l.as_str().to_string()),
+            subscriptions: r.subscriptions.into_iter().collect(),
+            state: Value::Object(r.state),
+            created_at_ms: r.created_at_ms,
+            version: r.version,
+        }
+    }
+}
+
+/// One page of sessions.
+#[derive(Object)]
+pub(crate) struct SessionPageView {
+    /// Sessions in id order.
+    pub(crate) sessions: Vec<SessionView>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// One log record.
+#[derive(Object)]
+pub(crate) struct LogView {
+    /// Tenant.
+    pub(crate) entity_id: String,
+    /// Session, if any.
+    pub(crate) session_id: Option<String>,
+    /// `log`, `progress` or `error`.
+    pub(crate) kind: String,
+    /// Severity.
+    pub(crate) level: String,
+    /// Text.
+    pub(crate) message: String,
+    /// Structured payload.
+    pub(crate) data: Value,
+    /// When (ms since the Unix epoch).
+    pub(crate) created_at_ms: u64,
+}
+
+impl From<LogRecord> for LogView {
+    fn from(r: LogRecord) -> Self {
+        let kind = match r.kind {
+            fastmcp_core::LogKind::Log => "log",
+            fastmcp_core::LogKind::Progress => "progress",
+            fastmcp_core::LogKind::Error => "error",
+        };
+        Self {
+            entity_id: r.entity.to_string(),
+            session_id: r.session.map(|s| s.to_string()),
+            kind: kind.into(),
+            level: r.level.as_str().into(),
+            message: r.message,
+            data: r.data,
+            created_at_ms: r.created_at_ms,
+        }
+    }
+}
+
+/// Server identity.
+#[derive(Object)]
+pub(crate) struct ServerView {
+    /// Server name.
+    pub(crate) name: String,
+    /// Server version.
+    pub(crate) version: String,
+    /// Protocol revisions served.
+    pub(crate) protocol_versions: Vec<String>,
+    /// Store kind: memory, redis or postgres.
+    pub(crate) store: String,
+    /// This process's id among instances sharing the store.
+    pub(crate) instance_id: String,
+    /// Seconds since start.
+    pub(crate) uptime_seconds: u64,
+    /// Logging level of sessions without their own.
+    pub(crate) default_logging_level: String,
+}
