@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs every test of FastMCP-MT on a fresh machine:
 #   Rust unit + store-suite tests, end-to-end tests that drive the real `fastmcp` binary with the
-#   official Python MCP SDK, and the official MCP conformance suite (active and all).
-# It installs what the tests need (a Python venv with the pinned SDK; the conformance suite via npm).
+#   official Python MCP SDK (plus scale-out over Redis, the admin API in headless Chromium and
+#   schemathesis), and the official MCP conformance suite (memory, Redis, behind a load balancer).
+# It installs what the tests need: redis-server, chromium and nginx from Debian, a Python venv
+# with the pinned SDK and schemathesis, the conformance suite via npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,10 +15,15 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "== backing services: redis-server on a free loopback port"
-if ! command -v redis-server >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+echo "== system packages: redis-server, chromium (browser test of /docs)"
+missing=""
+command -v redis-server >/dev/null || missing="$missing redis-server"
+command -v chromium >/dev/null || missing="$missing chromium chromium-driver"
+if [ -n "$missing" ]; then
+  apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
+
+echo "== backing services: redis-server on a free loopback port"
 REDIS_DIR=$(mktemp -d)
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \

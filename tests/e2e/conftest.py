@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = "target/debug/fastmcp"
 STARTUP_TIMEOUT_S = 30.0
 PER_TEST_TIMEOUT_S = 45
+ADMIN_TOKEN = "e2e-admin-token"
 
 
 def _binary_path() -> Path:
@@ -79,6 +80,7 @@ def base_url(request):
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env["FASTMCP_MT_LOG_LEVEL"] = "warn"
+    env["FASTMCP_MT_ADMIN_TOKEN"] = ADMIN_TOKEN
     log_dir = Path(tempfile.mkdtemp(prefix="fastmcp-e2e-"))
     stdout_path = log_dir / "stdout.log"
     stderr_path = log_dir / "stderr.log"

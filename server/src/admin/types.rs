@@ -88,14 +88,18 @@ pub(crate) struct ToolView {
     /// Unique name.
     pub(crate) name: String,
     /// Display title.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) title: Option<String>,
     /// What it does.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// JSON Schema of the arguments.
     pub(crate) input_schema: Value,
     /// JSON Schema of `structuredContent`, if the tool has one.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) output_schema: Option<Value>,
     /// Behaviour hints.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) annotations: Option<Value>,
 }
 
@@ -106,6 +110,7 @@ pub(crate) struct CallToolRequest {
     #[oai(validator(min_length = 1, max_length = 128))]
     pub(crate) entity_id: String,
     /// The tool's arguments (an object; omitted means `{}`).
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) arguments: Option<Value>,
 }
 
@@ -116,6 +121,7 @@ pub(crate) struct ToolResultView {
     /// Content items (text, image, audio, resource, resource_link).
     pub(crate) content: Vec<Value>,
     /// Structured result, if the tool declares an output schema.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) structured_content: Option<Value>,
     /// Whether the tool reported a failure (the content says what).
     pub(crate) is_error: bool,
@@ -130,10 +136,13 @@ pub(crate) struct ResourceView {
     /// Its name.
     pub(crate) name: String,
     /// Display title.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) title: Option<String>,
     /// What it is.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// MIME type.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) mime_type: Option<String>,
 }
 
@@ -146,8 +155,10 @@ pub(crate) struct ResourceTemplateView {
     /// Its name.
     pub(crate) name: String,
     /// What it is.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// MIME type.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) mime_type: Option<String>,
 }
 
@@ -164,6 +175,7 @@ pub(crate) struct PromptArgumentView {
     /// Its name (also the query parameter to pass it as).
     pub(crate) name: String,
     /// What it means.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// Whether it must be given.
     pub(crate) required: bool,
@@ -175,8 +187,10 @@ pub(crate) struct PromptView {
     /// Unique name.
     pub(crate) name: String,
     /// Display title.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) title: Option<String>,
     /// What it is for.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// Its arguments.
     pub(crate) arguments: Vec<PromptArgumentView>,
@@ -186,6 +200,7 @@ pub(crate) struct PromptView {
 #[derive(Object)]
 pub(crate) struct RenderedPromptView {
     /// Description of the rendered prompt.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) description: Option<String>,
     /// Messages with `role` and `content`.
     pub(crate) messages: Vec<Value>,
@@ -229,8 +244,10 @@ pub(crate) struct LoggingLevelRequest {
     #[oai(validator(pattern = "^(debug|info|notice|warning|error|critical|alert|emergency)$"))]
     pub(crate) level: String,
     /// With `entity_id`: change only this session's level.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) session_id: Option<String>,
     /// The session's entity (required with `session_id`).
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) entity_id: Option<String>,
 }
 
@@ -251,12 +268,14 @@ pub(crate) struct SessionView {
     /// Its tenant.
     pub(crate) entity_id: String,
     /// Negotiated protocol revision (absent before `initialize`).
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) protocol_version: Option<String>,
     /// `clientInfo` from `initialize`.
     pub(crate) client_info: Value,
     /// Client capabilities.
     pub(crate) client_capabilities: Value,
     /// The session's own logging level, if set.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) logging_level: Option<String>,
     /// Subscribed resource URIs.
     pub(crate) subscriptions: Vec<String>,
@@ -291,6 +310,7 @@ pub(crate) struct SessionPageView {
     /// Sessions in id order.
     pub(crate) sessions: Vec<SessionView>,
     /// Pass as `cursor` for the next page; absent at the end.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) next_cursor: Option<String>,
 }
 
@@ -300,6 +320,7 @@ pub(crate) struct LogView {
     /// Tenant.
     pub(crate) entity_id: String,
     /// Session, if any.
+    #[oai(skip_serializing_if_is_none)]
     pub(crate) session_id: Option<String>,
     /// `log`, `progress` or `error`.
     pub(crate) kind: String,
