@@ -50,10 +50,12 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let admin = crate::admin::service(Arc::clone(&state));
     let spec = admin.spec_endpoint();
     let docs = admin.swagger_ui();
+    let redoc = admin.redoc();
     Route::new()
         .nest("/admin", crate::admin::endpoint(admin))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
+        .nest("/redoc", redoc)
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/", get(index))
@@ -109,6 +111,7 @@ fn index(req: &Request, state: Data<&Arc<AppState>>) -> Response {
                 "admin_api": "/admin",
                 "openapi": "/openapi.json",
                 "docs": "/docs",
+                "redoc": "/redoc",
             }
         }),
     )

@@ -3,8 +3,10 @@
 
 use fastmcp_core::{LogRecord, SessionRecord};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, Tags};
 use serde::Serialize;
+use serde_json::json;
 use serde_json::Value;
 
 /// Groups of operations in the docs.
@@ -105,6 +107,7 @@ pub(crate) struct ToolView {
 
 /// Arguments of an admin tool call.
 #[derive(Object)]
+#[oai(example)]
 pub(crate) struct CallToolRequest {
     /// The entity the call runs for (its handlers see this `ctx.entity_id()`).
     #[oai(validator(min_length = 1, max_length = 128))]
@@ -208,7 +211,7 @@ pub(crate) struct RenderedPromptView {
 
 /// What to complete (the semantics of MCP `completion/complete`).
 #[derive(Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub(crate) struct CompleteRequest {
     /// `ref/prompt` or `ref/resource`.
     #[oai(validator(pattern = "^ref/(prompt|resource)$"))]
@@ -239,6 +242,7 @@ pub(crate) struct CompleteResponse {
 
 /// A logging level change.
 #[derive(Object)]
+#[oai(example)]
 pub(crate) struct LoggingLevelRequest {
     /// debug, info, notice, warning, error, critical, alert or emergency.
     #[oai(validator(pattern = "^(debug|info|notice|warning|error|critical|alert|emergency)$"))]
@@ -370,4 +374,35 @@ pub(crate) struct ServerView {
     pub(crate) uptime_seconds: u64,
     /// Logging level of sessions without their own.
     pub(crate) default_logging_level: String,
+}
+
+impl Example for CallToolRequest {
+    fn example() -> Self {
+        Self {
+            entity_id: "acme".into(),
+            arguments: Some(json!({ "a": 2, "b": 3 })),
+        }
+    }
+}
+
+impl Example for CompleteRequest {
+    fn example() -> Self {
+        Self {
+            ref_type: "ref/prompt".into(),
+            name: "summarize".into(),
+            argument: "style".into(),
+            value: "b".into(),
+            entity_id: "acme".into(),
+        }
+    }
+}
+
+impl Example for LoggingLevelRequest {
+    fn example() -> Self {
+        Self {
+            level: "warning".into(),
+            session_id: None,
+            entity_id: None,
+        }
+    }
 }
