@@ -28,11 +28,27 @@ REDIS_DIR=$(mktemp -d)
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --dir "$REDIS_DIR" --pidfile "$REDIS_DIR/redis.pid" --logfile "$ART/redis.log"
-cleanup() { [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; }
-trap cleanup EXIT
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export FASTMCP_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export FASTMCP_E2E_REDIS_URL="$FASTMCP_TEST_REDIS_URL"
+
+echo "== backing services: a throwaway PostgreSQL 15 cluster on a free loopback port"
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DIR=$(mktemp -d /tmp/fastmcp-pg-XXXXXX)
+chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
+PG_PORT=$(free_port)
+runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
+cleanup() {
+  [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
+  cp "$PG_DIR/postgres.log" "$ART/" 2>/dev/null; rm -rf "$PG_DIR"
+  true
+}
+trap cleanup EXIT
 
 echo "== cargo build (debug, all targets, all features)"
 cargo build --workspace --all-targets --all-features --locked --quiet
@@ -60,19 +76,19 @@ f=$(grep -Eo '[0-9]+ failed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || ech
 count "${p:-0}" "${f:-0}"
 [ "$rc" -eq 0 ] || { echo "e2e tests failed"; exit 1; }
 
-echo "== MCP conformance suite against examples/conformance: active + all on memory, active on Redis"
+echo "== MCP conformance suite against examples/conformance: active + all on memory, active on Redis and PostgreSQL"
 port=$(free_port)
-for run in "active memory" "all memory" "active $FASTMCP_TEST_REDIS_URL"; do
+for run in "active memory" "all memory" "active $FASTMCP_TEST_REDIS_URL" "active $FASTMCP_TEST_DATABASE_URL"; do
   set -- $run
   out=$(SUITE=$1 bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$port/conformance/mcp" \
         "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$port" --store "$2" 2>&1) \
     || { echo "$out"; exit 1; }
-  echo "store $2: $(echo "$out" | tail -1)"
+  echo "store ${2%%:*}: $(echo "$out" | tail -1)"
   total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
   count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
 done
 
-echo "== conformance through a round-robin nginx over two instances sharing Redis"
+echo "== conformance through a round-robin nginx over two instances sharing Redis, then PostgreSQL"
 if ! command -v nginx >/dev/null; then
   # Installing must not start the distribution's own nginx on port 80.
   made_policy=""
@@ -82,11 +98,13 @@ if ! command -v nginx >/dev/null; then
   apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
   if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
-LB_DIR=$(mktemp -d)
-P1=$(free_port); P2=$(free_port); LB=$(free_port)
-"$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P1" --store "$FASTMCP_TEST_REDIS_URL" > "$ART/lb-a.log" 2>&1 & A_PID=$!
-"$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P2" --store "$FASTMCP_TEST_REDIS_URL" > "$ART/lb-b.log" 2>&1 & B_PID=$!
-cat > "$LB_DIR/nginx.conf" <<CONF
+lb_run() {  # $1: store name, $2: store URL
+  local LB_DIR P1 P2 LB A_PID B_PID LB_PID
+  LB_DIR=$(mktemp -d)
+  P1=$(free_port); P2=$(free_port); LB=$(free_port)
+  "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P1" --store "$2" > "$ART/lb-$1-a.log" 2>&1 & A_PID=$!
+  "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$P2" --store "$2" > "$ART/lb-$1-b.log" 2>&1 & B_PID=$!
+  cat > "$LB_DIR/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
 pid $LB_DIR/nginx.pid;
@@ -111,23 +129,27 @@ http {
   }
 }
 CONF
-nginx -c "$LB_DIR/nginx.conf" -p "$LB_DIR" > "$ART/nginx.log" 2>&1 & LB_PID=$!
-cleanup() {
+  nginx -c "$LB_DIR/nginx.conf" -p "$LB_DIR" > "$ART/nginx-$1.log" 2>&1 & LB_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$P1/health" >/dev/null && curl -sf "http://127.0.0.1:$P2/health" >/dev/null \
+      && curl -sf "http://127.0.0.1:$LB/health" >/dev/null && break
+    sleep 0.1
+  done
+  local suite out total rc=0
+  for suite in active all; do
+    out=$(SUITE=$suite bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$LB/conformance/mcp" 2>&1) \
+      || { echo "$out"; tail -20 "$ART/lb-$1-a.log" "$ART/lb-$1-b.log"; rc=1; break; }
+    echo "nginx round robin ($1): $(echo "$out" | tail -1)"
+    total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
+    count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
+  done
   kill "$A_PID" "$B_PID" "$LB_PID" 2>/dev/null || true
-  [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
+  wait "$A_PID" "$B_PID" "$LB_PID" 2>/dev/null || true
+  rm -rf "$LB_DIR"
+  return $rc
 }
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$P1/health" >/dev/null && curl -sf "http://127.0.0.1:$P2/health" >/dev/null \
-    && curl -sf "http://127.0.0.1:$LB/health" >/dev/null && break
-  sleep 0.1
-done
-for suite in active all; do
-  out=$(SUITE=$suite bash ../shared/conformance/run-conformance.sh "http://127.0.0.1:$LB/conformance/mcp" 2>&1) \
-    || { echo "$out"; tail -20 "$ART/lb-a.log" "$ART/lb-b.log"; exit 1; }
-  echo "nginx round robin (redis): $(echo "$out" | tail -1)"
-  total=$(echo "$out" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
-  count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
-done
+lb_run redis "$FASTMCP_TEST_REDIS_URL"
+lb_run postgres "$FASTMCP_TEST_DATABASE_URL"
 
 echo
 echo "all tests: $passed passed, $failed failed"

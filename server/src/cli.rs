@@ -27,6 +27,8 @@ pub struct Cli {
 enum Command {
     /// Serve MCP over HTTP (the default).
     Serve(ServeArgs),
+    /// Apply the PostgreSQL migrations to `--store postgres://…` (or DATABASE_URL) and exit.
+    Migrate(ServeArgs),
 }
 
 /// Options of `fastmcp serve`.
@@ -78,12 +80,37 @@ pub enum StartError {
     },
 }
 
-type Stores = (
-    Arc<dyn SessionStore>,
-    Arc<dyn MessageQueue>,
-    Arc<dyn LogStore>,
-    &'static str,
-);
+/// The backend chosen by the store URL.
+pub struct Stores {
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Event logs and replies.
+    pub queue: Arc<dyn MessageQueue>,
+    /// Log records.
+    pub logs: Arc<dyn LogStore>,
+    /// `memory`, `redis` or `postgres`.
+    pub kind: &'static str,
+    /// The PostgreSQL store, which also records the catalog.
+    #[cfg(feature = "storage-postgres")]
+    pub postgres: Option<fastmcp_storage_postgres::PostgresStore>,
+}
+
+impl Stores {
+    #[allow(dead_code)] // unused when no backend feature is enabled
+    fn of<S>(s: S, kind: &'static str) -> Self
+    where
+        S: SessionStore + MessageQueue + LogStore + Clone,
+    {
+        Stores {
+            sessions: Arc::new(s.clone()),
+            queue: Arc::new(s.clone()),
+            logs: Arc::new(s),
+            kind,
+            #[cfg(feature = "storage-postgres")]
+            postgres: None,
+        }
+    }
+}
 
 /// The store URL in effect: the flag (or `FASTMCP_MT_STORE`), else `REDIS_URL`, else
 /// `DATABASE_URL`, else `memory`.
@@ -104,12 +131,7 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
             #[cfg(feature = "storage-memory")]
             {
                 let s = fastmcp_storage_memory::MemoryStore::default();
-                Ok((
-                    Arc::new(s.clone()),
-                    Arc::new(s.clone()),
-                    Arc::new(s),
-                    "memory",
-                ))
+                Ok(Stores::of(s, "memory"))
             }
             #[cfg(not(feature = "storage-memory"))]
             Err(StartError::Store(
@@ -126,21 +148,34 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
                     .map_err(|e| {
                         StartError::Store(format!("cannot use Redis at {}: {e}", redact_url(url)))
                     })?;
-                Ok((
-                    Arc::new(s.clone()),
-                    Arc::new(s.clone()),
-                    Arc::new(s),
-                    "redis",
-                ))
+                Ok(Stores::of(s, "redis"))
             }
             #[cfg(not(feature = "storage-redis"))]
             Err(StartError::Store(
                 "this build has no Redis store: rebuild with `--features storage-redis`".into(),
             ))
         }
-        "postgres" | "postgresql" => Err(StartError::Store(
-            "this build has no PostgreSQL store: rebuild with `--features storage-postgres`".into(),
-        )),
+        "postgres" | "postgresql" => {
+            #[cfg(feature = "storage-postgres")]
+            {
+                let s = fastmcp_storage_postgres::PostgresStore::connect(
+                    fastmcp_storage_postgres::PostgresConfig::new(url),
+                )
+                .await
+                .map_err(|e| {
+                    StartError::Store(format!("cannot use PostgreSQL at {}: {e}", redact_url(url)))
+                })?;
+                Ok(Stores {
+                    postgres: Some(s.clone()),
+                    ..Stores::of(s, "postgres")
+                })
+            }
+            #[cfg(not(feature = "storage-postgres"))]
+            Err(StartError::Store(
+                "this build has no PostgreSQL store: rebuild with `--features storage-postgres`"
+                    .into(),
+            ))
+        }
         _ => Err(StartError::Store(format!(
             "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
             redact_url(url)
@@ -165,11 +200,12 @@ fn init_tracing() {
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
 pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Migrate(a)) => return migrate(&store_url(a.store.as_deref())).await,
         None => cli.serve,
     };
-    init_tracing();
     match serve(args, builder).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -179,16 +215,65 @@ pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::E
     }
 }
 
+/// `fastmcp migrate`: brings a PostgreSQL database's schema up to date.
+async fn migrate(url: &str) -> std::process::ExitCode {
+    #[cfg(feature = "storage-postgres")]
+    {
+        use fastmcp_storage_postgres::sqlx::postgres::PgPoolOptions;
+        let done = async {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            fastmcp_storage_postgres::MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match done.await {
+            Ok(()) => {
+                eprintln!("migrations applied to {}", redact_url(url));
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fastmcp migrate: {}: {e}", redact_url(url));
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+    #[cfg(not(feature = "storage-postgres"))]
+    {
+        eprintln!("fastmcp migrate: this build has no PostgreSQL store (feature `storage-postgres`); url {}", redact_url(url));
+        std::process::ExitCode::FAILURE
+    }
+}
+
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
-    let (sessions, queue, logs, kind) = open_store(&url, &args.key_prefix).await?;
+    let stores = open_store(&url, &args.key_prefix).await?;
+    let kind = stores.kind;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
         ..ServerConfig::default()
     };
-    let mcp = builder.config(config).logs(logs).build(sessions, queue);
+    let mcp = builder
+        .config(config)
+        .logs(Arc::clone(&stores.logs))
+        .build(Arc::clone(&stores.sessions), Arc::clone(&stores.queue));
+    #[cfg(feature = "storage-postgres")]
+    if let Some(pg) = &stores.postgres {
+        let r = mcp.registry();
+        let tools: Vec<_> = r.tools().iter().map(|t| t.info().clone()).collect();
+        let resources: Vec<_> = r.resources().iter().map(|x| x.info().clone()).collect();
+        let templates: Vec<_> = r.templates().iter().map(|x| x.info().clone()).collect();
+        let prompts: Vec<_> = r.prompts().iter().map(|x| x.info().clone()).collect();
+        pg.upsert_catalog(&mcp.info().name, &tools, &resources, &templates, &prompts)
+            .await
+            .map_err(|e| StartError::Store(format!("cannot record the catalog: {e}")))?;
+    }
     let http = HttpConfig {
         body_limit: args.body_limit,
         allowed_origins: args.allowed_origins.clone(),
@@ -267,11 +352,16 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_or_missing_backends_are_clear_errors() {
-        let err = open_store("postgres://u:pw@localhost/db", "p")
+        let err = open_store("postgres://u:secret@127.0.0.1:1/db", "p")
             .await
             .err()
-            .map(|e| e.to_string());
-        assert!(err.unwrap_or_default().contains("storage-postgres"));
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!err.contains("secret"), "{err}");
+        #[cfg(not(feature = "storage-postgres"))]
+        assert!(err.contains("storage-postgres"), "{err}");
+        #[cfg(feature = "storage-postgres")]
+        assert!(err.contains("cannot use PostgreSQL"), "{err}");
         let err = open_store("ftp://x:secret@y", "p")
             .await
             .err()

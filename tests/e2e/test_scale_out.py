@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
+import tempfile
 import subprocess
 import threading
 import time
@@ -25,10 +27,12 @@ from conftest import REPO_ROOT, _binary_path, _free_port, _tail
 from e2e_helpers import jsonrpc_reply, mcp_headers, raw_call, raw_initialize
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
-if not REDIS_URL:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must set FASTMCP_E2E_REDIS_URL for the scale-out tests")
-    pytest.skip("FASTMCP_E2E_REDIS_URL is not set", allow_module_level=True)
+DATABASE_URL = os.environ.get("FASTMCP_E2E_DATABASE_URL")
+if os.environ.get("CI") and not (REDIS_URL and DATABASE_URL):
+    raise RuntimeError("CI must set FASTMCP_E2E_REDIS_URL and FASTMCP_E2E_DATABASE_URL")
+BACKENDS = {name: url for name, url in (("redis", REDIS_URL), ("postgres", DATABASE_URL)) if url}
+if not BACKENDS:
+    pytest.skip("neither FASTMCP_E2E_REDIS_URL nor FASTMCP_E2E_DATABASE_URL is set", allow_module_level=True)
 
 CONFORMANCE_BIN = REPO_ROOT / "target/debug/examples/conformance"
 
@@ -36,13 +40,13 @@ CONFORMANCE_BIN = REPO_ROOT / "target/debug/examples/conformance"
 class Instance:
     """One server process on its own port, sharing the Redis store."""
 
-    def __init__(self, binary: Path, tmp: Path, name: str):
+    def __init__(self, binary: Path, tmp: Path, name: str, store: str):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"{name}-{self.port}.log"
         env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn")
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", REDIS_URL],
+            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", store],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -73,10 +77,16 @@ class Instance:
                 self.proc.kill()
 
 
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def store(request) -> str:
+    """The shared store URL; every scale-out test runs once per configured backend."""
+    return BACKENDS[request.param]
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[list[Instance]]:
+def cluster(tmp_path_factory, store) -> Iterator[list[Instance]]:
     tmp = tmp_path_factory.mktemp("cluster")
-    nodes = [Instance(_binary_path(), tmp, n) for n in ("a", "b", "c")]
+    nodes = [Instance(_binary_path(), tmp, n, store) for n in ("a", "b", "c")]
     yield nodes
     for n in nodes:
         n.stop()
@@ -205,10 +215,10 @@ def test_legacy_sse_stream_on_one_instance_receives_answers_to_posts_on_others(c
         stream.close()
 
 
-def test_client_answer_reaches_the_instance_awaiting_it(tmp_path):
+def test_client_answer_reaches_the_instance_awaiting_it(tmp_path, store):
     if not CONFORMANCE_BIN.exists():
         pytest.fail(f"{CONFORMANCE_BIN} is missing (cargo build --examples --all-features)")
-    a, b = Instance(CONFORMANCE_BIN, tmp_path, "ca"), Instance(CONFORMANCE_BIN, tmp_path, "cb")
+    a, b = Instance(CONFORMANCE_BIN, tmp_path, "ca", store), Instance(CONFORMANCE_BIN, tmp_path, "cb", store)
     e = entity()
     try:
         with httpx.Client(timeout=10) as http:
@@ -240,9 +250,9 @@ def test_client_answer_reaches_the_instance_awaiting_it(tmp_path):
         b.stop()
 
 
-def test_kill_9_of_the_stream_holder_loses_no_event(cluster, tmp_path):
+def test_kill_9_of_the_stream_holder_loses_no_event(cluster, tmp_path, store):
     worker, resumer = cluster[0], cluster[1]
-    victim = Instance(_binary_path(), tmp_path, "victim")
+    victim = Instance(_binary_path(), tmp_path, "victim", store)
     e = entity()
     try:
         with httpx.Client(timeout=10) as http:
@@ -300,52 +310,124 @@ def _redis(port: int, workdir: Path) -> subprocess.Popen:
     raise RuntimeError("redis did not start")
 
 
+def _serve(url: str, tmp: Path) -> tuple[subprocess.Popen, str, Path]:
+    env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="error")
+    port = _free_port()
+    log = tmp / f"srv-{port}.log"
+    proc = subprocess.Popen([str(_binary_path()), "--bind", f"127.0.0.1:{port}", "--store", url],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return proc, base, log
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"server not ready: {_tail(log)}")
+
+
+def _outage_and_recovery(base: str, log: Path, proc: subprocess.Popen, stop, start) -> None:
+    """State acknowledged before the store goes down survives; requests fail fast with 503
+    while it is down; the same process serves again once it is back."""
+    e = entity()
+    with httpx.Client(timeout=15) as http:
+        sid = raw_initialize(http, base, e)
+        r = raw_call(http, base, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "kept"}}, session_id=sid)
+        assert text_of(jsonrpc_reply(r, 2)) == "ok"
+        stop()
+        started = time.monotonic()
+        r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=3)
+        took = time.monotonic() - started
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert r.json()["error"]["message"], r.text
+        assert took < 10, f"failing took {took:.1f}s"
+        assert httpx.get(f"{base}/ready", timeout=10).status_code == 503
+        start()
+        deadline = time.monotonic() + 30
+        while True:
+            r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=4)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200, (r.status_code, r.text, _tail(log))
+        assert text_of(jsonrpc_reply(r, 4)) == "kept"
+        assert proc.poll() is None, "the server was not restarted"
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="no PostgreSQL configured")
+def test_postgres_restart_fails_fast_then_recovers_without_losing_acknowledged_state(tmp_path):
+    # A throwaway cluster of its own, so stopping it disturbs no other test.
+    # Not under pytest's tmp_path: the postgres user cannot traverse root's private folders.
+    data = Path(tempfile.mkdtemp(prefix="fastmcp-pg-"))
+    shutil.chown(data, "postgres")
+    port = _free_port()
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data / "d"), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    ctl = [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data / "d"), "-l", str(data / "log"), "-w"]
+    start = lambda: subprocess.run([*ctl, "-o", opts, "start"], check=True, capture_output=True)  # noqa: E731
+    stop = lambda: subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True)  # noqa: E731
+    start()
+    proc, base, log = _serve(f"postgres://postgres@127.0.0.1:{port}/postgres", tmp_path)
+    try:
+        _outage_and_recovery(base, log, proc, stop, start)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.mark.skipif("redis" not in BACKENDS, reason="no Redis configured")
 def test_redis_restart_fails_fast_then_recovers_without_losing_acknowledged_state(tmp_path):
     port = _free_port()
-    redis = _redis(port, tmp_path)
-    url = f"redis://127.0.0.1:{port}"
-    env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="error")
-    srv_port = _free_port()
-    log = tmp_path / "srv.log"
-    srv = subprocess.Popen([str(_binary_path()), "--bind", f"127.0.0.1:{srv_port}", "--store", url],
-                           stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{srv_port}"
+    redis = [_redis(port, tmp_path)]
+
+    def stop():
+        redis[0].send_signal(signal.SIGTERM)  # a clean stop: the AOF has everything acknowledged
+        redis[0].wait(timeout=10)
+
+    def start():
+        redis[0] = _redis(port, tmp_path)
+
+    proc, base, log = _serve(f"redis://127.0.0.1:{port}", tmp_path)
+    try:
+        _outage_and_recovery(base, log, proc, stop, start)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        redis[0].terminate()
+        redis[0].wait(timeout=10)
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="no PostgreSQL configured")
+def test_postgres_keeps_log_rows_queryable_by_session_and_entity(tmp_path):
+    proc, base, log = _serve(DATABASE_URL, tmp_path)
     e = entity()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         with httpx.Client(timeout=15) as http:
             sid = raw_initialize(http, base, e)
-            r = raw_call(http, base, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "kept"}}, session_id=sid)
-            assert text_of(jsonrpc_reply(r, 2)) == "ok"
+            r = raw_call(http, base, e, "tools/call", {"name": "count", "arguments": {"n": 3, "delay_ms": 0}}, session_id=sid)
+            assert jsonrpc_reply(r, 2)["result"]["content"][0]["text"] == "counted to 3"
 
-            redis.send_signal(signal.SIGTERM)  # a clean stop: the AOF has everything acknowledged
-            redis.wait(timeout=10)
-            started = time.monotonic()
-            r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=3)
-            took = time.monotonic() - started
-            assert r.status_code == 503, (r.status_code, r.text)
-            assert r.json()["error"]["message"], r.text
-            assert took < 10, f"failing took {took:.1f}s"
-            assert httpx.get(f"{base}/ready", timeout=10).status_code == 503
+        def sql(query: str) -> str:
+            out = subprocess.run(["psql", DATABASE_URL, "-At", "-c", query], capture_output=True, text=True, check=True)
+            return out.stdout.strip()
 
-            redis = _redis(port, tmp_path)
-            deadline = time.monotonic() + 20
-            while True:
-                r = raw_call(http, base, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}}, session_id=sid, request_id=4)
-                if r.status_code == 200 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            assert r.status_code == 200, (r.status_code, r.text, _tail(log))
-            assert text_of(jsonrpc_reply(r, 4)) == "kept"
-            assert srv.poll() is None, "the server was not restarted"
+        by_session = sql(f"SELECT string_agg(message, '|' ORDER BY id) FROM logs WHERE entity_id = '{e}' "
+                         f"AND session_id = '{sid}' AND kind = 'log'")
+        assert by_session == "step 1 of 3|step 2 of 3|step 3 of 3", by_session
+        assert sql(f"SELECT count(*) FROM logs WHERE entity_id = '{e}' AND kind = 'progress'") == "3"
+        assert sql(f"SELECT count(*) FROM sessions WHERE entity_id = '{e}' AND id = '{sid}'") == "1"
+        assert sql("SELECT count(*) FROM tools WHERE server_name = 'fastmcp-mt-demo' AND name = 'count'") == "1"
     finally:
-        srv.terminate()
-        srv.wait(timeout=10)
-        redis.terminate()
-        redis.wait(timeout=10)
+        proc.terminate()
+        proc.wait(timeout=10)
