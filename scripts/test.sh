@@ -37,14 +37,14 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=$(mktemp -d /tmp/fastmcp-pg-XXXXXX)
 chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
 PG_PORT=$(free_port)
-runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
-  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+(cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null)
+(cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null)
 export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
 cleanup() {
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
+  (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1)
   cp "$PG_DIR/postgres.log" "$ART/" 2>/dev/null; rm -rf "$PG_DIR"
   true
 }

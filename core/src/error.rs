@@ -134,6 +134,12 @@ impl Error {
                 ErrorObject::new(codes::RESOURCE_NOT_FOUND, self.to_string())
                     .with_data(serde_json::json!({ "uri": uri }))
             }
+            // Retrying may succeed (store briefly down, lost race): say so, so edges can answer
+            // 503 rather than 500.
+            Error::Unavailable { .. } | Error::Conflict(_) => {
+                ErrorObject::new(self.rpc_code(), self.to_string())
+                    .with_data(serde_json::json!({ "retryable": true }))
+            }
             _ => ErrorObject::new(self.rpc_code(), self.to_string()),
         }
     }

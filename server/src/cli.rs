@@ -32,7 +32,7 @@ enum Command {
 }
 
 /// Options of `fastmcp serve`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FASTMCP_MT_BIND", default_value = "127.0.0.1:8000")]
@@ -62,6 +62,23 @@ pub struct ServeArgs {
     /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
     #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
     pub client_request_timeout: u64,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    // Written by hand: the admin token and the store password must never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("bind", &self.bind)
+            .field("store", &self.store.as_deref().map(redact_url))
+            .field("key_prefix", &self.key_prefix)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("session_ttl", &self.session_ttl)
+            .field("body_limit", &self.body_limit)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("client_request_timeout", &self.client_request_timeout)
+            .finish()
+    }
 }
 
 /// Errors that stop the process before it serves.
@@ -349,6 +366,22 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cli = Cli::parse_from([
+            "fastmcp",
+            "--admin-token",
+            "tok-secret",
+            "--store",
+            "redis://:pw-secret@h:1",
+        ]);
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("tok-secret") && !shown.contains("pw-secret"),
+            "{shown}"
+        );
+    }
 
     #[tokio::test]
     async fn unknown_or_missing_backends_are_clear_errors() {

@@ -108,16 +108,30 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 fn map_err(what: &str, e: sqlx::Error) -> Error {
+    let code = match &e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.to_string()),
+        _ => None,
+    };
+    // Class 22 (data exception): a value PostgreSQL cannot store, such as a NUL character
+    // inside JSON or text. The client sent it; it is not a server fault.
+    if code.as_deref().is_some_and(|c| c.starts_with("22")) {
+        return Error::invalid_params(format!("{what}: a value cannot be stored ({e})"));
+    }
     let transient = match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_) => true,
-        // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        // 08 connection exception, 53 insufficient resources (too many connections), 57P01-03
+        // shutdown / cannot connect now, 57014 statement timeout, 40 serialization or deadlock.
+        sqlx::Error::Database(_) => code.as_deref().is_some_and(|c| {
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || c == "57014"
+                || c.starts_with("40")
+        }),
         _ => false,
     };
     if transient {
@@ -301,7 +315,15 @@ async fn cleanup(store: PostgresStore) {
         let statements: [(&str, i64); 5] = [
             ("DELETE FROM sessions WHERE expires_at < now()", 0),
             ("DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::bigint / 1000.0)", ms(store.cfg.event_retention)),
-            ("DELETE FROM stream_seqs WHERE updated_at < now() - make_interval(secs => $1::bigint / 1000.0)", ms(store.cfg.event_retention)),
+            (
+                // A counter goes only with its session and its events: resetting it under a live
+                // reader would make new events look older than what it has seen.
+                "DELETE FROM stream_seqs s WHERE s.updated_at < now() - make_interval(secs => $1::bigint / 1000.0) \
+                 AND NOT EXISTS (SELECT 1 FROM sessions x WHERE x.entity_id = s.entity_id AND x.id = s.session_id) \
+                 AND NOT EXISTS (SELECT 1 FROM events v WHERE v.entity_id = s.entity_id \
+                     AND v.session_id = s.session_id AND v.stream = s.stream)",
+                ms(store.cfg.event_retention),
+            ),
             ("DELETE FROM replies WHERE created_at < now() - make_interval(secs => $1::bigint / 1000.0)", ms(store.cfg.reply_ttl)),
             ("DELETE FROM logs WHERE created_at < now() - make_interval(secs => $1::bigint / 1000.0)", ms(store.cfg.log_retention)),
         ];
@@ -496,13 +518,24 @@ fn parse_seq(id: &EventId) -> Result<i64> {
 }
 
 impl PostgresStore {
-    /// Events after `after`, and whether the stream is closed.
+    /// Events after `after`, and whether the stream is closed. The closed flag is read *before*
+    /// the events: a stream is closed only after its last publish committed, so "closed and no
+    /// newer event" seen in this order really is the end.
     async fn read_after(
         &self,
         entity: &EntityId,
         stream: &StreamKey,
         after: i64,
     ) -> Result<(Vec<Event>, bool)> {
+        let closed: Option<bool> = sqlx::query_scalar(
+            "SELECT closed FROM stream_seqs WHERE entity_id = $1 AND session_id = $2 AND stream = $3",
+        )
+        .bind(entity.as_str())
+        .bind(stream.session.as_uuid())
+        .bind(&stream.name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| map_err("read stream state", e))?;
         let rows = sqlx::query(
             "SELECT seq, message FROM events WHERE entity_id = $1 AND session_id = $2 AND stream = $3 \
                  AND seq > $4 ORDER BY seq",
@@ -527,18 +560,6 @@ impl PostgresStore {
                 message,
             });
         }
-        if !events.is_empty() {
-            return Ok((events, false));
-        }
-        let closed: Option<bool> = sqlx::query_scalar(
-            "SELECT closed FROM stream_seqs WHERE entity_id = $1 AND session_id = $2 AND stream = $3",
-        )
-        .bind(entity.as_str())
-        .bind(stream.session.as_uuid())
-        .bind(&stream.name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| map_err("read stream state", e))?;
         Ok((events, closed.unwrap_or(false)))
     }
 }
@@ -592,6 +613,18 @@ impl MessageQueue for PostgresStore {
         after: Option<EventId>,
     ) -> Result<EventStream> {
         let after = after.as_ref().map(parse_seq).transpose()?.unwrap_or(0);
+        // Registered like a published stream, so `delete_session` ends this subscriber even if
+        // nothing was ever published to it.
+        sqlx::query(
+            "INSERT INTO stream_seqs (entity_id, session_id, stream, next_seq) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (entity_id, session_id, stream) DO NOTHING",
+        )
+        .bind(entity.as_str())
+        .bind(stream.session.as_uuid())
+        .bind(&stream.name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_err("subscribe", e))?;
         struct State {
             store: PostgresStore,
             entity: EntityId,

@@ -13,6 +13,7 @@
 //! | `{p:e:s}:streams` | set | names of the session's streams (for `delete_session`) |
 //! | `{p:e:s}:stream:NAME` | stream | one event log; entry ids are the SSE event ids |
 //! | `{p:e:s}:reply:KEY` | list | a client's answer to one server-to-client request |
+//! | `{p:e:s}:replies` | set | keys of pending replies (for `delete_session`) |
 //! | `p:idx:e` | sorted set | the entity's session ids (for listing; pruned lazily) |
 //! | `p:logs:e` | list | the entity's newest log records (bounded) |
 //!
@@ -170,14 +171,22 @@ impl RedisStore {
         format!("{}:streams", self.tag(entity, session))
     }
 
+    fn replies_set_key(&self, entity: &EntityId, session: &SessionId) -> String {
+        format!("{}:replies", self.tag(entity, session))
+    }
+
     fn reply_key(&self, entity: &EntityId, session: &SessionId, request_key: &str) -> String {
         format!("{}:reply:{}", self.tag(entity, session), request_key)
     }
 
-    /// A connection of its own, for blocking commands.
-    async fn dedicated(&self) -> Result<MultiplexedConnection> {
+    /// A connection of its own, for blocking commands. Its response timeout must outlast the
+    /// blocking time (the client's default, 500 ms, would fail every `XREAD BLOCK`/`BLPOP`).
+    async fn dedicated(&self, longest_block: Duration) -> Result<MultiplexedConnection> {
+        let cfg = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(longest_block + Duration::from_secs(5)));
         self.client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&cfg)
             .await
             .map_err(|e| map_err("connect (blocking reader)", e))
     }
@@ -447,12 +456,9 @@ fn parse_entries(v: &RV) -> Result<Vec<Entry>> {
 }
 
 fn check_event_id(id: &EventId) -> Result<&str> {
-    let ok = id.0.split_once('-').is_some_and(|(a, b)| {
-        !a.is_empty()
-            && !b.is_empty()
-            && a.bytes().all(|c| c.is_ascii_digit())
-            && b.bytes().all(|c| c.is_ascii_digit())
-    });
+    let ok =
+        id.0.split_once('-')
+            .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
     if ok {
         Ok(&id.0)
     } else {
@@ -536,7 +542,21 @@ impl MessageQueue for RedisStore {
             Some(a) => check_event_id(a)?.to_string(),
             None => "0-0".to_string(),
         };
-        let con = self.dedicated().await?;
+        // Registered like a published stream, so `delete_session` ends this subscriber even if
+        // nothing was ever published to it.
+        let set = self.streams_set_key(entity, &stream.session);
+        let mut shared = self.con.clone();
+        let _: (i64, i64) = redis::pipe()
+            .cmd("SADD")
+            .arg(&set)
+            .arg(&stream.name)
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(ms(self.cfg.stream_ttl))
+            .query_async(&mut shared)
+            .await
+            .map_err(|e| map_err("subscribe", e))?;
+        let con = self.dedicated(self.cfg.block_interval).await?;
         struct State {
             con: MultiplexedConnection,
             key: String,
@@ -583,7 +603,10 @@ impl MessageQueue for RedisStore {
                     let Some(entries) = pair.get(1) else { continue };
                     let parsed = match parse_entries(entries) {
                         Ok(p) => p,
-                        Err(e) => return Some((Err(e), st)),
+                        Err(e) => {
+                            st.done = true;
+                            return Some((Err(e), st));
+                        }
                     };
                     for e in parsed {
                         match e {
@@ -651,11 +674,29 @@ impl MessageQueue for RedisStore {
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(60_000).ignore();
         }
-        pipe.cmd("DEL").arg(&set).ignore();
+        pipe.cmd("PEXPIRE").arg(&set).arg(60_000).ignore();
         let _: () = pipe
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("delete streams", e))?;
+        // Pending replies of the session go too.
+        let replies = self.replies_set_key(entity, session);
+        let keys: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&replies)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("list replies", e))?;
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("DEL")
+                .arg(self.reply_key(entity, session, k))
+                .ignore();
+        }
+        pipe.cmd("DEL").arg(&replies).ignore();
+        let _: () = pipe
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("delete replies", e))?;
         Ok(())
     }
 
@@ -668,13 +709,21 @@ impl MessageQueue for RedisStore {
     ) -> Result<()> {
         let key = self.reply_key(entity, session, request_key);
         let mut con = self.con.clone();
-        let _: (i64, i64) = redis::pipe()
+        let set = self.replies_set_key(entity, session);
+        let ttl = ms(self.cfg.reply_ttl);
+        let _: (i64, i64, i64, i64) = redis::pipe()
             .cmd("RPUSH")
             .arg(&key)
             .arg(reply.to_string())
             .cmd("PEXPIRE")
             .arg(&key)
-            .arg(ms(self.cfg.reply_ttl))
+            .arg(ttl)
+            .cmd("SADD")
+            .arg(&set)
+            .arg(request_key)
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(ttl)
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("deliver reply", e))?;
@@ -689,7 +738,7 @@ impl MessageQueue for RedisStore {
         timeout: Duration,
     ) -> Result<Option<Value>> {
         let key = self.reply_key(entity, session, request_key);
-        let mut con = self.dedicated().await?;
+        let mut con = self.dedicated(timeout).await?;
         // BLPOP takes seconds as a float; a non-positive timeout would block forever.
         let secs = timeout.as_secs_f64().max(0.01);
         let r: Option<(String, String)> = redis::cmd("BLPOP")

@@ -370,11 +370,11 @@ def test_postgres_restart_fails_fast_then_recovers_without_losing_acknowledged_s
     port = _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data / "d"), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, cwd="/")
     opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
     ctl = [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data / "d"), "-l", str(data / "log"), "-w"]
-    start = lambda: subprocess.run([*ctl, "-o", opts, "start"], check=True, capture_output=True)  # noqa: E731
-    stop = lambda: subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True)  # noqa: E731
+    start = lambda: subprocess.run([*ctl, "-o", opts, "start"], check=True, capture_output=True, cwd="/")  # noqa: E731
+    stop = lambda: subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True, cwd="/")  # noqa: E731
     start()
     proc, base, log = _serve(f"postgres://postgres@127.0.0.1:{port}/postgres", tmp_path)
     try:
@@ -382,7 +382,7 @@ def test_postgres_restart_fails_fast_then_recovers_without_losing_acknowledged_s
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True, cwd="/")
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -76,6 +76,19 @@ fn rpc_error(e: &ErrorObject) -> ApiError {
         .and_then(|d| d.get("path"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let retryable = e
+        .data
+        .as_ref()
+        .and_then(|d| d.get("retryable"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if retryable {
+        return ApiError::new(
+            ApiError::Unavailable,
+            "unavailable",
+            "temporarily unavailable; retry later",
+        );
+    }
     match e.code {
         codes::INVALID_PARAMS if e.message.starts_with("Unknown ") => {
             ApiError::new(ApiError::NotFound, "not_found", e.message.clone())

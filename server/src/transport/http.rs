@@ -47,6 +47,10 @@ pub(crate) fn store_error(e: &Error) -> Response {
     let (status, message) = match e {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "Session not found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "concurrent update; retry"),
+        Error::InvalidParams(_) => (
+            StatusCode::BAD_REQUEST,
+            "a value in the request cannot be stored",
+        ),
         e if e.is_retryable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             "session store unavailable; retry later",
