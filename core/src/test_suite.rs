@@ -35,6 +35,37 @@ pub struct Stores {
     pub logs: Arc<dyn LogStore>,
 }
 
+impl Stores {
+    /// All three roles played by one backend value.
+    pub fn of<S>(store: S) -> Self
+    where
+        S: SessionStore + MessageQueue + LogStore + Clone,
+    {
+        Stores {
+            sessions: Arc::new(store.clone()),
+            queue: Arc::new(store.clone()),
+            logs: Arc::new(store),
+        }
+    }
+}
+
+/// The URL of an external backend for tests, from the environment variable `var`. `None` (the
+/// caller skips) when it is unset, except under CI, where a required backend that is missing is
+/// a failure rather than a silent skip.
+pub fn backend_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide {var} (scripts/test.sh starts the backend)"
+            );
+            eprintln!("skipped: {var} is not set");
+            None
+        }
+    }
+}
+
 const TTL: Duration = Duration::from_secs(60);
 
 /// A random entity id, unique per test.

@@ -586,12 +586,7 @@ mod tests {
     use fastmcp_core::test_suite::Stores;
 
     fn stores() -> Stores {
-        let s = MemoryStore::default();
-        Stores {
-            sessions: Arc::new(s.clone()),
-            queue: Arc::new(s.clone()),
-            logs: Arc::new(s),
-        }
+        Stores::of(MemoryStore::default())
     }
 
     fastmcp_core::store_test_suite!(async { stores() });

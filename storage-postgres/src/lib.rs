@@ -881,25 +881,15 @@ mod tests {
     /// Runs against the server named by FASTMCP_TEST_DATABASE_URL (scripts/test.sh starts a
     /// throwaway PostgreSQL cluster); skipped without it, except under CI.
     async fn stores() -> Option<Stores> {
-        let Ok(url) = std::env::var("FASTMCP_TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must provide FASTMCP_TEST_DATABASE_URL"
-            );
-            eprintln!("skipped: FASTMCP_TEST_DATABASE_URL is not set");
-            return None;
-        };
+        let url = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL")?;
         let mut cfg = PostgresConfig::new(url);
         cfg.poll_interval = Duration::from_millis(200);
         cfg.max_connections = 4;
-        let s = PostgresStore::connect(cfg)
-            .await
-            .expect("postgres reachable");
-        Some(Stores {
-            sessions: Arc::new(s.clone()),
-            queue: Arc::new(s.clone()),
-            logs: Arc::new(s),
-        })
+        Some(Stores::of(
+            PostgresStore::connect(cfg)
+                .await
+                .expect("postgres reachable"),
+        ))
     }
 
     fastmcp_core::store_test_suite!(optional stores());

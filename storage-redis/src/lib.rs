@@ -808,29 +808,18 @@ impl LogStore for RedisStore {
 mod tests {
     use super::*;
     use fastmcp_core::test_suite::Stores;
-    use std::sync::Arc;
 
     /// The suite runs against the Redis named by FASTMCP_TEST_REDIS_URL (scripts/test.sh starts
     /// one on a free port). Without it the tests are skipped, except under CI, where a missing
     /// backend is a failure.
     async fn stores() -> Option<Stores> {
-        let Ok(url) = std::env::var("FASTMCP_TEST_REDIS_URL") else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must provide FASTMCP_TEST_REDIS_URL"
-            );
-            eprintln!("skipped: FASTMCP_TEST_REDIS_URL is not set");
-            return None;
-        };
+        let url = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_REDIS_URL")?;
         let mut cfg = RedisConfig::new(url);
         cfg.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         cfg.block_interval = Duration::from_millis(500);
-        let s = RedisStore::connect(cfg).await.expect("redis reachable");
-        Some(Stores {
-            sessions: Arc::new(s.clone()),
-            queue: Arc::new(s.clone()),
-            logs: Arc::new(s),
-        })
+        Some(Stores::of(
+            RedisStore::connect(cfg).await.expect("redis reachable"),
+        ))
     }
 
     fastmcp_core::store_test_suite!(optional stores());
