@@ -286,6 +286,24 @@ pub enum LogKind {
     Error,
 }
 
+impl LogKind {
+    /// The stored name (`log`, `progress`, `error`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Log => "log",
+            LogKind::Progress => "progress",
+            LogKind::Error => "error",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [LogKind::Log, LogKind::Progress, LogKind::Error]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
 /// One log record: every `ctx` log message and progress/error event, whatever the client's
 /// logging level (that level filters what is *sent*, not what is *kept*).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,4 +341,21 @@ pub trait LogStore: Send + Sync + 'static {
         session: Option<&SessionId>,
         limit: usize,
     ) -> Result<Vec<LogRecord>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogKind;
+
+    #[test]
+    fn log_kind_names_match_serde_and_round_trip() {
+        for k in [LogKind::Log, LogKind::Progress, LogKind::Error] {
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::json!(k.as_str())
+            );
+            assert_eq!(LogKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(LogKind::parse("nope"), None);
+    }
 }

@@ -224,30 +224,23 @@ impl PostgresStore {
             .await
             .map_err(err)?;
         }
-        for r in resources {
+        let static_rows = resources
+            .iter()
+            .map(|r| (&r.uri, &r.name, &r.description, &r.mime_type, false));
+        let template_rows = templates
+            .iter()
+            .map(|r| (&r.uri_template, &r.name, &r.description, &r.mime_type, true));
+        for (uri, name, description, mime_type, is_template) in static_rows.chain(template_rows) {
             sqlx::query(
                 "INSERT INTO resources (server_name, uri, is_template, name, description, mime_type) \
-                 VALUES ($1, $2, false, $3, $4, $5)",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(server_name)
-            .bind(&r.uri)
-            .bind(&r.name)
-            .bind(&r.description)
-            .bind(&r.mime_type)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
-        for r in templates {
-            sqlx::query(
-                "INSERT INTO resources (server_name, uri, is_template, name, description, mime_type) \
-                 VALUES ($1, $2, true, $3, $4, $5)",
-            )
-            .bind(server_name)
-            .bind(&r.uri_template)
-            .bind(&r.name)
-            .bind(&r.description)
-            .bind(&r.mime_type)
+            .bind(uri)
+            .bind(is_template)
+            .bind(name)
+            .bind(description)
+            .bind(mime_type)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
@@ -806,18 +799,13 @@ impl MessageQueue for PostgresStore {
 #[async_trait]
 impl LogStore for PostgresStore {
     async fn append(&self, record: &LogRecord) -> Result<()> {
-        let kind = match record.kind {
-            LogKind::Log => "log",
-            LogKind::Progress => "progress",
-            LogKind::Error => "error",
-        };
         sqlx::query(
             "INSERT INTO logs (entity_id, session_id, kind, level, message, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision / 1000.0))",
         )
         .bind(record.entity.as_str())
         .bind(record.session.map(|s| s.as_uuid()))
-        .bind(kind)
+        .bind(record.kind.as_str())
         .bind(record.level.as_str())
         .bind(&record.message)
         .bind(Json(&record.data))
@@ -857,11 +845,7 @@ impl LogStore for PostgresStore {
                 Ok(LogRecord {
                     entity: entity.clone(),
                     session: session.and_then(|u| SessionId::parse(&u.to_string())),
-                    kind: match kind.as_str() {
-                        "progress" => LogKind::Progress,
-                        "error" => LogKind::Error,
-                        _ => LogKind::Log,
-                    },
+                    kind: LogKind::parse(&kind).unwrap_or(LogKind::Log),
                     level: fastmcp_core::protocol::LoggingLevel::parse(&level)
                         .unwrap_or(fastmcp_core::protocol::LoggingLevel::Info),
                     message: r.try_get("message").map_err(corrupt)?,

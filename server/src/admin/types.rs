@@ -340,15 +340,10 @@ pub(crate) struct LogView {
 
 impl From<LogRecord> for LogView {
     fn from(r: LogRecord) -> Self {
-        let kind = match r.kind {
-            fastmcp_core::LogKind::Log => "log",
-            fastmcp_core::LogKind::Progress => "progress",
-            fastmcp_core::LogKind::Error => "error",
-        };
         Self {
             entity_id: r.entity.to_string(),
             session_id: r.session.map(|s| s.to_string()),
-            kind: kind.into(),
+            kind: r.kind.as_str().into(),
             level: r.level.as_str().into(),
             message: r.message,
             data: r.data,
