@@ -116,6 +116,44 @@ pub async fn session_round_trip(s: Stores) {
         .is_none());
 }
 
+/// Many concurrent loads, mixing live sessions, foreign entities and unknown ids, each get
+/// their own answer (backends that coalesce reads must not mix them up).
+pub async fn concurrent_loads_get_their_own_record(s: Stores) {
+    let e = random_entity();
+    let other = random_entity();
+    let mut sessions = Vec::new();
+    for i in 0..24 {
+        let mut rec = SessionRecord::new(e.clone());
+        rec.state.insert("i".into(), json!(i));
+        sessions.push(s.sessions.create(rec, TTL).await.unwrap());
+    }
+    let loads = (0..3).flat_map(|round| {
+        sessions
+            .iter()
+            .enumerate()
+            .map(move |(i, rec)| (round, i, rec.id))
+    });
+    let results = futures::future::join_all(loads.map(|(round, i, id)| {
+        let (s, e, other) = (s.clone(), e.clone(), other.clone());
+        async move {
+            let (entity, id) = match (round + i) % 3 {
+                0 => (e, id),
+                1 => (other, id),
+                _ => (e, SessionId::new_random()),
+            };
+            let got = s.sessions.load_and_touch(&entity, &id, TTL).await.unwrap();
+            ((round + i) % 3, i, got)
+        }
+    }))
+    .await;
+    for (kind, i, got) in results {
+        match kind {
+            0 => assert_eq!(got.expect("own session").state.get("i"), Some(&json!(i))),
+            _ => assert!(got.is_none(), "kind {kind} for session {i}: {got:?}"),
+        }
+    }
+}
+
 /// Creating an existing id is a conflict and leaves the original untouched.
 pub async fn create_conflict(s: Stores) {
     let e = random_entity();
@@ -524,7 +562,7 @@ macro_rules! store_test_suite {
     };
     (@all $kind:ident $make:expr) => {
         $crate::store_test_suite!(@run $kind $make;
-            session_round_trip, create_conflict, save_is_compare_and_swap,
+            session_round_trip, concurrent_loads_get_their_own_record, create_conflict, save_is_compare_and_swap,
             concurrent_saves_one_winner, save_missing_is_not_found, ttl_expiry_and_touch,
             delete_is_idempotent_and_scoped, list_paginates_per_entity,
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,

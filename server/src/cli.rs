@@ -62,6 +62,14 @@ pub struct ServeArgs {
     /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
     #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
     pub client_request_timeout: u64,
+    /// Days that PostgreSQL keeps `logs` rows (memory and Redis keep the newest 1000 per entity).
+    #[arg(long, env = "FASTMCP_MT_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=36500))]
+    pub log_retention_days: u64,
+    /// Connections in this instance's PostgreSQL pool.
+    #[arg(long, env = "FASTMCP_MT_PG_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub pg_pool_size: u32,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -77,6 +85,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("allowed_origins", &self.allowed_origins)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("client_request_timeout", &self.client_request_timeout)
+            .field("log_retention_days", &self.log_retention_days)
+            .field("pg_pool_size", &self.pg_pool_size)
             .finish()
     }
 }
@@ -138,10 +148,32 @@ pub fn store_url(flag: Option<&str>) -> String {
         .unwrap_or_else(|| "memory".into())
 }
 
+/// Settings of the shared stores (the memory store has none).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// How long PostgreSQL keeps log rows.
+    pub log_retention: std::time::Duration,
+    /// PostgreSQL pool size.
+    pub pg_pool_size: u32,
+}
+
+impl StoreOptions {
+    /// The options given on the command line.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            key_prefix: args.key_prefix.clone(),
+            log_retention: std::time::Duration::from_secs(args.log_retention_days * 24 * 3600),
+            pg_pool_size: args.pg_pool_size,
+        }
+    }
+}
+
 /// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
-pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartError> {
-    #[cfg(not(feature = "storage-redis"))]
-    let _ = key_prefix; // only shared stores namespace their keys
+pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, StartError> {
+    #[cfg(not(any(feature = "storage-redis", feature = "storage-postgres")))]
+    let _ = opts; // only shared stores have options
     let scheme = url.split_once("://").map_or(url, |(s, _)| s);
     match scheme {
         "memory" => {
@@ -159,7 +191,7 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
             #[cfg(feature = "storage-redis")]
             {
                 let mut cfg = fastmcp_storage_redis::RedisConfig::new(url);
-                cfg.prefix = key_prefix.to_string();
+                cfg.prefix = opts.key_prefix.clone();
                 let s = fastmcp_storage_redis::RedisStore::connect(cfg)
                     .await
                     .map_err(|e| {
@@ -175,13 +207,17 @@ pub async fn open_store(url: &str, key_prefix: &str) -> Result<Stores, StartErro
         "postgres" | "postgresql" => {
             #[cfg(feature = "storage-postgres")]
             {
-                let s = fastmcp_storage_postgres::PostgresStore::connect(
-                    fastmcp_storage_postgres::PostgresConfig::new(url),
-                )
-                .await
-                .map_err(|e| {
-                    StartError::Store(format!("cannot use PostgreSQL at {}: {e}", redact_url(url)))
-                })?;
+                let mut cfg = fastmcp_storage_postgres::PostgresConfig::new(url);
+                cfg.log_retention = opts.log_retention;
+                cfg.max_connections = opts.pg_pool_size;
+                let s = fastmcp_storage_postgres::PostgresStore::connect(cfg)
+                    .await
+                    .map_err(|e| {
+                        StartError::Store(format!(
+                            "cannot use PostgreSQL at {}: {e}",
+                            redact_url(url)
+                        ))
+                    })?;
                 Ok(Stores {
                     postgres: Some(s.clone()),
                     ..Stores::of(s, "postgres")
@@ -269,7 +305,7 @@ async fn migrate(url: &str) -> std::process::ExitCode {
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
-    let stores = open_store(&url, &args.key_prefix).await?;
+    let stores = open_store(&url, &StoreOptions::from_args(&args)).await?;
     let kind = stores.kind;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
@@ -367,6 +403,34 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
+    fn test_opts() -> StoreOptions {
+        StoreOptions {
+            key_prefix: "p".into(),
+            log_retention: std::time::Duration::from_secs(60),
+            pg_pool_size: 2,
+        }
+    }
+
+    #[test]
+    fn retention_and_pool_flags_are_bounded() {
+        let cli = Cli::try_parse_from([
+            "fastmcp",
+            "--log-retention-days",
+            "7",
+            "--pg-pool-size",
+            "4",
+        ])
+        .expect("valid flags");
+        let opts = StoreOptions::from_args(&cli.serve);
+        assert_eq!(
+            opts.log_retention,
+            std::time::Duration::from_secs(7 * 86400)
+        );
+        assert_eq!(opts.pg_pool_size, 4);
+        assert!(Cli::try_parse_from(["fastmcp", "--log-retention-days", "0"]).is_err());
+        assert!(Cli::try_parse_from(["fastmcp", "--pg-pool-size", "1"]).is_err());
+    }
+
     #[test]
     fn debug_output_hides_secrets() {
         let cli = Cli::parse_from([
@@ -385,7 +449,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_or_missing_backends_are_clear_errors() {
-        let err = open_store("postgres://u:secret@127.0.0.1:1/db", "p")
+        let err = open_store("postgres://u:secret@127.0.0.1:1/db", &test_opts())
             .await
             .err()
             .map(|e| e.to_string())
@@ -395,7 +459,7 @@ mod tests {
         assert!(err.contains("storage-postgres"), "{err}");
         #[cfg(feature = "storage-postgres")]
         assert!(err.contains("cannot use PostgreSQL"), "{err}");
-        let err = open_store("ftp://x:secret@y", "p")
+        let err = open_store("ftp://x:secret@y", &test_opts())
             .await
             .err()
             .map(|e| e.to_string())
@@ -404,7 +468,7 @@ mod tests {
             err.contains("unknown store") && !err.contains("secret"),
             "{err}"
         );
-        let err = open_store("redis://:secret@127.0.0.1:1", "p")
+        let err = open_store("redis://:secret@127.0.0.1:1", &test_opts())
             .await
             .err()
             .map(|e| e.to_string());

@@ -3,6 +3,11 @@
 
 use fastmcp_core::McpServer;
 
+/// glibc's allocator spent ~6% of the request path in `malloc`/`free`/consolidation under load;
+/// see `docs/decisions.md` for the measurement.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let builder = McpServer::builder("fastmcp-mt-demo", env!("CARGO_PKG_VERSION"))

@@ -4,8 +4,9 @@
 //! database is Postgres. Schema: `migrations/` at the workspace root, embedded as [`MIGRATOR`] and
 //! applied at start-up (or by `fastmcp migrate`).
 //!
-//! - Sessions are rows keyed `(entity_id, id)`; `load_and_touch` is one `UPDATE … RETURNING`, saves
-//!   are compare-and-swap on `version`.
+//! - Sessions are rows keyed `(entity_id, id)`; `load_and_touch` is a `SELECT` (coalesced with
+//!   concurrent ones into one statement) plus an `UPDATE` only when the expiry is due; saves are
+//!   compare-and-swap on `version`.
 //! - Each stream's events carry a per-stream `seq` taken from `stream_seqs` under a row lock in the
 //!   same statement, so numbers become visible in order. `LISTEN/NOTIFY` wakes subscribers on
 //!   every instance; each subscriber also re-reads on a short interval, so a missed notification
@@ -30,7 +31,9 @@ use serde_json::Value;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+mod reads;
 
 /// Re-exported so users get the matching client version.
 pub use sqlx;
@@ -97,6 +100,10 @@ pub struct PostgresStore {
     cfg: Arc<PostgresConfig>,
     /// NOTIFY payloads (`e:` stream keys, `r:` reply keys) fanned out to local waiters.
     hub: broadcast::Sender<String>,
+    /// Session reads of the request path, coalesced into batches (see `reads`).
+    reads: mpsc::Sender<reads::Read>,
+    /// Decoded session records, used only when the database confirms their version.
+    cache: Arc<reads::RecordCache>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -171,10 +178,15 @@ impl PostgresStore {
                 .map_err(|e| Error::backend("postgres: migrations failed", e))?;
         }
         let (hub, _) = broadcast::channel(1024);
+        let (reads, read_rx) = mpsc::channel(4096);
+        let cache = Arc::new(reads::RecordCache::default());
+        tokio::spawn(reads::run(pool.clone(), Arc::clone(&cache), read_rx));
         let store = Self {
             pool,
             cfg: Arc::new(cfg),
             hub,
+            reads,
+            cache,
         };
         tokio::spawn(listen(store.pool.clone(), store.hub.clone()));
         tokio::spawn(cleanup(store.clone()));
@@ -386,22 +398,22 @@ impl SessionStore for PostgresStore {
         id: &SessionId,
         ttl: Duration,
     ) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "SELECT record, version, \
-                 expires_at < now() + make_interval(secs => $3::bigint / 1000.0) AS stale \
-             FROM sessions WHERE entity_id = $1 AND id = $2 AND expires_at > now()",
-        )
-        .bind(entity.as_str())
-        .bind(id.as_uuid())
-        .bind(ms(ttl) - ms(ttl) / 20)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| map_err("load session", e))?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<bool, _>("stale").unwrap_or(true) {
+        let (reply, answer) = oneshot::channel();
+        let read = reads::Read {
+            entity: entity.clone(),
+            id: *id,
+            fresh_ms: ms(ttl) - ms(ttl) / 20,
+            reply,
+        };
+        let gone = || Error::Internal("postgres: session reader stopped".into());
+        self.reads.send(read).await.map_err(|_| gone())?;
+        let Some((record, stale)) = answer.await.map_err(|_| gone())?? else {
+            return Ok(None);
+        };
+        if stale {
             self.touch(entity, id, ttl).await?;
         }
-        Self::decode(&row).map(Some)
+        Ok(Some(record))
     }
 
     async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
@@ -464,6 +476,7 @@ impl SessionStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| map_err("delete session", e))?;
+        self.cache.forget(id);
         Ok(row
             .and_then(|r| r.try_get::<bool, _>("live").ok())
             .unwrap_or(false))
@@ -877,6 +890,106 @@ mod tests {
     }
 
     fastmcp_core::store_test_suite!(optional stores());
+
+    async fn instance(url: &str) -> PostgresStore {
+        let mut cfg = PostgresConfig::new(url);
+        cfg.max_connections = 2;
+        PostgresStore::connect(cfg)
+            .await
+            .expect("postgres reachable")
+    }
+
+    /// Each instance keeps decoded records; a save or delete made through another instance must
+    /// still be what the next read returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_records_follow_other_instances() {
+        let Some(url) = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+            return;
+        };
+        let (a, b) = (instance(&url).await, instance(&url).await);
+        let entity = fastmcp_core::test_suite::random_entity();
+        let ttl = Duration::from_secs(60);
+        let rec = a
+            .create(SessionRecord::new(entity.clone()), ttl)
+            .await
+            .unwrap();
+        let seen = a
+            .load_and_touch(&entity, &rec.id, ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.version, 1);
+        let mut changed = b.load(&entity, &rec.id).await.unwrap().unwrap();
+        changed.state.insert("by".into(), serde_json::json!("b"));
+        b.save(&changed, ttl).await.unwrap();
+        let seen = a
+            .load_and_touch(&entity, &rec.id, ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.version, 2);
+        assert_eq!(seen.state.get("by"), Some(&serde_json::json!("b")));
+        // Cached again at version 2, then deleted elsewhere.
+        assert!(a
+            .load_and_touch(&entity, &rec.id, ttl)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(b.delete(&entity, &rec.id).await.unwrap());
+        assert!(a
+            .load_and_touch(&entity, &rec.id, ttl)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    /// `logs` rows older than the configured retention are deleted by the cleanup task. Runs in a
+    /// database of its own: the cleanup is global and would race the other tests' rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn log_retention_is_enforced() {
+        let Some(url) = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+            return;
+        };
+        let admin = instance(&url).await;
+        let db = format!("retention_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let mut cfg = PostgresConfig::new(format!("{base}/{db}"));
+        cfg.max_connections = 2;
+        cfg.log_retention = Duration::from_millis(300);
+        cfg.cleanup_interval = Duration::from_millis(100);
+        let store = PostgresStore::connect(cfg).await.unwrap();
+        let entity = fastmcp_core::test_suite::random_entity();
+        let record = LogRecord {
+            entity: entity.clone(),
+            session: None,
+            kind: LogKind::Log,
+            level: fastmcp_core::protocol::LoggingLevel::Info,
+            message: "kept for a while".into(),
+            data: Value::Null,
+            created_at_ms: 0,
+        };
+        store.append(&record).await.unwrap();
+        assert_eq!(store.recent(&entity, None, 10).await.unwrap().len(), 1);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !store.recent(&entity, None, 10).await.unwrap().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "log row outlived its retention"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        store.pool().close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {db} WITH (FORCE)"
+        )))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    }
 
     #[test]
     fn debug_hides_the_password() {

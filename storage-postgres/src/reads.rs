@@ -1,0 +1,165 @@
+//! Session reads on the request path, coalesced.
+//!
+//! Every handshake-era request reads its session, so on PostgreSQL the request rate is bounded by
+//! how many single-row `SELECT`s the pool can turn around. Reads that arrive while earlier ones
+//! are in flight are sent as one `SELECT … FROM unnest(…)`: the database sees one statement per
+//! batch, not one per request, and every request still reads the committed row (no cache, so no
+//! cross-instance staleness). An idle instance sends a batch of one at once: no added latency.
+//!
+//! Decoded records are also kept per instance, but only ever used after the database confirms
+//! that the row still has the cached `version`: the statement then sends no record at all, so
+//! neither side pays for the JSON. A save on any instance bumps the version, so a stale copy is
+//! never served.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use fastmcp_core::error::{Error, Result};
+use fastmcp_core::{EntityId, SessionId, SessionRecord};
+use sqlx::postgres::PgPool;
+use sqlx::{Row, ValueRef};
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many reads share one statement (bounds the statement's parameter arrays).
+const MAX_BATCH: usize = 256;
+
+/// Above this many cached records the cache starts over (it is an optimisation, never a source
+/// of truth, so dropping it only costs one full read per session).
+const MAX_CACHED: usize = 100_000;
+
+/// A loaded session and whether its expiry is due for a touch.
+pub(crate) type Loaded = Option<(SessionRecord, bool)>;
+
+/// Decoded records by session id, each valid only for the `version` it carries.
+#[derive(Default)]
+pub(crate) struct RecordCache(DashMap<SessionId, Arc<SessionRecord>>);
+
+impl RecordCache {
+    fn get(&self, entity: &EntityId, id: &SessionId) -> Option<Arc<SessionRecord>> {
+        self.0
+            .get(id)
+            .map(|r| Arc::clone(&r))
+            .filter(|r| &r.entity == entity)
+    }
+
+    pub(crate) fn put(&self, record: SessionRecord) {
+        if self.0.len() >= MAX_CACHED {
+            self.0.clear();
+        }
+        self.0.insert(record.id, Arc::new(record));
+    }
+
+    pub(crate) fn forget(&self, id: &SessionId) {
+        self.0.remove(id);
+    }
+}
+
+pub(crate) struct Read {
+    pub(crate) entity: EntityId,
+    pub(crate) id: SessionId,
+    /// Touch when the expiry is earlier than now + this.
+    pub(crate) fresh_ms: i64,
+    pub(crate) reply: oneshot::Sender<Result<Loaded>>,
+}
+
+/// Collects reads and runs them one batch at a time: reads that arrive while a batch is in
+/// flight form the next one. One statement in flight beat two, four and eight in
+/// `scripts/bench-stores.sh` (bigger batches; see `docs/decisions.md`). Ends when every sender is
+/// dropped.
+pub(crate) async fn run(pool: PgPool, cache: Arc<RecordCache>, mut rx: mpsc::Receiver<Read>) {
+    let mut batch = Vec::with_capacity(64);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        execute(&pool, &cache, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
+    let known: Vec<Option<Arc<SessionRecord>>> =
+        batch.iter().map(|r| cache.get(&r.entity, &r.id)).collect();
+    let entities: Vec<&str> = batch.iter().map(|r| r.entity.as_str()).collect();
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id.as_uuid()).collect();
+    let fresh: Vec<i64> = batch.iter().map(|r| r.fresh_ms).collect();
+    let versions: Vec<i64> = known
+        .iter()
+        .map(|k| {
+            k.as_ref()
+                .map_or(0, |r| i64::try_from(r.version).unwrap_or(0))
+        })
+        .collect();
+    let rows = sqlx::query(
+        "SELECT k.ord, s.version, \
+             CASE WHEN s.version = k.known THEN NULL ELSE s.record END AS record, \
+             s.expires_at < now() + make_interval(secs => k.fresh / 1000.0) AS stale \
+         FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[]) \
+             WITH ORDINALITY AS k(entity_id, id, fresh, known, ord) \
+         CROSS JOIN LATERAL (SELECT record, version, expires_at FROM sessions \
+             WHERE entity_id = k.entity_id AND id = k.id AND expires_at > now()) s",
+    )
+    .bind(&entities)
+    .bind(&ids)
+    .bind(&fresh)
+    .bind(&versions)
+    .fetch_all(pool)
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            let err = crate::map_err("load session", e);
+            for read in batch {
+                let _ = read.reply.send(Err(replicate(&err)));
+            }
+            return;
+        }
+    };
+    let mut results: Vec<Result<Loaded>> = batch.iter().map(|_| Ok(None)).collect();
+    for row in &rows {
+        let Some(i) = row
+            .try_get::<i64, _>("ord")
+            .ok()
+            .and_then(|o| usize::try_from(o - 1).ok())
+            .filter(|&i| i < results.len())
+        else {
+            continue;
+        };
+        let stale = row.try_get::<bool, _>("stale").unwrap_or(true);
+        let unchanged = row.try_get_raw("record").is_ok_and(|v| v.is_null());
+        results[i] = match (&known[i], unchanged) {
+            (Some(rec), true) => Ok(Some((SessionRecord::clone(rec), stale))),
+            _ => crate::PostgresStore::decode(row).map(|rec| {
+                cache.put(rec.clone());
+                Some((rec, stale))
+            }),
+        };
+    }
+    for (i, (read, result)) in batch.into_iter().zip(results).enumerate() {
+        if matches!(result, Ok(None)) && known[i].is_some() {
+            cache.forget(&read.id);
+        }
+        // A waiter that went away (its request was cancelled) needs no answer.
+        let _ = read.reply.send(result);
+    }
+}
+
+/// The same failure for every waiter of a batch (the source error is not `Clone`).
+fn replicate(err: &Error) -> Error {
+    match err {
+        Error::Unavailable { message, source } => Error::Unavailable {
+            message: with_source(message, source.as_deref()),
+            source: None,
+        },
+        Error::Backend { message, source } => Error::Backend {
+            message: with_source(message, source.as_deref()),
+            source: None,
+        },
+        Error::InvalidParams(m) => Error::InvalidParams(m.clone()),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+fn with_source(message: &str, source: Option<&(dyn std::error::Error + Send + Sync)>) -> String {
+    match source {
+        Some(s) => format!("{message}: {s}"),
+        None => message.to_owned(),
+    }
+}
