@@ -46,10 +46,83 @@ pub(crate) struct RequestScope {
     pub(crate) session_id: Option<SessionId>,
     pub(crate) request_id: Option<RequestId>,
     pub(crate) progress_token: Option<Value>,
-    pub(crate) log_threshold: LoggingLevel,
+    /// `None`: send no `notifications/message` at all (a 2026-07-28 request without `logLevel`).
+    pub(crate) log_threshold: Option<LoggingLevel>,
     pub(crate) client_capabilities: Arc<Value>,
     pub(crate) outlet: Arc<dyn Outlet>,
     pub(crate) cancel: CancellationToken,
+    /// 2026-07-28: the answers this round carries; `None` in the handshake era, where input is
+    /// asked for on the stream instead.
+    pub(crate) input: Option<Arc<InputRound>>,
+}
+
+/// Something a handler asks the client for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputRequest {
+    /// `elicitation/create`: a message and a flat object schema of primitive properties.
+    Elicit {
+        /// Shown to the user.
+        message: String,
+        /// `{type: "object", properties: {…}}`.
+        requested_schema: Value,
+    },
+    /// `sampling/createMessage` with its params (`messages`, `maxTokens`, …).
+    Sample(Value),
+    /// `roots/list`.
+    ListRoots,
+}
+
+impl InputRequest {
+    /// The client method that answers it.
+    pub fn method(&self) -> &'static str {
+        match self {
+            InputRequest::Elicit { .. } => "elicitation/create",
+            InputRequest::Sample(_) => "sampling/createMessage",
+            InputRequest::ListRoots => "roots/list",
+        }
+    }
+
+    /// The client capability it needs.
+    pub fn capability(&self) -> &'static str {
+        match self {
+            InputRequest::Elicit { .. } => "elicitation",
+            InputRequest::Sample(_) => "sampling",
+            InputRequest::ListRoots => "roots",
+        }
+    }
+
+    /// The request's params.
+    pub fn params(&self) -> Value {
+        match self {
+            InputRequest::Elicit {
+                message,
+                requested_schema,
+            } => json!({ "message": message, "requestedSchema": requested_schema }),
+            InputRequest::Sample(p) => p.clone(),
+            InputRequest::ListRoots => json!({}),
+        }
+    }
+}
+
+/// The input side of one 2026-07-28 round: answers from the signed `requestState` and the
+/// request's `inputResponses`, and what the handler asked for that is not answered yet.
+#[derive(Default)]
+pub(crate) struct InputRound {
+    pub(crate) answers: serde_json::Map<String, Value>,
+    /// Keys asked for and answered (they go into the next `requestState`).
+    pub(crate) used: std::sync::Mutex<serde_json::Map<String, Value>>,
+    /// Keys asked for and not answered: the next `InputRequiredResult`'s `inputRequests`.
+    pub(crate) pending: std::sync::Mutex<serde_json::Map<String, Value>>,
+    next_key: std::sync::atomic::AtomicUsize,
+}
+
+impl InputRound {
+    pub(crate) fn new(answers: serde_json::Map<String, Value>) -> Self {
+        Self {
+            answers,
+            ..Self::default()
+        }
+    }
 }
 
 /// Per-request handle given to every handler. Cheap to clone.
@@ -113,7 +186,7 @@ impl Context {
                 data.clone(),
             )
             .await;
-        if level < self.scope.log_threshold {
+        if self.scope.log_threshold.is_none_or(|t| level < t) {
             return Ok(());
         }
         let params = json!({ "level": level, "data": data });
@@ -270,30 +343,161 @@ impl Context {
     }
 
     /// `sampling/createMessage`: asks the client's LLM. `params` as in the spec
-    /// (`messages`, `maxTokens`, …); returns the client's result object.
+    /// (`messages`, `maxTokens`, …); returns the client's result object. See [`input`](Self::input)
+    /// for how this works in each protocol era.
     pub async fn sample(&self, params: Value) -> Result<Value> {
-        self.require_capability("sampling")?;
-        self.request_client("sampling/createMessage", params).await
+        let key = self.auto_key("sampling");
+        self.sample_as(&key, params).await
+    }
+
+    /// [`sample`](Self::sample) under a chosen input key.
+    pub async fn sample_as(&self, key: &str, params: Value) -> Result<Value> {
+        self.input(key, InputRequest::Sample(params)).await
     }
 
     /// `elicitation/create`: asks the user for structured input matching `requested_schema`.
     pub async fn elicit(&self, message: &str, requested_schema: Value) -> Result<ElicitResult> {
-        self.require_capability("elicitation")?;
-        let params = json!({ "message": message, "requestedSchema": requested_schema });
-        let result = self.request_client("elicitation/create", params).await?;
-        serde_json::from_value(result)
-            .map_err(|e| Error::Client(format!("malformed elicitation result: {e}")))
+        let key = self.auto_key("elicitation");
+        self.elicit_as(&key, message, requested_schema).await
+    }
+
+    /// [`elicit`](Self::elicit) under a chosen input key.
+    pub async fn elicit_as(
+        &self,
+        key: &str,
+        message: &str,
+        requested_schema: Value,
+    ) -> Result<ElicitResult> {
+        let request = InputRequest::Elicit {
+            message: message.to_string(),
+            requested_schema,
+        };
+        parse_elicitation(key, self.input(key, request).await?)
     }
 
     /// `roots/list`: the client's filesystem roots.
     pub async fn list_roots(&self) -> Result<Vec<Value>> {
-        self.require_capability("roots")?;
-        let result = self.request_client("roots/list", json!({})).await?;
+        let key = self.auto_key("roots");
+        self.list_roots_as(&key).await
+    }
+
+    /// [`list_roots`](Self::list_roots) under a chosen input key.
+    pub async fn list_roots_as(&self, key: &str) -> Result<Vec<Value>> {
+        let result = self.input(key, InputRequest::ListRoots).await?;
         Ok(result
             .get("roots")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Asks the client for one input and returns its answer (the client's result object).
+    ///
+    /// - Handshake era: a server-to-client request on the request's stream, awaited here (the
+    ///   answer may reach any instance; it is routed through the `MessageQueue`).
+    /// - 2026-07-28: the answer comes with the request (`inputResponses`, or an earlier round
+    ///   kept in the signed `requestState`). When it is not there yet this returns
+    ///   [`Error::InputRequired`]; propagate it with `?` and the client retries the whole
+    ///   request with the answer, on any instance. The handler runs again from the start, so
+    ///   work before the question should be repeatable, and `key` must name the same question
+    ///   on every run (the default keys count questions in the order they are asked).
+    ///
+    /// A client that did not declare the needed capability gets [`Error::MissingCapability`].
+    pub async fn input(&self, key: &str, request: InputRequest) -> Result<Value> {
+        let mut answers = self.inputs(vec![(key.to_string(), request)]).await?;
+        Ok(answers.pop().unwrap_or(Value::Null))
+    }
+
+    /// Asks for several inputs at once: in the 2026-07-28 era they all go into one
+    /// `InputRequiredResult`; in the handshake era they are sent concurrently. Answers come back
+    /// in the order asked.
+    pub async fn inputs(&self, requests: Vec<(String, InputRequest)>) -> Result<Vec<Value>> {
+        for (_, r) in &requests {
+            self.require_capability(r.capability())?;
+        }
+        let Some(round) = &self.scope.input else {
+            let calls = requests
+                .iter()
+                .map(|(_, r)| self.request_client(r.method(), r.params()));
+            return futures::future::try_join_all(calls).await;
+        };
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut missing = false;
+        for (key, request) in &requests {
+            match round.answers.get(key) {
+                Some(answer) if answer.is_object() => {
+                    lock(&round.used).insert(key.clone(), answer.clone());
+                    answers.push(answer.clone());
+                }
+                Some(_) => {
+                    return Err(Error::invalid_params(format!(
+                        "inputResponses.{key} must be the client's result object for {}",
+                        request.method()
+                    )))
+                }
+                None => {
+                    missing = true;
+                    lock(&round.pending).insert(
+                        key.clone(),
+                        json!({ "method": request.method(), "params": request.params() }),
+                    );
+                }
+            }
+        }
+        if missing {
+            Err(Error::InputRequired)
+        } else {
+            Ok(answers)
+        }
+    }
+
+    /// Whether the client declared `capability` (`sampling`, `elicitation`, `roots`, …).
+    pub fn client_supports(&self, capability: &str) -> bool {
+        self.scope
+            .client_capabilities
+            .get(capability)
+            .is_some_and(|v| !v.is_null())
+    }
+
+    /// `Err(MissingCapability)` unless the client declared `capability`.
+    pub fn require_capability(&self, capability: &str) -> Result<()> {
+        if self.client_supports(capability) {
+            Ok(())
+        } else {
+            Err(Error::MissingCapability(capability.to_string()))
+        }
+    }
+
+    /// Tells listeners of this entity that the tool list changed (`notifications/tools/list_changed`
+    /// on every `subscriptions/listen` stream that asked for it, on every instance).
+    pub async fn notify_tools_changed(&self) -> Result<()> {
+        crate::modern::publish_change(&self.shared, &self.scope.entity, crate::modern::Change::Tools)
+            .await
+    }
+
+    /// As [`notify_tools_changed`](Self::notify_tools_changed), for prompts.
+    pub async fn notify_prompts_changed(&self) -> Result<()> {
+        crate::modern::publish_change(&self.shared, &self.scope.entity, crate::modern::Change::Prompts)
+            .await
+    }
+
+    /// As [`notify_tools_changed`](Self::notify_tools_changed), for the resource list.
+    pub async fn notify_resources_changed(&self) -> Result<()> {
+        crate::modern::publish_change(
+            &self.shared,
+            &self.scope.entity,
+            crate::modern::Change::Resources,
+        )
+        .await
+    }
+
+    fn auto_key(&self, kind: &str) -> String {
+        let n = self
+            .scope
+            .input
+            .as_ref()
+            .map_or(0, |r| r.next_key.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        format!("{kind}-{n}")
     }
 
     /// Ends the current HTTP response stream early; the client reconnects with `Last-Event-ID`
@@ -316,13 +520,14 @@ impl Context {
             .ok_or_else(|| Error::Internal("this request has no session".into()))
     }
 
-    fn require_capability(&self, name: &str) -> Result<()> {
-        if self.scope.client_capabilities.get(name).is_some() {
-            Ok(())
-        } else {
-            Err(Error::Client(format!(
-                "the client did not declare the `{name}` capability"
-            )))
-        }
-    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only means another handler task panicked mid-insert; the map is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn parse_elicitation(key: &str, value: Value) -> Result<ElicitResult> {
+    serde_json::from_value(value)
+        .map_err(|e| Error::invalid_params(format!("{key}: malformed elicitation result: {e}")))
 }

@@ -24,7 +24,7 @@ use crate::protocol::{
 };
 use crate::registry::{Registry, RegistryBuilder};
 use crate::store::{
-    now_ms, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore,
+    now_ms, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore,
 };
 
 /// Tunables of the dispatcher.
@@ -38,6 +38,11 @@ pub struct ServerConfig {
     pub page_size: usize,
     /// Logging threshold of sessions that never called `logging/setLevel`.
     pub default_log_level: LoggingLevel,
+    /// Ids of the `requestState` signing keys: the first signs, all of them verify (rotation:
+    /// put a new id first and keep the old one until states signed with it have expired).
+    pub request_state_keys: Vec<String>,
+    /// How long a `requestState` stays valid.
+    pub request_state_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +52,8 @@ impl Default for ServerConfig {
             client_request_timeout: Duration::from_secs(60),
             page_size: 100,
             default_log_level: LoggingLevel::Info,
+            request_state_keys: vec!["k1".into()],
+            request_state_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -69,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Arc<dyn MessageQueue>,
     pub(crate) logs: Option<Arc<dyn LogStore>>,
     pub(crate) config: ServerConfig,
+    /// Signs and checks 2026-07-28 `requestState`.
+    pub(crate) states: crate::modern::StateKeys,
     /// Threshold of sessions without their own level; changeable at run time (admin API).
     default_log_level: AtomicU8,
     /// Cancellation tokens of requests running on this instance, by (session, request id).
@@ -160,6 +169,7 @@ pub struct McpServerBuilder {
     registry: RegistryBuilder,
     config: ServerConfig,
     logs: Option<Arc<dyn LogStore>>,
+    keys: Option<Arc<dyn KeyStore>>,
 }
 
 impl McpServerBuilder {
@@ -192,6 +202,14 @@ impl McpServerBuilder {
         self
     }
 
+    /// Where the `requestState` signing keys live. Give every instance the same shared store
+    /// (the server's store does this); without one each process makes its own key, and a
+    /// multi-round request must come back to the same process.
+    pub fn keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
     /// Freezes the catalog and binds the stores.
     pub fn build(self, sessions: Arc<dyn SessionStore>, queue: Arc<dyn MessageQueue>) -> McpServer {
         McpServer {
@@ -201,6 +219,10 @@ impl McpServerBuilder {
                 sessions,
                 queue,
                 logs: self.logs,
+                states: crate::modern::StateKeys::new(
+                    self.keys,
+                    self.config.request_state_keys.clone(),
+                ),
                 default_log_level: AtomicU8::new(self.config.default_log_level.rank()),
                 config: self.config,
                 running: Mutex::new(HashMap::new()),
@@ -212,7 +234,7 @@ impl McpServerBuilder {
 /// The protocol engine: one per process, shared by every transport. Cheap to clone.
 #[derive(Clone)]
 pub struct McpServer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// What the transport gets back from [`McpServer::handle_request`].
@@ -230,6 +252,7 @@ impl McpServer {
             registry: RegistryBuilder::new(),
             config: ServerConfig::default(),
             logs: None,
+            keys: None,
         }
     }
 
@@ -518,10 +541,11 @@ impl McpServer {
                 session_id: None,
                 request_id: None,
                 progress_token: None,
-                log_threshold: self.shared.default_log_level(),
+                log_threshold: Some(self.shared.default_log_level()),
                 client_capabilities: Arc::new(json!({})),
                 outlet,
                 cancel: CancellationToken::new(),
+                input: None,
             }),
         }
     }
@@ -549,17 +573,20 @@ impl McpServer {
                 session_id: Some(session.id),
                 request_id: request.map(|r| r.id.clone()),
                 progress_token: request.and_then(Request::progress_token),
-                log_threshold: session
-                    .logging_level
-                    .unwrap_or(self.shared.config.default_log_level),
+                log_threshold: Some(
+                    session
+                        .logging_level
+                        .unwrap_or(self.shared.config.default_log_level),
+                ),
                 client_capabilities: Arc::clone(&session.client_capabilities),
                 outlet,
                 cancel,
+                input: None,
             }),
         }
     }
 
-    async fn route(&self, request: Request, ctx: Context) -> Result<Value> {
+    pub(crate) async fn route(&self, request: Request, ctx: Context) -> Result<Value> {
         let mut params = request.params.unwrap_or_else(|| json!({}));
         let reg = &self.shared.registry;
         match request.method.as_str() {

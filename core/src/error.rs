@@ -70,6 +70,17 @@ pub enum Error {
     #[error("client error: {0}")]
     Client(String),
 
+    /// The client did not declare a capability the operation needs (`sampling`, `elicitation`,
+    /// `roots`). 2026-07-28: -32021 with `data.requiredCapabilities`; handshake era: -32603.
+    #[error("the client did not declare the `{0}` capability")]
+    MissingCapability(String),
+
+    /// 2026-07-28 only: the handler needs input from the client (elicitation, sampling, roots)
+    /// that this request does not carry. The dispatcher turns it into an `InputRequiredResult`;
+    /// handlers just propagate it with `?`.
+    #[error("input required from the client")]
+    InputRequired,
+
     /// A JSON-RPC error to be returned as is.
     #[error("{}", .0.message)]
     Rpc(ErrorObject),
@@ -122,6 +133,7 @@ impl Error {
             Error::ResourceNotFound(_) => codes::RESOURCE_NOT_FOUND,
             Error::Cancelled => codes::REQUEST_CANCELLED,
             Error::Rpc(e) => e.code,
+            Error::MissingCapability(_) => codes::MISSING_CLIENT_CAPABILITY,
             _ => codes::INTERNAL_ERROR,
         }
     }
@@ -134,6 +146,8 @@ impl Error {
                 ErrorObject::new(codes::RESOURCE_NOT_FOUND, self.to_string())
                     .with_data(serde_json::json!({ "uri": uri }))
             }
+            Error::MissingCapability(name) => ErrorObject::new(self.rpc_code(), self.to_string())
+                .with_data(serde_json::json!({ "requiredCapabilities": { name: {} } })),
             // Retrying may succeed (store briefly down, lost race): say so, so edges can answer
             // 503 rather than 500.
             Error::Unavailable { .. } | Error::Conflict(_) => {

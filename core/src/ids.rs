@@ -81,6 +81,11 @@ impl SessionId {
         uuid::Uuid::try_parse(raw.trim()).ok().map(Self)
     }
 
+    /// The pseudo-session of entity-wide streams (the nil UUID, which no minted v4 id can be).
+    pub fn entity_wide() -> Self {
+        Self(uuid::Uuid::nil())
+    }
+
     /// The underlying UUID.
     pub fn as_uuid(&self) -> uuid::Uuid {
         self.0

@@ -26,6 +26,7 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod ids;
+pub mod modern;
 pub mod protocol;
 pub mod registry;
 pub mod store;
@@ -33,7 +34,7 @@ pub mod store;
 pub mod test_suite;
 pub mod url;
 
-pub use context::{Context, ElicitResult, NullOutlet, Outlet};
+pub use context::{Context, ElicitResult, InputRequest, NullOutlet, Outlet};
 pub use dispatch::{
     unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
 };
@@ -44,7 +45,7 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    Event, EventId, EventStream, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
+    Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
     SessionStore, StreamKey,
 };
 pub use url::redact_url;

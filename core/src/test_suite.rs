@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey,
+    KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey,
 };
 
 /// The two halves of a backend under test (usually the same object twice).
@@ -33,18 +33,21 @@ pub struct Stores {
     pub queue: Arc<dyn MessageQueue>,
     /// The log store.
     pub logs: Arc<dyn LogStore>,
+    /// The key store.
+    pub keys: Arc<dyn KeyStore>,
 }
 
 impl Stores {
     /// All three roles played by one backend value.
     pub fn of<S>(store: S) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + Clone,
+        S: SessionStore + MessageQueue + LogStore + KeyStore + Clone,
     {
         Stores {
             sessions: Arc::new(store.clone()),
             queue: Arc::new(store.clone()),
-            logs: Arc::new(store),
+            logs: Arc::new(store.clone()),
+            keys: Arc::new(store),
         }
     }
 }
@@ -152,6 +155,22 @@ pub async fn concurrent_loads_get_their_own_record(s: Stores) {
             _ => assert!(got.is_none(), "kind {kind} for session {i}: {got:?}"),
         }
     }
+}
+
+/// Concurrent `get_or_create` calls with different proposals all get the one stored secret,
+/// and a later call never replaces it.
+pub async fn keys_are_created_once(s: Stores) {
+    let name = format!("test-key-{}", uuid::Uuid::new_v4().simple());
+    let got = futures::future::join_all((0u8..8).map(|i| {
+        let (keys, name) = (Arc::clone(&s.keys), name.clone());
+        async move { keys.get_or_create(&name, &[i; 32]).await.unwrap() }
+    }))
+    .await;
+    assert!(got.iter().all(|k| k == &got[0]), "{got:?}");
+    assert_eq!(got[0].len(), 32);
+    assert_eq!(s.keys.get_or_create(&name, &[99; 32]).await.unwrap(), got[0]);
+    let other = s.keys.get_or_create(&format!("{name}-2"), &[7; 16]).await.unwrap();
+    assert_eq!(other, vec![7; 16]);
 }
 
 /// Creating an existing id is a conflict and leaves the original untouched.
@@ -567,7 +586,7 @@ macro_rules! store_test_suite {
             delete_is_idempotent_and_scoped, list_paginates_per_entity,
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
-            logs_are_scoped_and_newest_first);
+            logs_are_scoped_and_newest_first, keys_are_created_once);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

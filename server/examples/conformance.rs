@@ -222,9 +222,19 @@ fn tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
             .input_schema(json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
-                "$defs": { "address": { "type": "object", "properties": {
+                "$defs": { "address": { "$anchor": "addressDef", "type": "object", "properties": {
                     "street": { "type": "string" }, "city": { "type": "string" } } } },
-                "properties": { "name": { "type": "string" }, "address": { "$ref": "#/$defs/address" } },
+                "properties": {
+                    "name": { "type": "string" },
+                    "address": { "$ref": "#/$defs/address" },
+                    "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+                    "phone": { "type": "string" },
+                    "email": { "type": "string" },
+                },
+                "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+                "if": { "properties": { "contactMethod": { "const": "phone" } }, "required": ["contactMethod"] },
+                "then": { "required": ["phone"] },
+                "else": { "required": ["email"] },
                 "additionalProperties": false,
             }))
             .handler(|a: Value, _ctx: Context| async move { Ok(format!("Received: {a}")) }),
@@ -237,6 +247,165 @@ fn tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
                 ctx.close_sse_stream();
                 pause(&ctx, 300).await?;
                 Ok("Reconnection test completed successfully")
+            }),
+    );
+}
+
+/// The 2026-07-28 fixtures (`shared/conformance/REQUIREMENTS-2026-07-28.md` §5). The
+/// multi-round-trip ones are ordinary tools: the same code asks on the stream in the handshake
+/// era and answers `input_required` at 2026-07-28.
+fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
+    fn name_schema() -> Value {
+        json!({ "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] })
+    }
+    fn confirm_schema() -> Value {
+        json!({ "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] })
+    }
+    fn question(text: &str) -> Value {
+        json!({
+            "messages": [{ "role": "user", "content": { "type": "text", "text": text } }],
+            "maxTokens": 100,
+        })
+    }
+    fn sampled_text(v: &Value) -> String {
+        v.pointer("/content/text").and_then(Value::as_str).unwrap_or_default().to_string()
+    }
+    fn field(r: &fastmcp_core::ElicitResult, k: &str) -> String {
+        r.content
+            .as_ref()
+            .and_then(|c| c.get(k))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_default()
+    }
+    r.tool(
+        Tool::new("test_missing_capability")
+            .description("Needs the client's sampling capability")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.require_capability("sampling")?;
+                Ok("The client can sample")
+            }),
+    );
+    r.tool(
+        Tool::new("test_streaming_elicitation")
+            .description("Answers without asking the client anything on the stream")
+            .handler(|_: NoArgs, _ctx: Context| async move { Ok("No server-to-client request was needed") }),
+    );
+    r.tool(
+        Tool::new("test_logging_tool")
+            .description("Logs; the client only hears it when it asked for a log level")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.info("test_logging_tool ran").await?;
+                Ok("Logged at info")
+            }),
+    );
+    r.tool(
+        Tool::new("test_trigger_tool_change")
+            .description("Announces a tool-list change to listeners (the list stays the same)")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.notify_tools_changed().await?;
+                Ok("tools/list_changed sent")
+            }),
+    );
+    r.tool(
+        Tool::new("test_trigger_prompt_change")
+            .description("Announces a prompt-list change to listeners (the list stays the same)")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.notify_prompts_changed().await?;
+                Ok("prompts/list_changed sent")
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_elicitation")
+            .description("Asks the user's name")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let r = ctx.elicit_as("user_name", "What is your name?", name_schema()).await?;
+                Ok(format!("Hello, {}!", field(&r, "name")))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_sampling")
+            .description("Asks the client's LLM a question")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let r = ctx.sample_as("sample_request", question("What is the capital of France?")).await?;
+                Ok(format!("The model said: {}", sampled_text(&r)))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_list_roots")
+            .description("Lists the client's roots")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let roots = ctx.list_roots_as("client_roots").await?;
+                Ok(format!("The client has {} root(s)", roots.len()))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_request_state")
+            .description("Asks for a confirmation carried across rounds in requestState")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let r = ctx.elicit_as("confirm", "Proceed?", confirm_schema()).await?;
+                Ok(format!("state-ok: confirmed={}", field(&r, "ok")))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_multiple_inputs")
+            .description("Asks for a name, a greeting and the roots in one round")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let answers = ctx
+                    .inputs(vec![
+                        ("user_name".into(), fastmcp_core::InputRequest::Elicit {
+                            message: "What is your name?".into(),
+                            requested_schema: name_schema(),
+                        }),
+                        ("greeting".into(), fastmcp_core::InputRequest::Sample(question("Write a greeting"))),
+                        ("client_roots".into(), fastmcp_core::InputRequest::ListRoots),
+                    ])
+                    .await?;
+                let name = answers[0].pointer("/content/name").and_then(Value::as_str).unwrap_or_default();
+                Ok(format!("{} {name}; {} root(s)", sampled_text(&answers[1]),
+                    answers[2].get("roots").and_then(Value::as_array).map_or(0, Vec::len)))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_multi_round")
+            .description("Asks two questions, one round each")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let name = ctx.elicit_as("user_name", "What is your name?", name_schema()).await?;
+                let schema = json!({ "type": "object", "properties": { "color": { "type": "string" } }, "required": ["color"] });
+                let color = ctx.elicit_as("favorite_color", "Your favourite colour?", schema).await?;
+                Ok(format!("{} likes {}", field(&name, "name"), field(&color, "color")))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_tampered_state")
+            .description("Rejects a requestState that was altered")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let r = ctx.elicit_as("confirm", "Proceed?", confirm_schema()).await?;
+                Ok(format!("confirmed={}", field(&r, "ok")))
+            }),
+    );
+    r.tool(
+        Tool::new("test_input_required_result_capabilities")
+            .description("Asks only through capabilities the client declared")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                if ctx.client_supports("elicitation") {
+                    let r = ctx.elicit_as("user_input", "Your input?", name_schema()).await?;
+                    Ok(format!("elicited {}", field(&r, "name")))
+                } else {
+                    let r = ctx.sample_as("sample_input", question("Say something")).await?;
+                    Ok(format!("sampled {}", sampled_text(&r)))
+                }
+            }),
+    );
+    r.tool(
+        Tool::new("test_header_param")
+            .description("Takes a region that is also sent as the Mcp-Param-Region header")
+            .input_schema(json!({
+                "type": "object",
+                "properties": { "region": { "type": "string", "x-mcp-header": "Region" } },
+                "required": ["region"],
+            }))
+            .handler(|a: Value, _ctx: Context| async move {
+                Ok(format!("region={}", a.get("region").and_then(Value::as_str).unwrap_or_default()))
             }),
     );
 }
@@ -280,6 +449,16 @@ fn resources(r: &mut fastmcp_core::registry::RegistryBuilder) {
 }
 
 fn prompts(r: &mut fastmcp_core::registry::RegistryBuilder) {
+    r.prompt(
+        Prompt::new("test_input_required_result_prompt")
+            .description("Asks the user for context before rendering")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let schema = json!({ "type": "object", "properties": { "context": { "type": "string" } }, "required": ["context"] });
+                let r = ctx.elicit_as("user_context", "Any context for this prompt?", schema).await?;
+                let text = r.content.as_ref().and_then(|c| c.get("context")).and_then(Value::as_str).unwrap_or_default().to_string();
+                Ok(vec![PromptMessage::user(format!("Context: {text}"))])
+            }),
+    );
     r.prompt(
         Prompt::new("test_simple_prompt")
             .description("A simple prompt without arguments")
@@ -329,6 +508,7 @@ fn prompts(r: &mut fastmcp_core::registry::RegistryBuilder) {
 async fn main() -> std::process::ExitCode {
     let builder = McpServer::builder("fastmcp-mt-conformance", env!("CARGO_PKG_VERSION"))
         .with(tools)
+        .with(modern_tools)
         .with(resources)
         .with(prompts);
     fastmcp_server::cli::main_with("conformance", builder).await

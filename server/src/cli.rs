@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use fastmcp_core::{
-    redact_url, LogStore, McpServerBuilder, MessageQueue, ServerConfig, SessionStore,
+    redact_url, KeyStore, LogStore, McpServerBuilder, MessageQueue, ServerConfig, SessionStore,
 };
 use poem::Server;
 
@@ -115,6 +115,8 @@ pub struct Stores {
     pub queue: Arc<dyn MessageQueue>,
     /// Log records.
     pub logs: Arc<dyn LogStore>,
+    /// Server secrets.
+    pub keys: Arc<dyn KeyStore>,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -126,12 +128,13 @@ impl Stores {
     #[allow(dead_code)] // unused when no backend feature is enabled
     fn of<S>(s: S, kind: &'static str) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + Clone,
+        S: SessionStore + MessageQueue + LogStore + KeyStore + Clone,
     {
         Stores {
             sessions: Arc::new(s.clone()),
             queue: Arc::new(s.clone()),
-            logs: Arc::new(s),
+            logs: Arc::new(s.clone()),
+            keys: Arc::new(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,
@@ -315,6 +318,7 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
     let mcp = builder
         .config(config)
         .logs(Arc::clone(&stores.logs))
+        .keys(Arc::clone(&stores.keys))
         .build(Arc::clone(&stores.sessions), Arc::clone(&stores.queue));
     #[cfg(feature = "storage-postgres")]
     if let Some(pg) = &stores.postgres {

@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    EntityId, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+    EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
 };
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -94,6 +94,8 @@ struct Inner {
     streams: DashMap<SessionKey, HashMap<String, StreamLog>>,
     replies: DashMap<(EntityId, SessionId, String), ReplySlot>,
     logs: DashMap<EntityId, VecDeque<LogRecord>>,
+    /// Server secrets (`KeyStore`).
+    keys: DashMap<String, Vec<u8>>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -118,6 +120,7 @@ impl MemoryStore {
             streams: DashMap::new(),
             replies: DashMap::new(),
             logs: DashMap::new(),
+            keys: DashMap::new(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);
@@ -552,6 +555,18 @@ impl MessageQueue for MemoryStore {
                 Ok(None)
             }
         }
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+        Ok(self
+            .inner
+            .keys
+            .entry(name.to_string())
+            .or_insert_with(|| proposed.to_vec())
+            .clone())
     }
 }
 

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    redact_url, EntityId, LogKind, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
+    redact_url, EntityId, LogKind, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
     SessionStore, StreamKey,
 };
 use serde_json::Value;
@@ -806,6 +806,24 @@ impl MessageQueue for PostgresStore {
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+        // The no-op update makes RETURNING yield the existing row too, in one statement.
+        let row = sqlx::query(
+            "INSERT INTO server_keys (name, secret) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING secret",
+        )
+        .bind(name)
+        .bind(proposed)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| map_err("read server key", e))?;
+        row.try_get("secret")
+            .map_err(|e| Error::backend("postgres: corrupt server key", e))
     }
 }
 

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    redact_url, EntityId, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
+    redact_url, EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
     SessionStore, StreamKey,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
@@ -753,6 +753,27 @@ impl MessageQueue for RedisStore {
                 .map(Some)
                 .map_err(|e| Error::backend("redis: corrupt reply", e)),
         }
+    }
+}
+
+#[async_trait]
+impl KeyStore for RedisStore {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+        let key = format!("{}:keys:{name}", self.cfg.prefix);
+        let mut con = self.con.clone();
+        // SET NX then GET: whoever wins the SET, every caller reads the one stored value.
+        let (stored,): (Option<Vec<u8>>,) = redis::pipe()
+            .cmd("SET")
+            .arg(&key)
+            .arg(proposed)
+            .arg("NX")
+            .ignore()
+            .cmd("GET")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("read server key", e))?;
+        stored.ok_or_else(|| Error::Internal("server key vanished after SET NX".into()))
     }
 }
 

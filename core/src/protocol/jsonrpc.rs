@@ -19,6 +19,9 @@ pub mod codes {
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
     /// MCP 2026-07-28: routing headers do not match the body.
     pub const HEADER_MISMATCH: i64 = -32020;
+    /// MCP 2026-07-28: the operation needs a client capability the request did not declare;
+    /// `data.requiredCapabilities` names it.
+    pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
     /// MCP 2026-07-28: the protocol version is not supported; `data` lists the supported ones.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
     /// The request was cancelled (LSP's code, used by several MCP SDKs).

@@ -8,4 +8,5 @@
 pub(crate) mod http;
 pub(crate) mod legacy_sse;
 pub(crate) mod outlet;
+pub(crate) mod stateless;
 pub(crate) mod streamable;

@@ -1,4 +1,5 @@
 //! Streamable HTTP, handshake era (2025-03-26 … 2025-11-25): `POST|GET|DELETE /{entity}/mcp`.
+//! POSTs of the sessionless revision are handed to [`super::stateless`].
 //!
 //! A POSTed request is answered with plain JSON when its handler produces nothing before the
 //! result (the common, fast case), and switches to an SSE stream as soon as the handler emits a
@@ -95,26 +96,10 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         Ok(v) => v,
         Err(r) => return r,
     };
-    let is_initialize = value.get("method").and_then(Value::as_str) == Some("initialize");
-    let is_discover = value.get("method").and_then(Value::as_str) == Some("server/discover");
-    if is_discover || header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
-        // The sessionless revision is not served yet: the spec's error lists what is.
-        let id = value
-            .get("id")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok());
-        let requested = header(req, VERSION_HEADER).unwrap_or(MODERN_PROTOCOL_VERSION);
-        let requested = if fastmcp_core::protocol::is_supported_version(requested) {
-            MODERN_PROTOCOL_VERSION
-        } else {
-            requested
-        };
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            id.as_ref(),
-            unsupported_version_error(requested),
-        );
+    if super::stateless::is_stateless(req, &value) {
+        return super::stateless::post(state, req, entity, value, prefers_sse(req)).await;
     }
+    let is_initialize = value.get("method").and_then(Value::as_str) == Some("initialize");
     if !is_initialize {
         if let Err(r) = check_version_header(req) {
             return r;

@@ -1,0 +1,321 @@
+//! Streamable HTTP at 2026-07-28 on the same `POST /{entity}/mcp`: no session, the envelope in
+//! every request's `_meta`, routing headers that must repeat the body, and
+//! `subscriptions/listen` streams fed by the shared `MessageQueue`.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use fastmcp_core::modern::{
+    changes_stream, is_modern_version, listen_ack, name_param, parse_meta,
+    unsupported_modern_version, ListenFilter,
+};
+use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
+use fastmcp_core::protocol::SUPPORTED_PROTOCOL_VERSIONS;
+use fastmcp_core::EntityId;
+use futures::StreamExt;
+use poem::http::StatusCode;
+use poem::{Request, Response};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::http::{
+    json_response, rpc_error, sse_frame, sse_keepalive, sse_response, SESSION_HEADER,
+    VERSION_HEADER,
+};
+use super::outlet::{ChannelOutlet, OutletMsg};
+use crate::app::AppState;
+
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
+const PARAM_HEADER_PREFIX: &str = "mcp-param-";
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a POST belongs to the sessionless revision. As the reference server routes: no
+/// session id, and a version header or a `_meta` envelope, unless it is plainly handshake-era
+/// traffic (a handshake version header and no envelope, or an `initialize` not marked 2026).
+pub(crate) fn is_stateless(req: &Request, body: &Value) -> bool {
+    if !body.is_object() || req.headers().contains_key(SESSION_HEADER) {
+        return false;
+    }
+    let version = header(req, VERSION_HEADER);
+    let has_meta = body
+        .get("params")
+        .and_then(|p| p.get("_meta"))
+        .is_some_and(Value::is_object);
+    let method = body.get("method").and_then(Value::as_str);
+    if method == Some("initialize") {
+        return version.is_some_and(is_modern_version);
+    }
+    match version {
+        Some(v) if SUPPORTED_PROTOCOL_VERSIONS.contains(&v) => has_meta,
+        Some(_) => true,
+        None => has_meta,
+    }
+}
+
+fn bad(id: Option<&fastmcp_core::protocol::RequestId>, code: i64, msg: String) -> Response {
+    rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(code, msg))
+}
+
+/// `Mcp-Name` / `Mcp-Param-*` values may be Base64 behind a sentinel (`=?base64?…?=`) for
+/// characters a header cannot carry; decoding is strict (padding, alphabet).
+fn decode_header_value(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok()),
+        None => Some(raw.to_string()),
+    }
+}
+
+/// The routing headers must repeat the body: `Mcp-Method` always, `Mcp-Name` for the methods
+/// that name something, `Mcp-Param-{X}` for tool arguments whose schema says `x-mcp-header: X`.
+fn check_routing_headers(state: &AppState, req: &Request, rpc: &RpcRequest) -> Result<(), String> {
+    match header(req, METHOD_HEADER).map(str::trim) {
+        Some(m) if m == rpc.method => {}
+        Some(_) => return Err("Mcp-Method header does not match the body's method".into()),
+        None => return Err("Mcp-Method header is required".into()),
+    }
+    let params = rpc.params.as_ref();
+    if let Some(key) = name_param(&rpc.method) {
+        let body = params.and_then(|p| p.get(key)).and_then(Value::as_str);
+        let given = header(req, NAME_HEADER);
+        match (body, given) {
+            (Some(b), Some(h)) => match decode_header_value(h) {
+                Some(h) if h == b => {}
+                Some(_) => return Err(format!("Mcp-Name header does not match params.{key}")),
+                None => return Err("Mcp-Name header is not valid Base64".into()),
+            },
+            (Some(_), None) => return Err("Mcp-Name header is required".into()),
+            (None, _) => {}
+        }
+    }
+    if rpc.method == "tools/call" {
+        let name = params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(tool) = state.mcp.registry().tool(name) else {
+            return Ok(());
+        };
+        let args = params.and_then(|p| p.get("arguments"));
+        let props = tool
+            .info()
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object);
+        for (prop, schema) in props.into_iter().flatten() {
+            let Some(hname) = schema.get("x-mcp-header").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(value) = args.and_then(|a| a.get(prop)).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let expected = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let hdr = format!("{PARAM_HEADER_PREFIX}{}", hname.to_ascii_lowercase());
+            match header(req, &hdr).map(decode_header_value) {
+                Some(Some(v)) if v == expected => {}
+                Some(Some(_)) => return Err(format!("Mcp-Param-{hname} does not match `{prop}`")),
+                Some(None) => return Err(format!("Mcp-Param-{hname} is not valid Base64")),
+                None => return Err(format!("Mcp-Param-{hname} header is required")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Serves one 2026-07-28 POST whose body is already parsed.
+pub(crate) async fn post(
+    state: &AppState,
+    req: &Request,
+    entity: EntityId,
+    value: Value,
+    prefers_sse: bool,
+) -> Response {
+    let rpc = match Message::from_value(value) {
+        Ok(Message::Request(r)) => r,
+        // This revision has no client notifications or responses over HTTP; accept and drop.
+        Ok(_) => return Response::builder().status(StatusCode::ACCEPTED).finish(),
+        Err(inv) => return rpc_error(StatusCode::BAD_REQUEST, inv.id.as_ref(), inv.error),
+    };
+    let id = Some(&rpc.id);
+    // The order of these checks is the revision's: envelope, header agreement, version,
+    // routing headers, then the method.
+    let meta = match parse_meta(rpc.params.as_ref()) {
+        Ok(m) => m,
+        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, id, e),
+    };
+    if header(req, VERSION_HEADER) != meta.protocol_version.as_str() {
+        return bad(
+            id,
+            codes::HEADER_MISMATCH,
+            "MCP-Protocol-Version header does not match params._meta protocolVersion".into(),
+        );
+    }
+    let Some(version) = meta.protocol_version.as_str() else {
+        return bad(id, codes::INVALID_PARAMS, "protocolVersion must be a string".into());
+    };
+    if !is_modern_version(version) {
+        return rpc_error(StatusCode::BAD_REQUEST, id, unsupported_modern_version(version));
+    }
+    if let Err(msg) = check_routing_headers(state, req, &rpc) {
+        return bad(id, codes::HEADER_MISMATCH, msg);
+    }
+    if rpc.method == "subscriptions/listen" {
+        return listen(state, entity, rpc).await;
+    }
+    run(state, entity, rpc, meta, prefers_sse).await
+}
+
+/// JSON when the handler says nothing before its result, else SSE with the notifications first.
+/// Nothing is persisted: this revision has no stream resumption.
+async fn run(
+    state: &AppState,
+    entity: EntityId,
+    rpc: RpcRequest,
+    meta: fastmcp_core::modern::RequestMeta,
+    prefers_sse: bool,
+) -> Response {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let outlet = Arc::new(ChannelOutlet(tx));
+    let mcp = state.mcp.clone();
+    let mut work = Box::pin(async move { mcp.handle_modern(&entity, rpc, &meta, outlet).await });
+    let mut first = None;
+    if !prefers_sse {
+        tokio::select! {
+            biased;
+            done = &mut work => match rx.try_recv() {
+                Err(_) => {
+                    let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::OK);
+                    return json_response(status, &done.message);
+                }
+                Ok(m) => {
+                    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+                    tokio::spawn(async move {
+                        forward(&frames_tx, m).await;
+                        while let Ok(m) = rx.try_recv() { forward(&frames_tx, m).await; }
+                        send(&frames_tx, &done.message).await;
+                    });
+                    return sse_response(frames_rx, None);
+                }
+            },
+            m = rx.recv() => first = m,
+        }
+    }
+    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        if let Some(m) = first {
+            forward(&frames_tx, m).await;
+        }
+        let done = loop {
+            tokio::select! {
+                biased;
+                Some(m) = rx.recv() => forward(&frames_tx, m).await,
+                done = &mut work => break done,
+                // The client went away: dropping the work cancels the handler.
+                _ = frames_tx.closed() => return,
+            }
+        };
+        while let Ok(m) = rx.try_recv() {
+            forward(&frames_tx, m).await;
+        }
+        send(&frames_tx, &done.message).await;
+    });
+    sse_response(frames_rx, None)
+}
+
+async fn forward(frames: &mpsc::Sender<Bytes>, msg: OutletMsg) {
+    if let OutletMsg::Message(m) = msg {
+        send(frames, &m).await;
+    }
+}
+
+async fn send(frames: &mpsc::Sender<Bytes>, message: &Value) {
+    let _ = frames
+        .send(sse_frame(Some("message"), None, &message.to_string()))
+        .await;
+}
+
+/// `subscriptions/listen`: an acknowledgement at once, then the changes the filter asked for,
+/// from whichever instance made them, until the client disconnects.
+async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response {
+    let filter = match ListenFilter::parse(rpc.params.as_ref()) {
+        Ok(f) => f,
+        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&rpc.id), e.to_error_object()),
+    };
+    let sub_id = serde_json::to_value(&rpc.id).unwrap_or(Value::Null);
+    let queue = Arc::clone(state.mcp.queue());
+    let stream = changes_stream();
+    // From now on: earlier changes were for earlier listeners.
+    let after = match queue.replay_after(&entity, &stream, None).await {
+        Ok(evs) => evs.last().map(|e| e.id.clone()),
+        Err(e) => return super::http::store_error(&e),
+    };
+    let mut sub = match queue.subscribe(&entity, &stream, after).await {
+        Ok(s) => s,
+        Err(e) => return super::http::store_error(&e),
+    };
+    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+    let ack = listen_ack(&filter, &sub_id);
+    let _ = frames_tx.try_send(sse_frame(Some("message"), None, &ack.to_string()));
+    let keep_alive = state.http.keep_alive;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(keep_alive);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                ev = sub.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if let Some(n) = filter.notification_for(&ev.message, &sub_id) {
+                            let frame = sse_frame(Some("message"), None, &n.to_string());
+                            if frames_tx.send(frame).await.is_err() { return; }
+                        }
+                    }
+                    Some(Err(e)) => { tracing::warn!(error = %e, "listen subscription failed"); return; }
+                    None => {
+                        // The stream ended (shutdown): say so with the listen result.
+                        let done = jsonrpc::response(&rpc.id, serde_json::json!({
+                            "_meta": { fastmcp_core::modern::META_SUBSCRIPTION_ID: sub_id },
+                            "resultType": "complete",
+                        }));
+                        let _ = frames_tx.send(sse_frame(Some("message"), None, &done.to_string())).await;
+                        return;
+                    }
+                },
+                _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return; },
+                _ = frames_tx.closed() => return,
+            }
+        }
+    });
+    sse_response(frames_rx, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_header_value;
+
+    #[test]
+    fn header_values_decode_only_behind_the_sentinel() {
+        assert_eq!(decode_header_value("=?base64?SGVsbG8=?=").as_deref(), Some("Hello"));
+        assert_eq!(decode_header_value("=?base64?SGVsbG8?="), None);
+        assert_eq!(decode_header_value("=?base64?SGVs!!!bG8=?="), None);
+        assert_eq!(decode_header_value("SGVsbG8=").as_deref(), Some("SGVsbG8="));
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8=").as_deref(),
+            Some("=?base64?SGVsbG8=")
+        );
+        assert_eq!(decode_header_value("  name  ").as_deref(), Some("name"));
+    }
+}
