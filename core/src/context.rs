@@ -471,14 +471,22 @@ impl Context {
     /// Tells listeners of this entity that the tool list changed (`notifications/tools/list_changed`
     /// on every `subscriptions/listen` stream that asked for it, on every instance).
     pub async fn notify_tools_changed(&self) -> Result<()> {
-        crate::modern::publish_change(&self.shared, &self.scope.entity, crate::modern::Change::Tools)
-            .await
+        crate::modern::publish_change(
+            &self.shared,
+            &self.scope.entity,
+            crate::modern::Change::Tools,
+        )
+        .await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for prompts.
     pub async fn notify_prompts_changed(&self) -> Result<()> {
-        crate::modern::publish_change(&self.shared, &self.scope.entity, crate::modern::Change::Prompts)
-            .await
+        crate::modern::publish_change(
+            &self.shared,
+            &self.scope.entity,
+            crate::modern::Change::Prompts,
+        )
+        .await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for the resource list.
@@ -492,11 +500,10 @@ impl Context {
     }
 
     fn auto_key(&self, kind: &str) -> String {
-        let n = self
-            .scope
-            .input
-            .as_ref()
-            .map_or(0, |r| r.next_key.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let n = self.scope.input.as_ref().map_or(0, |r| {
+            r.next_key
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        });
         format!("{kind}-{n}")
     }
 
@@ -515,11 +522,12 @@ impl Context {
     }
 
     fn require_session(&self) -> Result<SessionId> {
-        self.scope
-            .session_id
-            .ok_or_else(|| Error::Internal("this request has no session".into()))
+        // Shown to the model as a tool error: the tool works, this client's protocol has no
+        // place to keep state.
+        self.scope.session_id.ok_or_else(|| {
+            Error::tool("session state needs a session; this request has none (protocol 2026-07-28 is sessionless)")
+        })
     }
-
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -45,8 +45,8 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
-    SessionStore, StreamKey,
+    Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore, MessageQueue,
+    SessionRecord, SessionStore, StreamKey,
 };
 pub use url::redact_url;
 

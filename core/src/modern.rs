@@ -27,8 +27,7 @@ use crate::dispatch::{McpServer, Shared};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::{
-    codes, ErrorObject, LoggingLevel, Request, MODERN_PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS,
+    codes, ErrorObject, LoggingLevel, Request, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::store::{now_ms, KeyStore, StreamKey};
 
@@ -99,7 +98,10 @@ pub struct RequestMeta {
 
 /// Reads the envelope: `_meta` with the protocol version and client capabilities, else -32602.
 pub fn parse_meta(params: Option<&Value>) -> std::result::Result<RequestMeta, ErrorObject> {
-    let Some(meta) = params.and_then(|p| p.get("_meta")).and_then(Value::as_object) else {
+    let Some(meta) = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object)
+    else {
         return Err(ErrorObject::new(
             codes::INVALID_PARAMS,
             format!(
@@ -128,10 +130,7 @@ pub fn parse_meta(params: Option<&Value>) -> std::result::Result<RequestMeta, Er
         ));
     }
     Ok(RequestMeta {
-        protocol_version: meta
-            .get(META_PROTOCOL_VERSION)
-            .cloned()
-            .unwrap_or_default(),
+        protocol_version: meta.get(META_PROTOCOL_VERSION).cloned().unwrap_or_default(),
         client_capabilities: capabilities,
         client_info: meta.get(META_CLIENT_INFO).cloned(),
         log_level: meta
@@ -198,7 +197,11 @@ pub fn changes_stream() -> StreamKey {
     StreamKey::new(SessionId::entity_wide(), "changes")
 }
 
-pub(crate) async fn publish_change(shared: &Shared, entity: &EntityId, change: Change) -> Result<()> {
+pub(crate) async fn publish_change(
+    shared: &Shared,
+    entity: &EntityId,
+    change: Change,
+) -> Result<()> {
     shared
         .queue
         .publish(entity, &changes_stream(), &change.to_event())
@@ -236,7 +239,11 @@ impl ListenFilter {
                     })
                 })
                 .collect::<Result<_>>()?,
-            Some(_) => return Err(Error::invalid_params("`resourceSubscriptions` must be an array")),
+            Some(_) => {
+                return Err(Error::invalid_params(
+                    "`resourceSubscriptions` must be an array",
+                ))
+            }
         };
         Ok(Self {
             tools: flag("toolsListChanged"),
@@ -314,7 +321,11 @@ struct State {
 
 impl StateKeys {
     pub(crate) fn new(store: Option<Arc<dyn KeyStore>>, ids: Vec<String>) -> Self {
-        let ids = if ids.is_empty() { vec!["k1".into()] } else { ids };
+        let ids = if ids.is_empty() {
+            vec!["k1".into()]
+        } else {
+            ids
+        };
         Self {
             store,
             ids,
@@ -323,7 +334,12 @@ impl StateKeys {
     }
 
     async fn master(&self, kid: &str) -> Result<Arc<Vec<u8>>> {
-        if let Some(k) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(kid) {
+        if let Some(k) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kid)
+        {
             return Ok(Arc::clone(k));
         }
         let proposed: [u8; 32] = rand::random();
@@ -374,7 +390,10 @@ impl StateKeys {
         let body = format!("{kid}.{}", B64.encode(payload.to_string()));
         let mut mac = self.mac(kid, server, entity).await?;
         mac.update(body.as_bytes());
-        Ok(format!("{body}.{}", B64.encode(mac.finalize().into_bytes())))
+        Ok(format!(
+            "{body}.{}",
+            B64.encode(mac.finalize().into_bytes())
+        ))
     }
 
     async fn open(
@@ -409,7 +428,9 @@ impl StateKeys {
             ));
         }
         if payload.get("x").and_then(Value::as_u64).unwrap_or(0) < now_ms() {
-            return Err(Error::invalid_params("requestState has expired; start over"));
+            return Err(Error::invalid_params(
+                "requestState has expired; start over",
+            ));
         }
         Ok(State {
             round: payload.get("r").and_then(Value::as_u64).unwrap_or(0),
@@ -514,9 +535,13 @@ impl McpServer {
                     if CACHEABLE.contains(&method.as_str()) {
                         // Lists depend only on the server's static catalog; reads may not.
                         let public = method != "resources/read";
-                        obj.entry("ttlMs").or_insert(json!(if public { 60_000 } else { 0 }));
-                        obj.entry("cacheScope")
-                            .or_insert(json!(if public { "public" } else { "private" }));
+                        obj.entry("ttlMs")
+                            .or_insert(json!(if public { 60_000 } else { 0 }));
+                        obj.entry("cacheScope").or_insert(json!(if public {
+                            "public"
+                        } else {
+                            "private"
+                        }));
                     }
                 }
                 ModernResponse {
@@ -552,10 +577,7 @@ impl McpServer {
             .to_string();
         let method = method.to_string();
         // The round's answers: earlier rounds (signed) first, then this request's responses.
-        let (round, mut answers) = match request
-            .params
-            .as_ref()
-            .and_then(|p| p.get("requestState"))
+        let (round, mut answers) = match request.params.as_ref().and_then(|p| p.get("requestState"))
         {
             Some(Value::String(token)) if may_ask => {
                 let s = self
@@ -572,7 +594,11 @@ impl McpServer {
             Some(_) => (0, Map::new()),
         };
         if may_ask {
-            match request.params.as_ref().and_then(|p| p.get("inputResponses")) {
+            match request
+                .params
+                .as_ref()
+                .and_then(|p| p.get("inputResponses"))
+            {
                 Some(Value::Object(given)) => {
                     for (k, v) in given {
                         answers.entry(k.clone()).or_insert_with(|| v.clone());
@@ -665,7 +691,10 @@ mod tests {
     async fn state_round_trips_and_rejects_tampering() {
         let k = keys();
         let e = EntityId::parse("acme").unwrap();
-        let token = k.seal("srv", &e, "tools/call", "t", &state(), 60_000).await.unwrap();
+        let token = k
+            .seal("srv", &e, "tools/call", "t", &state(), 60_000)
+            .await
+            .unwrap();
         let back = k.open("srv", &e, "tools/call", "t", &token).await.unwrap();
         assert_eq!(back.round, 1);
         assert_eq!(back.answers, state().answers);
@@ -675,17 +704,30 @@ mod tests {
             token.replacen("k2.", "k1.", 1),
             String::from("garbage"),
         ] {
-            let err = k.open("srv", &e, "tools/call", "t", &bad).await.err().unwrap();
+            let err = k
+                .open("srv", &e, "tools/call", "t", &bad)
+                .await
+                .err()
+                .unwrap();
             assert_eq!(err.rpc_code(), codes::INVALID_PARAMS, "{bad}");
         }
         let other = EntityId::parse("other").unwrap();
-        assert!(k.open("srv", &other, "tools/call", "t", &token).await.is_err());
+        assert!(k
+            .open("srv", &other, "tools/call", "t", &token)
+            .await
+            .is_err());
         assert!(k.open("srv2", &e, "tools/call", "t", &token).await.is_err());
         assert!(k.open("srv", &e, "prompts/get", "t", &token).await.is_err());
         assert!(k.open("srv", &e, "tools/call", "u", &token).await.is_err());
-        let expired = k.seal("srv", &e, "tools/call", "t", &state(), 0).await.unwrap();
+        let expired = k
+            .seal("srv", &e, "tools/call", "t", &state(), 0)
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        assert!(k.open("srv", &e, "tools/call", "t", &expired).await.is_err());
+        assert!(k
+            .open("srv", &e, "tools/call", "t", &expired)
+            .await
+            .is_err());
     }
 
     #[test]
@@ -711,8 +753,12 @@ mod tests {
             json!({"promptsListChanged": true, "resourceSubscriptions": ["a://b"]})
         );
         let sid = json!(7);
-        assert!(f.notification_for(&Change::Tools.to_event(), &sid).is_none());
-        let n = f.notification_for(&Change::Prompts.to_event(), &sid).unwrap();
+        assert!(f
+            .notification_for(&Change::Tools.to_event(), &sid)
+            .is_none());
+        let n = f
+            .notification_for(&Change::Prompts.to_event(), &sid)
+            .unwrap();
         assert_eq!(n["params"]["_meta"][META_SUBSCRIPTION_ID], json!(7));
         assert!(f
             .notification_for(&Change::ResourceUpdated("a://c".into()).to_event(), &sid)

@@ -168,8 +168,15 @@ pub async fn keys_are_created_once(s: Stores) {
     .await;
     assert!(got.iter().all(|k| k == &got[0]), "{got:?}");
     assert_eq!(got[0].len(), 32);
-    assert_eq!(s.keys.get_or_create(&name, &[99; 32]).await.unwrap(), got[0]);
-    let other = s.keys.get_or_create(&format!("{name}-2"), &[7; 16]).await.unwrap();
+    assert_eq!(
+        s.keys.get_or_create(&name, &[99; 32]).await.unwrap(),
+        got[0]
+    );
+    let other = s
+        .keys
+        .get_or_create(&format!("{name}-2"), &[7; 16])
+        .await
+        .unwrap();
     assert_eq!(other, vec![7; 16]);
 }
 

@@ -268,7 +268,10 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
         })
     }
     fn sampled_text(v: &Value) -> String {
-        v.pointer("/content/text").and_then(Value::as_str).unwrap_or_default().to_string()
+        v.pointer("/content/text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
     fn field(r: &fastmcp_core::ElicitResult, k: &str) -> String {
         r.content
@@ -288,7 +291,9 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
     r.tool(
         Tool::new("test_streaming_elicitation")
             .description("Answers without asking the client anything on the stream")
-            .handler(|_: NoArgs, _ctx: Context| async move { Ok("No server-to-client request was needed") }),
+            .handler(|_: NoArgs, _ctx: Context| async move {
+                Ok("No server-to-client request was needed")
+            }),
     );
     r.tool(
         Tool::new("test_logging_tool")
@@ -318,7 +323,9 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
         Tool::new("test_input_required_result_elicitation")
             .description("Asks the user's name")
             .handler(|_: NoArgs, ctx: Context| async move {
-                let r = ctx.elicit_as("user_name", "What is your name?", name_schema()).await?;
+                let r = ctx
+                    .elicit_as("user_name", "What is your name?", name_schema())
+                    .await?;
                 Ok(format!("Hello, {}!", field(&r, "name")))
             }),
     );
@@ -326,7 +333,9 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
         Tool::new("test_input_required_result_sampling")
             .description("Asks the client's LLM a question")
             .handler(|_: NoArgs, ctx: Context| async move {
-                let r = ctx.sample_as("sample_request", question("What is the capital of France?")).await?;
+                let r = ctx
+                    .sample_as("sample_request", question("What is the capital of France?"))
+                    .await?;
                 Ok(format!("The model said: {}", sampled_text(&r)))
             }),
     );
@@ -342,7 +351,9 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
         Tool::new("test_input_required_result_request_state")
             .description("Asks for a confirmation carried across rounds in requestState")
             .handler(|_: NoArgs, ctx: Context| async move {
-                let r = ctx.elicit_as("confirm", "Proceed?", confirm_schema()).await?;
+                let r = ctx
+                    .elicit_as("confirm", "Proceed?", confirm_schema())
+                    .await?;
                 Ok(format!("state-ok: confirmed={}", field(&r, "ok")))
             }),
     );
@@ -352,17 +363,32 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
             .handler(|_: NoArgs, ctx: Context| async move {
                 let answers = ctx
                     .inputs(vec![
-                        ("user_name".into(), fastmcp_core::InputRequest::Elicit {
-                            message: "What is your name?".into(),
-                            requested_schema: name_schema(),
-                        }),
-                        ("greeting".into(), fastmcp_core::InputRequest::Sample(question("Write a greeting"))),
+                        (
+                            "user_name".into(),
+                            fastmcp_core::InputRequest::Elicit {
+                                message: "What is your name?".into(),
+                                requested_schema: name_schema(),
+                            },
+                        ),
+                        (
+                            "greeting".into(),
+                            fastmcp_core::InputRequest::Sample(question("Write a greeting")),
+                        ),
                         ("client_roots".into(), fastmcp_core::InputRequest::ListRoots),
                     ])
                     .await?;
-                let name = answers[0].pointer("/content/name").and_then(Value::as_str).unwrap_or_default();
-                Ok(format!("{} {name}; {} root(s)", sampled_text(&answers[1]),
-                    answers[2].get("roots").and_then(Value::as_array).map_or(0, Vec::len)))
+                let name = answers[0]
+                    .pointer("/content/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                Ok(format!(
+                    "{} {name}; {} root(s)",
+                    sampled_text(&answers[1]),
+                    answers[2]
+                        .get("roots")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len)
+                ))
             }),
     );
     r.tool(
@@ -379,7 +405,9 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
         Tool::new("test_input_required_result_tampered_state")
             .description("Rejects a requestState that was altered")
             .handler(|_: NoArgs, ctx: Context| async move {
-                let r = ctx.elicit_as("confirm", "Proceed?", confirm_schema()).await?;
+                let r = ctx
+                    .elicit_as("confirm", "Proceed?", confirm_schema())
+                    .await?;
                 Ok(format!("confirmed={}", field(&r, "ok")))
             }),
     );
@@ -388,10 +416,14 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
             .description("Asks only through capabilities the client declared")
             .handler(|_: NoArgs, ctx: Context| async move {
                 if ctx.client_supports("elicitation") {
-                    let r = ctx.elicit_as("user_input", "Your input?", name_schema()).await?;
+                    let r = ctx
+                        .elicit_as("user_input", "Your input?", name_schema())
+                        .await?;
                     Ok(format!("elicited {}", field(&r, "name")))
                 } else {
-                    let r = ctx.sample_as("sample_input", question("Say something")).await?;
+                    let r = ctx
+                        .sample_as("sample_input", question("Say something"))
+                        .await?;
                     Ok(format!("sampled {}", sampled_text(&r)))
                 }
             }),
@@ -405,7 +437,10 @@ fn modern_tools(r: &mut fastmcp_core::registry::RegistryBuilder) {
                 "required": ["region"],
             }))
             .handler(|a: Value, _ctx: Context| async move {
-                Ok(format!("region={}", a.get("region").and_then(Value::as_str).unwrap_or_default()))
+                Ok(format!(
+                    "region={}",
+                    a.get("region").and_then(Value::as_str).unwrap_or_default()
+                ))
             }),
     );
 }

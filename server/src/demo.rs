@@ -9,7 +9,7 @@ use fastmcp_core::{
     Completer, Context, Error, NoArgs, Prompt, Resource, ResourceTemplate, Result, Structured, Tool,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 #[derive(Deserialize, JsonSchema)]
@@ -189,6 +189,36 @@ pub fn register(r: &mut RegistryBuilder) {
                 }
             }),
     );
+    r.tool(
+        Tool::new("greet")
+            .description("Ask the user's name (elicitation), then greet them")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                let schema = json!({
+                    "type": "object",
+                    "properties": { "name": { "type": "string", "description": "Your name" } },
+                    "required": ["name"],
+                });
+                let answer = ctx.elicit_as("name", "What is your name?", schema).await?;
+                let name = answer
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.get("name"))
+                    .and_then(Value::as_str)
+                    .filter(|_| answer.action == "accept");
+                Ok(match name {
+                    Some(n) => format!("Hello, {n}!"),
+                    None => format!("No name given ({})", answer.action),
+                })
+            }),
+    );
+    r.tool(
+        Tool::new("announce_change")
+            .description("Tell this entity's listeners that the tool list changed")
+            .handler(|_: NoArgs, ctx: Context| async move {
+                ctx.notify_tools_changed().await?;
+                Ok("listeners notified")
+            }),
+    );
     r.resource(
         Resource::new("demo://readme", "readme")
             .title("About this demo")
@@ -196,7 +226,7 @@ pub fn register(r: &mut RegistryBuilder) {
             .mime_type("text/markdown")
             .handler(|ctx: Context| async move {
                 Ok(format!(
-                    "# FastMCP-MT demo\n\nYou are entity `{}`.\n\nTools: echo, add, whoami, count, fail, remember, recall.\n\
+                    "# FastMCP-MT demo\n\nYou are entity `{}`.\n\nTools: echo, add, whoami, count, fail, remember, recall, greet, announce_change.\n\
                      Resources: demo://readme, demo://profile/{{name}}.\nPrompt: summarize.\n",
                     ctx.entity_id()
                 ))

@@ -18,7 +18,8 @@ use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+    EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
+    StreamKey,
 };
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};

@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    redact_url, EntityId, LogKind, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord,
-    SessionStore, StreamKey,
+    redact_url, EntityId, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionId,
+    SessionRecord, SessionStore, StreamKey,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};

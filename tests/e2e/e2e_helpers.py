@@ -266,3 +266,36 @@ def mentions_field(message: str, field: str) -> bool:
     if len(field) >= 3:
         patterns.append(rf"(?<![A-Za-z0-9_]){f}(?![A-Za-z0-9_])")
     return any(re.search(p, message) for p in patterns)
+
+
+MODERN = "2026-07-28"
+HEADER_MISMATCH = -32020
+MISSING_CLIENT_CAPABILITY = -32021
+NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+def modern_call(
+    client: httpx.Client,
+    base: str,
+    entity: str,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    request_id: int = 1,
+    capabilities: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One 2026-07-28 request by hand: the `_meta` envelope plus matching routing headers."""
+    params = dict(params or {})
+    params["_meta"] = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities if capabilities is not None else {"elicitation": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "e2e-raw", "version": "1"},
+        **params.get("_meta", {}),
+    }
+    h = {"accept": ACCEPT, "content-type": "application/json", "mcp-protocol-version": MODERN, "mcp-method": method}
+    if method in NAME_PARAMS and isinstance(params.get(NAME_PARAMS[method]), str):
+        h["mcp-name"] = params[NAME_PARAMS[method]]
+    h.update(headers or {})
+    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+    return client.post(f"{base}/{entity}/mcp", json=body, headers=h)

@@ -1,9 +1,9 @@
-"""Dual-era behaviour: a 2026-07-28-capable SDK client against our handshake-era server.
+"""Dual-era behaviour: one URL serves every client generation.
 
 See FINDINGS.md. `mcp.Client(url)` defaults to ``mode="auto"``: it first POSTs
-``server/discover`` with ``MCP-Protocol-Version: 2026-07-28``; our server answers
-HTTP 400 + JSON-RPC -32022 whose ``data.supported`` lists handshake versions, and
-the client falls back to ``initialize`` (protocol 2025-11-25).
+``server/discover`` with ``MCP-Protocol-Version: 2026-07-28``; our server answers it and the
+client stays on the sessionless revision. ``mode="legacy"`` (and every handshake-era client)
+gets sessions as before; over HTTP+SSE, which has no 2026 form, auto mode falls back.
 """
 
 from __future__ import annotations
@@ -13,73 +13,65 @@ import json
 import anyio
 import httpx2
 import pytest
-from mcp import Client, ClientSession, MCPError
+from mcp import Client, ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from e2e_helpers import HANDSHAKE_VERSIONS, UNSUPPORTED_PROTOCOL_VERSION, new_entity, only_text
+from e2e_helpers import HANDSHAKE_VERSIONS, new_entity, only_text
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_newcomer_client_auto_mode_falls_back(base_url):
-    """What the SDK README shows: `async with Client(url)` — default mode='auto'."""
+async def test_newcomer_client_auto_mode_speaks_2026(base_url):
+    """What the SDK README shows: `async with Client(url)` (mode='auto') discovers and stays modern."""
     entity = new_entity()
     with anyio.fail_after(20):
         async with Client(f"{base_url}/{entity}/mcp") as client:
-            assert client.protocol_version == "2025-11-25"
-            assert client.session.initialize_result is not None, "auto mode did not fall back to initialize"
-            assert client.session.discover_result is None
+            assert client.protocol_version == "2026-07-28"
+            assert client.session.discover_result is not None
+            assert client.session.initialize_result is None
             result = await client.call_tool("whoami", {})
             assert result.structured_content["entity_id"] == entity
             assert only_text(await client.call_tool("echo", {"text": "auto"})) == "auto"
 
 
 async def test_auto_mode_wire_sequence(base_url):
-    """The fallback is driven by the -32022 answer (HTTP 400), not by a timeout or a 404."""
+    """One discover POST, then sessionless POSTs carrying the routing headers; no session is minted."""
     entity = new_entity()
-    seen: list[tuple[str, dict | None, int, dict]] = []
+    seen: list[tuple[str, dict | None, int, dict, dict]] = []
 
     async def on_response(response: httpx2.Response) -> None:
         req = response.request
         body = None
         if req.method == "POST" and req.content:
             body = json.loads(req.content)
-        seen.append((req.method, body, response.status_code, dict(req.headers)))
+        seen.append((req.method, body, response.status_code, dict(req.headers), dict(response.headers)))
 
-    started = anyio.current_time()
     async with httpx2.AsyncClient(event_hooks={"response": [on_response]}, timeout=30.0) as http:
         with anyio.fail_after(20):
             async with Client(streamable_http_client(f"{base_url}/{entity}/mcp", http_client=http)) as client:
-                assert client.protocol_version == "2025-11-25"
-                await client.list_tools()
-    elapsed = anyio.current_time() - started
-    assert elapsed < 5, f"connect took {elapsed:.1f}s — fallback probably came from the 10s discover timeout"
+                assert client.protocol_version == "2026-07-28"
+                await client.call_tool("echo", {"text": "x"})
 
-    posts = [(body, status, headers) for method, body, status, headers in seen if method == "POST"]
-    assert posts[0][0]["method"] == "server/discover", posts[0]
-    assert posts[0][2].get("mcp-protocol-version") == "2026-07-28"
-    assert posts[0][1] == 400, f"discover answered with HTTP {posts[0][1]}"
-    assert posts[1][0]["method"] == "initialize", posts[1]
-    assert posts[1][1] == 200
-    assert posts[1][0]["params"]["protocolVersion"] == "2025-11-25"
+    posts = [(body, status, req_h, resp_h) for method, body, status, req_h, resp_h in seen if method == "POST"]
+    assert posts[0][0]["method"] == "server/discover" and posts[0][1] == 200, posts[0]
+    assert all(b["method"] != "initialize" for b, *_ in posts)
+    for body, status, req_h, resp_h in posts:
+        assert status == 200, (body, status)
+        assert "mcp-session-id" not in resp_h and "mcp-session-id" not in req_h
+        assert req_h.get("mcp-method") == body["method"]
+    call = next(p for p in posts if p[0]["method"] == "tools/call")
+    assert call[2].get("mcp-name") == "echo"
 
 
-async def test_session_discover_raises_32022_with_handshake_versions(base_url):
-    """Low-level `ClientSession.discover()` has no fallback: it surfaces -32022 to the caller."""
+async def test_session_discover_lists_both_eras(base_url):
+    """Low-level `ClientSession.discover()`: one server, every revision it speaks."""
     entity = new_entity()
     async with streamable_http_client(f"{base_url}/{entity}/mcp") as (read, write):
         async with ClientSession(read, write, read_timeout_seconds=10) as session:
-            with pytest.raises(MCPError) as exc:
-                await session.discover()
-            assert exc.value.code == UNSUPPORTED_PROTOCOL_VERSION, exc.value.error
-            supported = exc.value.data["supported"]
-            assert "2025-11-25" in supported
-            assert set(supported) <= set(HANDSHAKE_VERSIONS)
-            # The same connection can still do the handshake afterwards.
-            init = await session.initialize()
-            assert init.protocol_version == "2025-11-25"
-            assert only_text(await session.call_tool("echo", {"text": "after"})) == "after"
+            result = await session.discover()
+            assert set(HANDSHAKE_VERSIONS) | {"2026-07-28"} == set(result.supported_versions)
+            assert result.capabilities.tools is not None
 
 
 async def test_legacy_mode_client(base_url):
@@ -89,13 +81,12 @@ async def test_legacy_mode_client(base_url):
         assert (await client.call_tool("add", {"a": 2, "b": 3})).structured_content == {"sum": 5}
 
 
-async def test_modern_pinned_client_is_rejected(base_url):
-    """mode='2026-07-28' skips the probe; every request must then be refused with -32022."""
+async def test_modern_pinned_client_works_without_a_probe(base_url):
+    """mode='2026-07-28' skips discover and goes straight to sessionless requests."""
     entity = new_entity()
     async with Client(f"{base_url}/{entity}/mcp", mode="2026-07-28") as client:
-        with pytest.raises(MCPError) as exc:
-            await client.list_tools(cache_mode="bypass")
-        assert exc.value.code == UNSUPPORTED_PROTOCOL_VERSION, exc.value.error
+        tools = await client.list_tools(cache_mode="bypass")
+        assert "echo" in {t.name for t in tools.tools}
 
 
 async def test_auto_mode_over_legacy_sse(base_url):

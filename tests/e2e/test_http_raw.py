@@ -280,31 +280,33 @@ def _discover(http: httpx.Client, base_url: str, entity: str) -> httpx.Response:
     return http.post(f"{base_url}/{entity}/mcp", json=body, headers=headers)
 
 
-def test_modern_version_rejected_with_32022(http, base_url):
+def test_discover_answers_without_a_session(http, base_url):
     entity = new_entity()
     r = _discover(http, base_url, entity)
-    assert r.status_code == 400, (r.status_code, r.text[:300])
-    body = assert_json_body(r)
-    assert body["jsonrpc"] == "2.0"
-    err = body["error"]
-    assert err["code"] == UNSUPPORTED_PROTOCOL_VERSION, body
-    supported = err["data"]["supported"]
-    assert isinstance(supported, list) and supported, body
-    assert "2025-11-25" in supported, supported
-    assert set(supported) <= set(HANDSHAKE_VERSIONS), supported
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    result = assert_json_body(r)["result"]
+    assert "2026-07-28" in result["supportedVersions"]
+    assert set(HANDSHAKE_VERSIONS) <= set(result["supportedVersions"])
+    assert result["resultType"] == "complete" and isinstance(result["ttlMs"], int)
     assert "mcp-session-id" not in r.headers
 
 
-def test_modern_version_rejection_names_requested_version(http, base_url):
-    # `requested` is a required member of UnsupportedProtocolVersionErrorData in the 2026-07-28 schema.
+def test_unknown_modern_version_is_refused_with_32022_naming_it(http, base_url):
+    # `requested` and `supported` are required members of UnsupportedProtocolVersionErrorData.
     entity = new_entity()
-    r = _discover(http, base_url, entity)
-    body = assert_json_body(r)
-    assert body["error"]["data"].get("requested") == "2026-07-28", body
-    assert body.get("id") in (5, None), body
+    body = {"jsonrpc": "2.0", "id": 6, "method": "server/discover", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "v999.0.0", "io.modelcontextprotocol/clientCapabilities": {}}}}
+    headers = mcp_headers(protocol_version="v999.0.0")
+    headers["mcp-method"] = "server/discover"
+    r = http.post(f"{base_url}/{entity}/mcp", json=body, headers=headers)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    err = assert_json_body(r)["error"]
+    assert err["code"] == UNSUPPORTED_PROTOCOL_VERSION
+    assert err["data"]["requested"] == "v999.0.0"
+    assert "2026-07-28" in err["data"]["supported"] and "2025-11-25" in err["data"]["supported"]
 
 
-def test_modern_version_header_on_other_method(http, base_url):
+def test_modern_request_without_client_capabilities_is_invalid(http, base_url):
     entity = new_entity()
     headers = mcp_headers(protocol_version="2026-07-28")
     headers["mcp-method"] = "tools/list"
@@ -319,12 +321,13 @@ def test_modern_version_header_on_other_method(http, base_url):
         headers=headers,
     )
     assert r.status_code == 400, (r.status_code, r.text[:300])
-    assert assert_json_body(r)["error"]["code"] == UNSUPPORTED_PROTOCOL_VERSION
+    body = assert_json_body(r)
+    assert body["error"]["code"] == INVALID_PARAMS and body["id"] == 3
 
 
 def test_discover_does_not_break_later_initialize(http, base_url):
     entity = new_entity()
-    assert _discover(http, base_url, entity).status_code == 400
+    assert _discover(http, base_url, entity).status_code == 200
     sid = raw_initialize(http, base_url, entity)
     assert sid
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from conftest import REPO_ROOT, _binary_path, _free_port, _tail
-from e2e_helpers import jsonrpc_reply, mcp_headers, raw_call, raw_initialize
+from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_initialize
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
 DATABASE_URL = os.environ.get("FASTMCP_E2E_DATABASE_URL")
@@ -431,3 +431,47 @@ def test_postgres_keeps_log_rows_queryable_by_session_and_entity(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_modern_elicitation_retry_completes_on_another_instance(cluster):
+    """2026-07-28: round 1 on A ends with input_required; the retry with the answer and the signed
+    requestState lands on B (keys shared through the store) and on C for a tampered copy."""
+    a, b, c = cluster
+    e = entity()
+    with httpx.Client(timeout=10) as http:
+        first = jsonrpc_reply(modern_call(http, a.url, e, "tools/call", {"name": "greet", "arguments": {}}), 1)["result"]
+        assert first["resultType"] == "input_required", first
+        retry = {
+            "name": "greet",
+            "arguments": {},
+            "inputResponses": {"name": {"action": "accept", "content": {"name": "Grace"}}},
+            "requestState": first["requestState"],
+        }
+        done = jsonrpc_reply(modern_call(http, b.url, e, "tools/call", retry, request_id=2), 2)
+        assert done["result"]["content"][0]["text"] == "Hello, Grace!", done
+        tampered = dict(retry, requestState=first["requestState"] + "-TAMPERED")
+        refused = jsonrpc_reply(modern_call(http, c.url, e, "tools/call", tampered, request_id=3), 3)
+        assert refused["error"]["code"] == -32602, refused
+
+
+def test_modern_listen_on_one_instance_hears_a_change_made_on_another(cluster):
+    a, b, _ = cluster
+    e = entity()
+    body = {"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": True},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}
+    headers = {"accept": "text/event-stream, application/json", "content-type": "application/json",
+               "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen"}
+    stream = SseReader("POST", f"{b.url}/{e}/mcp", headers, body)
+    try:
+        _, ack = stream.next_message()
+        assert ack["method"] == "notifications/subscriptions/acknowledged", ack
+        assert ack["params"]["notifications"] == {"toolsListChanged": True}
+        with httpx.Client(timeout=10) as http:
+            r = modern_call(http, a.url, e, "tools/call", {"name": "announce_change", "arguments": {}})
+            assert jsonrpc_reply(r, 1)["result"]["content"][0]["text"] == "listeners notified"
+        _, change = stream.next_message()
+        assert change["method"] == "notifications/tools/list_changed", change
+        assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 77
+    finally:
+        stream.close()

@@ -10,8 +10,8 @@ use fastmcp_core::modern::{
     changes_stream, is_modern_version, listen_ack, name_param, parse_meta,
     unsupported_modern_version, ListenFilter,
 };
-use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
 use fastmcp_core::protocol::SUPPORTED_PROTOCOL_VERSIONS;
+use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
 use fastmcp_core::EntityId;
 use futures::StreamExt;
 use poem::http::StatusCode;
@@ -165,10 +165,18 @@ pub(crate) async fn post(
         );
     }
     let Some(version) = meta.protocol_version.as_str() else {
-        return bad(id, codes::INVALID_PARAMS, "protocolVersion must be a string".into());
+        return bad(
+            id,
+            codes::INVALID_PARAMS,
+            "protocolVersion must be a string".into(),
+        );
     };
     if !is_modern_version(version) {
-        return rpc_error(StatusCode::BAD_REQUEST, id, unsupported_modern_version(version));
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            id,
+            unsupported_modern_version(version),
+        );
     }
     if let Err(msg) = check_routing_headers(state, req, &rpc) {
         return bad(id, codes::HEADER_MISMATCH, msg);
@@ -308,7 +316,10 @@ mod tests {
 
     #[test]
     fn header_values_decode_only_behind_the_sentinel() {
-        assert_eq!(decode_header_value("=?base64?SGVsbG8=?=").as_deref(), Some("Hello"));
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8=?=").as_deref(),
+            Some("Hello")
+        );
         assert_eq!(decode_header_value("=?base64?SGVsbG8?="), None);
         assert_eq!(decode_header_value("=?base64?SGVs!!!bG8=?="), None);
         assert_eq!(decode_header_value("SGVsbG8=").as_deref(), Some("SGVsbG8="));

@@ -97,7 +97,17 @@ async fn catalog_routes() {
         .collect();
     assert_eq!(
         names,
-        ["echo", "add", "whoami", "count", "fail", "remember", "recall"]
+        [
+            "echo",
+            "add",
+            "whoami",
+            "count",
+            "fail",
+            "remember",
+            "recall",
+            "greet",
+            "announce_change"
+        ]
     );
     let (s, add) = get(&cli, "/admin/tools/add").await;
     assert_eq!(s, 200);

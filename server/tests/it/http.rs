@@ -159,21 +159,60 @@ async fn edge_errors_have_clear_statuses_and_json_bodies() {
     resp.assert_status(poem::http::StatusCode::FORBIDDEN);
 }
 
+fn modern_body(id: i64, method: &str, params: Value) -> String {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}).to_string()
+}
+
 #[tokio::test]
-async fn modern_revision_is_refused_with_the_supported_list() {
+async fn modern_requests_are_served_without_a_session() {
     let cli = client(HttpConfig::default());
     let resp = cli
         .post("/acme/mcp")
         .header("accept", ACCEPT)
         .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "server/discover")
         .content_type("application/json")
-        .body(json!({"jsonrpc":"2.0","id":0,"method":"server/discover","params":{}}).to_string())
+        .body(modern_body(0, "server/discover", json!({})))
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    assert!(resp.0.headers().get("mcp-session-id").is_none());
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(body["id"], 0);
+    assert!(body["result"]["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("2026-07-28")));
+    // The same request with a disagreeing method header: 400 + -32020.
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .content_type("application/json")
+        .body(modern_body(1, "server/discover", json!({})))
         .send()
         .await;
     resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
     let body: Value =
         serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
-    assert_eq!(body["error"]["code"], -32022);
-    assert_eq!(body["error"]["data"]["requested"], "2026-07-28");
-    assert_eq!(body["id"], 0);
+    assert_eq!(body["error"]["code"], -32020);
+    // A foreign Host is refused before anything else, as in the handshake era.
+    let resp = cli
+        .post("/acme/mcp")
+        .header("host", "evil.example.com")
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "server/discover")
+        .content_type("application/json")
+        .body(modern_body(2, "server/discover", json!({})))
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::FORBIDDEN);
 }
