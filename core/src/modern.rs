@@ -730,6 +730,60 @@ mod tests {
             .is_err());
     }
 
+    /// A `KeyStore` in a map, standing in for the shared backend.
+    #[derive(Default)]
+    struct MapKeys(Mutex<HashMap<String, Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl KeyStore for MapKeys {
+        async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+            let mut m = self.0.lock().unwrap();
+            Ok(m.entry(name.to_string())
+                .or_insert_with(|| proposed.to_vec())
+                .clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn instances_sharing_a_key_store_agree_and_rotation_keeps_old_states() {
+        let store: Arc<dyn KeyStore> = Arc::new(MapKeys::default());
+        let e = EntityId::parse("acme").unwrap();
+        let a = StateKeys::new(Some(Arc::clone(&store)), vec!["k1".into()]);
+        let token = a
+            .seal("srv", &e, "tools/call", "t", &state(), 60_000)
+            .await
+            .unwrap();
+        // Another instance, same store: verifies.
+        let b = StateKeys::new(Some(Arc::clone(&store)), vec!["k1".into()]);
+        assert!(b.open("srv", &e, "tools/call", "t", &token).await.is_ok());
+        // Rotated: signs with k2, still accepts k1 while it is listed, not after.
+        let rotated = StateKeys::new(Some(Arc::clone(&store)), vec!["k2".into(), "k1".into()]);
+        assert!(rotated
+            .open("srv", &e, "tools/call", "t", &token)
+            .await
+            .is_ok());
+        let fresh = rotated
+            .seal("srv", &e, "tools/call", "t", &state(), 60_000)
+            .await
+            .unwrap();
+        assert!(fresh.starts_with("k2."));
+        let retired = StateKeys::new(Some(store), vec!["k2".into()]);
+        assert!(retired
+            .open("srv", &e, "tools/call", "t", &token)
+            .await
+            .is_err());
+        assert!(retired
+            .open("srv", &e, "tools/call", "t", &fresh)
+            .await
+            .is_ok());
+        // A process without the shared store has its own key: the state is foreign to it.
+        let alone = StateKeys::new(None, vec!["k1".into()]);
+        assert!(alone
+            .open("srv", &e, "tools/call", "t", &token)
+            .await
+            .is_err());
+    }
+
     #[test]
     fn meta_is_required() {
         assert!(parse_meta(None).is_err());

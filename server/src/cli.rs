@@ -66,6 +66,12 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=36500))]
     pub log_retention_days: u64,
+    /// Ids of the keys that sign 2026-07-28 `requestState`, comma-separated: the first signs, all
+    /// verify. Rotate by putting a new id first (the key is created in the shared store on first
+    /// use) and dropping the old one once states signed with it have expired (10 minutes).
+    #[arg(long, env = "FASTMCP_MT_REQUEST_STATE_KEYS", value_delimiter = ',', default_value = "k1",
+          value_parser = parse_key_id)]
+    pub request_state_keys: Vec<String>,
     /// Connections in this instance's PostgreSQL pool.
     #[arg(long, env = "FASTMCP_MT_PG_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
@@ -87,7 +93,20 @@ impl std::fmt::Debug for ServeArgs {
             .field("client_request_timeout", &self.client_request_timeout)
             .field("log_retention_days", &self.log_retention_days)
             .field("pg_pool_size", &self.pg_pool_size)
+            .field("request_state_keys", &self.request_state_keys)
             .finish()
+    }
+}
+
+fn parse_key_id(raw: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err("a key id is 1-32 characters of [A-Za-z0-9_-]".into())
     }
 }
 
@@ -313,6 +332,7 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
+        request_state_keys: args.request_state_keys.clone(),
         ..ServerConfig::default()
     };
     let mcp = builder
@@ -433,6 +453,9 @@ mod tests {
         assert_eq!(opts.pg_pool_size, 4);
         assert!(Cli::try_parse_from(["fastmcp", "--log-retention-days", "0"]).is_err());
         assert!(Cli::try_parse_from(["fastmcp", "--pg-pool-size", "1"]).is_err());
+        let cli = Cli::try_parse_from(["fastmcp", "--request-state-keys", "k2,k1"]).unwrap();
+        assert_eq!(cli.serve.request_state_keys, ["k2", "k1"]);
+        assert!(Cli::try_parse_from(["fastmcp", "--request-state-keys", "a/b"]).is_err());
     }
 
     #[test]

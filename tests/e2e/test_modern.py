@@ -135,6 +135,10 @@ def test_requests_are_sessionless_and_validated(base_url):
         assert r.status_code == 200 and "mcp-session-id" not in r.headers
         result = jsonrpc_reply(r, 1)["result"]
         assert result["resultType"] == "complete" and result["cacheScope"] in ("public", "private")
+        # A session id on a 2026-07-28 request is ignored, not looked up.
+        r = modern_call(http, base_url, e, "tools/call", {"name": "echo", "arguments": {"text": "s"}},
+                        headers={"mcp-session-id": "00000000-0000-4000-8000-000000000000"})
+        assert r.status_code == 200 and jsonrpc_reply(r, 1)["result"]["content"][0]["text"] == "s"
         assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"]
         # Envelope missing -> 400 -32602; header disagreeing -> 400 -32020; unknown version -> -32022.
         r = http.post(f"{base_url}/{e}/mcp", json={"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {}},

@@ -475,3 +475,36 @@ def test_modern_listen_on_one_instance_hears_a_change_made_on_another(cluster):
         assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 77
     finally:
         stream.close()
+
+
+@pytest.mark.anyio
+async def test_sdk_modern_client_round_robin_across_instances(cluster):
+    """The official SDK's modern path with every POST sent to the next instance in turn: the
+    elicitation's retry lands on another instance than its first round, and still completes."""
+    import httpx2
+    import mcp_types as types
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    a, b, c = cluster
+    e = entity()
+    ports = [a.port, b.port, c.port]
+    served: list[tuple[str, int]] = []
+
+    async def round_robin(request: httpx2.Request) -> None:
+        port = ports[len(served) % len(ports)]
+        body = json.loads(request.content) if request.content else {}
+        served.append((body.get("method", ""), port))
+        request.url = request.url.copy_with(port=port)
+
+    async def answer(_ctx, params: types.ElicitRequestParams):
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async with httpx2.AsyncClient(event_hooks={"request": [round_robin]}, timeout=30.0) as http:
+        transport = streamable_http_client(f"{a.url}/{e}/mcp", http_client=http)
+        async with Client(transport, elicitation_callback=answer) as client:
+            assert client.protocol_version == "2026-07-28"
+            result = await client.call_tool("greet", {})
+            assert result.content[0].text == "Hello, Ada!"
+    calls = [port for method, port in served if method == "tools/call"]
+    assert len(calls) == 2 and calls[0] != calls[1], served

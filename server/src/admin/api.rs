@@ -102,6 +102,13 @@ fn rpc_error(e: &ErrorObject) -> ApiError {
         codes::RESOURCE_NOT_FOUND | codes::METHOD_NOT_FOUND => {
             ApiError::new(ApiError::NotFound, "not_found", e.message.clone())
         }
+        // The handler asks the client for input (elicitation, sampling, roots); an admin call
+        // has no client to answer it. A property of the tool, not a server fault.
+        codes::MISSING_CLIENT_CAPABILITY => ApiError::new(
+            ApiError::Unprocessable,
+            "needs_client_input",
+            format!("{}; the admin API cannot answer client requests", e.message),
+        ),
         _ => ApiError::new(ApiError::Internal, "internal", e.message.clone()),
     }
 }

@@ -34,24 +34,31 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Whether a POST belongs to the sessionless revision. As the reference server routes: no
-/// session id, and a version header or a `_meta` envelope, unless it is plainly handshake-era
-/// traffic (a handshake version header and no envelope, or an `initialize` not marked 2026).
+/// Whether a POST belongs to the sessionless revision: its `MCP-Protocol-Version` names it
+/// (then `Mcp-Session-Id` is ignored), or, as the reference server routes header-less traffic,
+/// it has no session id and carries a `_meta` envelope, unless it is plainly handshake-era (a
+/// handshake version header and no envelope, or an `initialize`).
 pub(crate) fn is_stateless(req: &Request, body: &Value) -> bool {
-    if !body.is_object() || req.headers().contains_key(SESSION_HEADER) {
+    if !body.is_object() {
         return false;
     }
     let version = header(req, VERSION_HEADER);
+    if version.is_some_and(is_modern_version) {
+        return true;
+    }
+    if req.headers().contains_key(SESSION_HEADER) {
+        return false;
+    }
     let has_meta = body
         .get("params")
         .and_then(|p| p.get("_meta"))
         .is_some_and(Value::is_object);
-    let method = body.get("method").and_then(Value::as_str);
-    if method == Some("initialize") {
-        return version.is_some_and(is_modern_version);
+    if body.get("method").and_then(Value::as_str) == Some("initialize") {
+        return false;
     }
     match version {
         Some(v) if SUPPORTED_PROTOCOL_VERSIONS.contains(&v) => has_meta,
+        // An unknown version goes where the envelope says, so the error names it correctly.
         Some(_) => true,
         None => has_meta,
     }

@@ -171,6 +171,18 @@ async fn calling_tools_reading_resources_rendering_prompts() {
         (422, Some("invalid_argument"), Some("b")),
         "{r}"
     );
+    // A tool that asks the client for input has nobody to ask here: 422, not a server error.
+    let (s, r) = post(
+        &cli,
+        "/admin/tools/greet/call",
+        json!({"entity_id": "acme"}),
+    )
+    .await;
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (422, Some("needs_client_input")),
+        "{r}"
+    );
     let (s, r) = post(
         &cli,
         "/admin/tools/add/call",
