@@ -22,6 +22,7 @@
 //! );
 //! ```
 
+pub mod auth;
 pub mod context;
 pub mod dispatch;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod store;
 pub mod test_suite;
 pub mod url;
 
+pub use auth::{AuthError, Authenticator, NoAuth, Principal, RequestHeaders};
 pub use context::{Context, ElicitResult, InputRequest, NullOutlet, Outlet};
 pub use dispatch::{
     unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
@@ -45,8 +47,8 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore, MessageQueue,
-    SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore,
+    MessageQueue, SessionRecord, SessionStore, StreamKey,
 };
 pub use url::redact_url;
 

@@ -59,6 +59,9 @@ pub struct SessionRecord {
     /// Optimistic-concurrency version, owned by the store: 1 after `create`, +1 per `save`.
     #[serde(default)]
     pub version: u64,
+    /// Subject of the principal that opened the session; only it may use the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl SessionRecord {
@@ -76,6 +79,7 @@ impl SessionRecord {
             state: Map::new(),
             created_at_ms: now_ms(),
             version: 0,
+            principal: None,
         }
     }
 
@@ -353,6 +357,40 @@ pub trait LogStore: Send + Sync + 'static {
 pub trait KeyStore: Send + Sync + 'static {
     /// The secret stored under `name`, storing `proposed` first if there is none.
     async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// An API key as stored: its metadata and the SHA-256 of the key, never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Public identifier (also part of the key text), unique per entity.
+    pub id: String,
+    /// The entity the key acts for.
+    pub entity: EntityId,
+    /// A label for operators.
+    pub name: String,
+    /// Scopes granted to the key's principal.
+    pub scopes: Vec<String>,
+    /// Lower-case hex SHA-256 of the full key text.
+    pub hash: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+/// API keys for the built-in key authenticator, shared by every instance.
+///
+/// Guarantees: lookups are by hash only (the key text is never stored); a revoked key is gone
+/// for every instance as soon as `revoke_key` returns; listing and revoking are entity-scoped
+/// (an id under another entity is not found).
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
+    /// Stores a new key; `Conflict` if its hash or its (entity, id) exists.
+    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// The key whose hash is `hash`, if not revoked.
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>>;
+    /// The keys of `entity`, oldest first.
+    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes (deletes) a key of `entity`; whether it existed.
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool>;
 }
 
 #[cfg(test)]

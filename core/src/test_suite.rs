@@ -21,7 +21,8 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
+    SessionStore, StreamKey,
 };
 
 /// The two halves of a backend under test (usually the same object twice).
@@ -35,19 +36,22 @@ pub struct Stores {
     pub logs: Arc<dyn LogStore>,
     /// The key store.
     pub keys: Arc<dyn KeyStore>,
+    /// The API key store.
+    pub api_keys: Arc<dyn ApiKeyStore>,
 }
 
 impl Stores {
     /// All three roles played by one backend value.
     pub fn of<S>(store: S) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + KeyStore + Clone,
+        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + Clone,
     {
         Stores {
             sessions: Arc::new(store.clone()),
             queue: Arc::new(store.clone()),
             logs: Arc::new(store.clone()),
-            keys: Arc::new(store),
+            keys: Arc::new(store.clone()),
+            api_keys: Arc::new(store),
         }
     }
 }
@@ -178,6 +182,50 @@ pub async fn keys_are_created_once(s: Stores) {
         .await
         .unwrap();
     assert_eq!(other, vec![7; 16]);
+}
+
+/// API keys: found by hash, listed and revoked per entity only, unique per (entity, id).
+pub async fn api_keys_are_scoped_and_revocable(s: Stores) {
+    let e = random_entity();
+    let other = random_entity();
+    let key = |id: &str, entity: &EntityId, n: u64| ApiKeyRecord {
+        id: id.into(),
+        entity: entity.clone(),
+        name: format!("key {id}"),
+        scopes: vec!["tools:call".into()],
+        hash: format!(
+            "{:064x}",
+            u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes())
+        ),
+        created_at_ms: n,
+    };
+    let (a, b, c) = (key("a", &e, 1), key("b", &e, 2), key("a", &other, 3));
+    for k in [&a, &b, &c] {
+        s.api_keys.put_key(k).await.unwrap();
+    }
+    let dup = ApiKeyRecord {
+        hash: format!("{}0", &a.hash[1..]),
+        ..a.clone()
+    };
+    assert!(matches!(
+        s.api_keys.put_key(&dup).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        s.api_keys.key_by_hash(&a.hash).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        s.api_keys.list_keys(&e).await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    // Revoking under another entity does nothing.
+    assert!(!s.api_keys.revoke_key(&other, "b").await.unwrap());
+    assert!(s.api_keys.revoke_key(&e, "a").await.unwrap());
+    assert!(!s.api_keys.revoke_key(&e, "a").await.unwrap());
+    assert_eq!(s.api_keys.key_by_hash(&a.hash).await.unwrap(), None);
+    assert_eq!(s.api_keys.list_keys(&e).await.unwrap(), vec![b]);
+    assert_eq!(s.api_keys.key_by_hash(&c.hash).await.unwrap(), Some(c));
 }
 
 /// Creating an existing id is a conflict and leaves the original untouched.
@@ -593,7 +641,8 @@ macro_rules! store_test_suite {
             delete_is_idempotent_and_scoped, list_paginates_per_entity,
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
-            logs_are_scoped_and_newest_first, keys_are_created_once);
+            logs_are_scoped_and_newest_first, keys_are_created_once,
+            api_keys_are_scoped_and_revocable);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

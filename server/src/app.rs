@@ -32,6 +32,12 @@ pub struct AppState {
     pub started: Instant,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// Who may call the MCP endpoints.
+    pub auth: Arc<dyn fastmcp_core::Authenticator>,
+    /// What the protected-resource metadata advertises.
+    pub auth_meta: crate::auth::AuthMetadata,
+    /// Where API keys live (the admin API mints and revokes them).
+    pub api_keys: Arc<dyn fastmcp_core::ApiKeyStore>,
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
@@ -66,8 +72,29 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
                 .delete(streamable::delete),
         )
         .at("/:entity/sse", get(legacy_sse::connect))
+        .at(
+            "/.well-known/oauth-protected-resource/:entity/mcp",
+            get(resource_metadata),
+        )
+        .at(
+            "/:entity/mcp/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
         .at("/:entity/messages", poem::post(legacy_sse::message))
         .data(state)
+}
+
+/// RFC 9728 protected-resource metadata of one entity's MCP endpoint (public, no auth).
+#[handler]
+fn resource_metadata(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let raw = req.path_params::<String>().unwrap_or_default();
+    match EntityId::parse(&raw) {
+        Ok(entity) => json_response(StatusCode::OK, &state.auth_meta.document(req, &entity)),
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "invalid_entity", "message": e.to_string() }),
+        ),
+    }
 }
 
 #[handler]

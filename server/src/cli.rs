@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use fastmcp_core::{
-    redact_url, KeyStore, LogStore, McpServerBuilder, MessageQueue, ServerConfig, SessionStore,
+    redact_url, ApiKeyStore, Authenticator, KeyStore, LogStore, McpServerBuilder, MessageQueue,
+    NoAuth, ServerConfig, SessionStore,
 };
 use poem::Server;
 
@@ -72,6 +73,39 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_REQUEST_STATE_KEYS", value_delimiter = ',', default_value = "k1",
           value_parser = parse_key_id)]
     pub request_state_keys: Vec<String>,
+    /// Who may call the MCP endpoints: `none` (loopback only unless
+    /// `--allow-unauthenticated`), `api-key` (keys minted through the admin API, kept hashed in
+    /// the store) or `jwt` (HS256 bearer tokens, `--jwt-secret`).
+    #[arg(long, env = "FASTMCP_MT_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+    /// Serve a non-loopback address without authentication (logged as a warning).
+    #[arg(long, env = "FASTMCP_MT_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    /// HS256 secret of `--auth jwt`.
+    #[arg(long, env = "FASTMCP_MT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Required `aud` of JWTs.
+    #[arg(long, env = "FASTMCP_MT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Required `iss` of JWTs.
+    #[arg(long, env = "FASTMCP_MT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// JWT claim listing the entities a token may act for (string or array).
+    #[arg(long, env = "FASTMCP_MT_JWT_ENTITY_CLAIM", default_value = "entities")]
+    pub jwt_entity_claim: String,
+    /// Seconds an instance trusts a verified API key before re-reading the store (revocation
+    /// reaches every instance within this time; 0 = read the store on every request).
+    #[arg(long, env = "FASTMCP_MT_API_KEY_CACHE_SECS", default_value_t = 5)]
+    pub api_key_cache_secs: u64,
+    /// Authorization servers advertised in the protected-resource metadata, comma-separated.
+    #[arg(long, env = "FASTMCP_MT_AUTH_SERVERS", value_delimiter = ',')]
+    pub auth_servers: Vec<String>,
+    /// Scopes advertised in the protected-resource metadata, comma-separated.
+    #[arg(long, env = "FASTMCP_MT_AUTH_SCOPES", value_delimiter = ',')]
+    pub auth_scopes: Vec<String>,
+    /// Externally visible base URL (for metadata URLs behind a proxy); else from `Host`.
+    #[arg(long, env = "FASTMCP_MT_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Connections in this instance's PostgreSQL pool.
     #[arg(long, env = "FASTMCP_MT_PG_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
@@ -94,6 +128,10 @@ impl std::fmt::Debug for ServeArgs {
             .field("log_retention_days", &self.log_retention_days)
             .field("pg_pool_size", &self.pg_pool_size)
             .field("request_state_keys", &self.request_state_keys)
+            .field("auth", &self.auth)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_issuer", &self.jwt_issuer)
             .finish()
     }
 }
@@ -110,12 +148,68 @@ fn parse_key_id(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Built-in authentication modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Everyone is `anonymous`.
+    None,
+    /// API keys per entity (admin API: `/admin/api-keys`).
+    ApiKey,
+    /// HS256 JWT bearer tokens.
+    Jwt,
+}
+
+/// The authenticator the flags ask for (`custom` wins when given).
+pub fn authenticator(
+    args: &ServeArgs,
+    api_keys: &Arc<dyn ApiKeyStore>,
+    custom: Option<Arc<dyn Authenticator>>,
+) -> Result<Arc<dyn Authenticator>, StartError> {
+    let auth: Arc<dyn Authenticator> = match (custom, args.auth) {
+        (Some(a), _) => a,
+        (None, AuthMode::None) => Arc::new(NoAuth),
+        (None, AuthMode::ApiKey) => Arc::new(crate::auth::ApiKeyAuth::new(
+            Arc::clone(api_keys),
+            Duration::from_secs(args.api_key_cache_secs),
+        )),
+        (None, AuthMode::Jwt) => {
+            let secret = args
+                .jwt_secret
+                .clone()
+                .filter(|s| s.len() >= 16)
+                .ok_or_else(|| {
+                    StartError::Auth("--auth jwt needs --jwt-secret of at least 16 bytes".into())
+                })?;
+            Arc::new(crate::auth::JwtAuth::new(crate::auth::JwtConfig {
+                secret: secret.into_bytes(),
+                audience: args.jwt_audience.clone(),
+                issuer: args.jwt_issuer.clone(),
+                entity_claim: args.jwt_entity_claim.clone(),
+                leeway: Duration::from_secs(30),
+            }))
+        }
+    };
+    if !auth.enforces() && !args.bind.ip().is_loopback() {
+        if !args.allow_unauthenticated {
+            return Err(StartError::Auth(format!(
+                "refusing to serve {} without authentication: choose --auth api-key|jwt, or pass --allow-unauthenticated",
+                args.bind
+            )));
+        }
+        tracing::warn!(bind = %args.bind, "serving a non-loopback address WITHOUT authentication");
+    }
+    Ok(auth)
+}
+
 /// Errors that stop the process before it serves.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The store URL cannot be used.
     #[error("{0}")]
     Store(String),
+    /// The authentication settings cannot be used.
+    #[error("{0}")]
+    Auth(String),
     /// The address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -136,6 +230,8 @@ pub struct Stores {
     pub logs: Arc<dyn LogStore>,
     /// Server secrets.
     pub keys: Arc<dyn KeyStore>,
+    /// API keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -147,13 +243,14 @@ impl Stores {
     #[allow(dead_code)] // unused when no backend feature is enabled
     fn of<S>(s: S, kind: &'static str) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + KeyStore + Clone,
+        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + Clone,
     {
         Stores {
             sessions: Arc::new(s.clone()),
             queue: Arc::new(s.clone()),
             logs: Arc::new(s.clone()),
-            keys: Arc::new(s),
+            keys: Arc::new(s.clone()),
+            api_keys: Arc::new(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,
@@ -274,6 +371,15 @@ fn init_tracing() {
 
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
 pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::ExitCode {
+    main_with_auth(name, builder, None).await
+}
+
+/// [`main_with`] with your own [`Authenticator`] (it replaces `--auth`).
+pub async fn main_with_auth(
+    name: &str,
+    builder: McpServerBuilder,
+    auth: Option<Arc<dyn Authenticator>>,
+) -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let args = match cli.command {
@@ -281,7 +387,7 @@ pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::E
         Some(Command::Migrate(a)) => return migrate(&store_url(a.store.as_deref())).await,
         None => cli.serve,
     };
-    match serve(args, builder).await {
+    match serve_with_auth(args, builder, auth).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{name}: {e}");
@@ -326,8 +432,18 @@ async fn migrate(url: &str) -> std::process::ExitCode {
 
 /// Serves until a shutdown signal.
 pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), StartError> {
+    serve_with_auth(args, builder, None).await
+}
+
+/// [`serve`] with an optional custom authenticator.
+pub async fn serve_with_auth(
+    args: ServeArgs,
+    builder: McpServerBuilder,
+    custom_auth: Option<Arc<dyn Authenticator>>,
+) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
     let stores = open_store(&url, &StoreOptions::from_args(&args)).await?;
+    let auth = authenticator(&args, &stores.api_keys, custom_auth)?;
     let kind = stores.kind;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
@@ -381,6 +497,13 @@ pub async fn serve(args: ServeArgs, builder: McpServerBuilder) -> Result<(), Sta
         store_kind: kind.to_string(),
         started: Instant::now(),
         admin_token,
+        auth,
+        auth_meta: crate::auth::AuthMetadata {
+            authorization_servers: args.auth_servers.clone(),
+            scopes: args.auth_scopes.clone(),
+            public_url: args.public_url.clone(),
+        },
+        api_keys: Arc::clone(&stores.api_keys),
     });
     tracing::info!(
         addr = %local,

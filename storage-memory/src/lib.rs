@@ -18,8 +18,8 @@ use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
-    StreamKey,
+    ApiKeyRecord, ApiKeyStore, EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId,
+    SessionRecord, SessionStore, StreamKey,
 };
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -97,6 +97,8 @@ struct Inner {
     logs: DashMap<EntityId, VecDeque<LogRecord>>,
     /// Server secrets (`KeyStore`).
     keys: DashMap<String, Vec<u8>>,
+    /// API keys by hash (`ApiKeyStore`).
+    api_keys: DashMap<String, ApiKeyRecord>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -122,6 +124,7 @@ impl MemoryStore {
             replies: DashMap::new(),
             logs: DashMap::new(),
             keys: DashMap::new(),
+            api_keys: DashMap::new(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);
@@ -568,6 +571,51 @@ impl KeyStore for MemoryStore {
             .entry(name.to_string())
             .or_insert_with(|| proposed.to_vec())
             .clone())
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        let clash = self
+            .inner
+            .api_keys
+            .iter()
+            .any(|k| k.entity == key.entity && k.id == key.id);
+        if clash {
+            return Err(Error::Conflict(format!("api key {} exists", key.id)));
+        }
+        match self.inner.api_keys.entry(key.hash.clone()) {
+            dashmap::Entry::Occupied(_) => Err(Error::Conflict("api key exists".into())),
+            dashmap::Entry::Vacant(v) => {
+                v.insert(key.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
+        Ok(self.inner.api_keys.get(hash).map(|k| k.clone()))
+    }
+
+    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>> {
+        let mut keys: Vec<ApiKeyRecord> = self
+            .inner
+            .api_keys
+            .iter()
+            .filter(|k| &k.entity == entity)
+            .map(|k| k.clone())
+            .collect();
+        keys.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool> {
+        let before = self.inner.api_keys.len();
+        self.inner
+            .api_keys
+            .retain(|_, k| !(&k.entity == entity && k.id == id));
+        Ok(self.inner.api_keys.len() < before)
     }
 }
 

@@ -24,6 +24,58 @@ pub(crate) enum ApiTags {
     Logs,
     /// Server identity and logging defaults.
     Server,
+    /// API keys that authenticate clients of the MCP endpoints (`--auth api-key`).
+    ApiKeys,
+}
+
+/// A key to mint.
+#[derive(Object)]
+pub(crate) struct ApiKeyRequest {
+    /// The entity the key may act for.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub(crate) entity_id: String,
+    /// A label for operators.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub(crate) name: String,
+    /// Scopes granted to the key.
+    #[oai(default)]
+    pub(crate) scopes: Vec<String>,
+}
+
+/// A key as listed: never the key itself.
+#[derive(Object)]
+pub(crate) struct ApiKeyView {
+    /// Public identifier (the `fmk_{id}_…` part).
+    pub(crate) id: String,
+    /// The entity the key acts for.
+    pub(crate) entity_id: String,
+    /// Label.
+    pub(crate) name: String,
+    /// Granted scopes.
+    pub(crate) scopes: Vec<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub(crate) created_at_ms: u64,
+}
+
+impl From<fastmcp_core::ApiKeyRecord> for ApiKeyView {
+    fn from(k: fastmcp_core::ApiKeyRecord) -> Self {
+        Self {
+            id: k.id,
+            entity_id: k.entity.to_string(),
+            name: k.name,
+            scopes: k.scopes,
+            created_at_ms: k.created_at_ms,
+        }
+    }
+}
+
+/// A freshly minted key: `key` is shown this once and stored nowhere.
+#[derive(Object)]
+pub(crate) struct ApiKeyCreated {
+    /// Send as `Authorization: Bearer <key>` (or `X-API-Key`).
+    pub(crate) key: String,
+    /// What is stored.
+    pub(crate) api_key: ApiKeyView,
 }
 
 /// The one error shape of the admin API.
@@ -400,4 +452,13 @@ impl Example for LoggingLevelRequest {
             entity_id: None,
         }
     }
+}
+
+/// The outcome of a revocation.
+#[derive(Object)]
+pub(crate) struct ApiKeyRevoked {
+    /// The key id.
+    pub(crate) id: String,
+    /// Always true (an unknown id is a 404).
+    pub(crate) revoked: bool,
 }

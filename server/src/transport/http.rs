@@ -143,16 +143,35 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
 
 /// The first checks of every MCP endpoint: the caller's `Origin`/`Host` (403), then the entity
 /// in the path (400).
-pub(crate) fn tenant(cfg: &HttpConfig, req: &Request) -> Result<EntityId, Response> {
-    check_origin(cfg, req.headers())?;
-    entity_from_path(req)
+/// The checks every MCP request passes first: `Origin`/`Host`, the entity in the path, then
+/// authentication (401/403/503 per [`crate::auth::reject`]).
+pub(crate) async fn tenant(
+    state: &crate::app::AppState,
+    req: &Request,
+) -> Result<(EntityId, fastmcp_core::Principal), Response> {
+    check_origin(&state.http, req.headers())?;
+    let entity = entity_from_path(req)?;
+    let headers = crate::auth::PoemHeaders(req.headers());
+    let principal = state
+        .auth
+        .authenticate(&headers, &entity)
+        .await
+        .map_err(|e| crate::auth::reject(&state.auth_meta, req, &entity, &e))?;
+    if !principal.may_act_for(&entity) {
+        let e =
+            fastmcp_core::AuthError::Forbidden(format!("not allowed to act for entity `{entity}`"));
+        return Err(crate::auth::reject(&state.auth_meta, req, &entity, &e));
+    }
+    Ok((entity, principal))
 }
 
 /// Loads the session named by a client-supplied id for this entity and restarts its TTL:
-/// 400 when the id is missing, 404 when it is malformed, unknown, expired or another entity's.
+/// 400 when the id is missing, 404 when it is malformed, unknown, expired, another entity's or
+/// another principal's.
 pub(crate) async fn load_session(
     mcp: &fastmcp_core::McpServer,
     entity: &EntityId,
+    principal: &fastmcp_core::Principal,
     raw_id: Option<&str>,
     missing: &str,
 ) -> Result<fastmcp_core::SessionRecord, Response> {
@@ -178,8 +197,11 @@ pub(crate) async fn load_session(
         .load_and_touch(entity, &id, mcp.config().session_ttl)
         .await
     {
-        Ok(Some(rec)) => Ok(rec),
-        Ok(None) => Err(not_found()),
+        // Another principal's session is as unknown as another entity's.
+        Ok(Some(rec)) if rec.principal.as_deref().unwrap_or("anonymous") == principal.subject => {
+            Ok(rec)
+        }
+        Ok(_) => Err(not_found()),
         Err(e) => Err(store_error(&e)),
     }
 }

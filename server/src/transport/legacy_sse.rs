@@ -27,14 +27,16 @@ const STREAM: &str = "sse";
 #[handler]
 pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = Arc::clone(*state);
-    let entity = match tenant(&state.http, req) {
-        Ok(e) => e,
+    let (entity, principal) = match tenant(&state, req).await {
+        Ok(t) => t,
         Err(r) => return r,
     };
     let mcp = state.mcp.clone();
+    let mut record = SessionRecord::new(entity.clone());
+    record.principal = Some(principal.subject);
     let record = match mcp
         .sessions()
-        .create(SessionRecord::new(entity.clone()), mcp.config().session_ttl)
+        .create(record, mcp.config().session_ttl)
         .await
     {
         Ok(r) => r,
@@ -71,14 +73,15 @@ fn session_id_from_query(req: &Request) -> Option<&str> {
 #[handler]
 pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match tenant(&state.http, req) {
-        Ok(e) => e,
+    let (entity, principal) = match tenant(state, req).await {
+        Ok(t) => t,
         Err(r) => return r,
     };
     let mcp = &state.mcp;
     let mut session = match load_session(
         mcp,
         &entity,
+        &principal,
         session_id_from_query(req),
         "session_id is required",
     )

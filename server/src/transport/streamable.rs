@@ -13,7 +13,9 @@ use fastmcp_core::protocol::{
     codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
 };
 use fastmcp_core::store::EventId;
-use fastmcp_core::{unsupported_version_error, EntityId, McpServer, SessionRecord, StreamKey};
+use fastmcp_core::{
+    unsupported_version_error, EntityId, McpServer, Principal, SessionRecord, StreamKey,
+};
 use futures::StreamExt;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -53,10 +55,12 @@ async fn session_from_header(
     state: &AppState,
     req: &Request,
     entity: &EntityId,
+    principal: &Principal,
 ) -> Result<SessionRecord, Response> {
     load_session(
         &state.mcp,
         entity,
+        principal,
         header(req, SESSION_HEADER),
         "Bad Request: Mcp-Session-Id header is required",
     )
@@ -67,8 +71,8 @@ async fn session_from_header(
 #[handler]
 pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match tenant(&state.http, req) {
-        Ok(e) => e,
+    let (entity, principal) = match tenant(state, req).await {
+        Ok(t) => t,
         Err(r) => return r,
     };
     let ct = header(req, "content-type").unwrap_or("");
@@ -106,23 +110,25 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         }
     }
     if value.is_array() {
-        return post_batch(state, req, &entity, value).await;
+        return post_batch(state, req, &entity, &principal, value).await;
     }
     let message = match Message::from_value(value) {
         Ok(m) => m,
         Err(inv) => return rpc_error(StatusCode::BAD_REQUEST, inv.id.as_ref(), inv.error),
     };
     match message {
-        Message::Request(r) if r.method == "initialize" => initialize(state, entity, r).await,
+        Message::Request(r) if r.method == "initialize" => {
+            initialize(state, entity, principal, r).await
+        }
         Message::Request(r) => {
-            let session = match session_from_header(state, req, &entity).await {
+            let session = match session_from_header(state, req, &entity, &principal).await {
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
             run_request(state, session, r, accepts_sse, prefers_sse(req)).await
         }
         Message::Notification(n) => {
-            let session = match session_from_header(state, req, &entity).await {
+            let session = match session_from_header(state, req, &entity, &principal).await {
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
@@ -132,7 +138,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             }
         }
         Message::Response(r) => {
-            let session = match session_from_header(state, req, &entity).await {
+            let session = match session_from_header(state, req, &entity, &principal).await {
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
@@ -162,9 +168,15 @@ fn accepted() -> Response {
     Response::builder().status(StatusCode::ACCEPTED).finish()
 }
 
-async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Response {
+async fn initialize(
+    state: &AppState,
+    entity: EntityId,
+    principal: Principal,
+    req: RpcRequest,
+) -> Response {
     let mcp = &state.mcp;
     let mut record = SessionRecord::new(entity);
+    record.principal = Some(principal.subject);
     let result = match mcp.initialize(&mut record, req.params.as_ref()) {
         Ok(r) => r,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), e.to_error_object()),
@@ -187,7 +199,13 @@ async fn initialize(state: &AppState, entity: EntityId, req: RpcRequest) -> Resp
 
 /// JSON-RPC batches (allowed by 2025-03-26): each message is handled in order; responses are
 /// returned together as JSON. Notifications emitted by handlers are not deliverable here.
-async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: Value) -> Response {
+async fn post_batch(
+    state: &AppState,
+    req: &Request,
+    entity: &EntityId,
+    principal: &Principal,
+    value: Value,
+) -> Response {
     let Value::Array(items) = value else {
         return accepted();
     };
@@ -198,7 +216,7 @@ async fn post_batch(state: &AppState, req: &Request, entity: &EntityId, value: V
             ErrorObject::invalid_request("empty batch"),
         );
     }
-    let session = match session_from_header(state, req, entity).await {
+    let session = match session_from_header(state, req, entity, principal).await {
         Ok(s) => s,
         Err(resp) => return resp,
     };
@@ -388,8 +406,8 @@ async fn emit(
 #[handler]
 pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match tenant(&state.http, req) {
-        Ok(e) => e,
+    let (entity, principal) = match tenant(state, req).await {
+        Ok(t) => t,
         Err(r) => return r,
     };
     if !accepts(req.headers(), "text/event-stream") {
@@ -409,7 +427,7 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     if let Err(r) = check_version_header(req) {
         return r;
     }
-    let session = match session_from_header(state, req, &entity).await {
+    let session = match session_from_header(state, req, &entity, &principal).await {
         Ok(s) => s,
         Err(resp) => return resp,
     };
@@ -497,8 +515,8 @@ pub(crate) async fn forward_stream(
 #[handler]
 pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let entity = match tenant(&state.http, req) {
-        Ok(e) => e,
+    let (entity, principal) = match tenant(state, req).await {
+        Ok(t) => t,
         Err(r) => return r,
     };
     if header(req, VERSION_HEADER) == Some(MODERN_PROTOCOL_VERSION) {
@@ -508,7 +526,7 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
             "DELETE is not part of protocol 2026-07-28",
         );
     }
-    let session = match session_from_header(state, req, &entity).await {
+    let session = match session_from_header(state, req, &entity, &principal).await {
         Ok(s) => s,
         Err(resp) => return resp,
     };

@@ -16,7 +16,7 @@ fn state() -> Arc<AppState> {
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
         .logs(Arc::new(store.clone()))
-        .build(Arc::new(store.clone()), Arc::new(store));
+        .build(Arc::new(store.clone()), Arc::new(store.clone()));
     Arc::new(AppState {
         mcp,
         http: HttpConfig::default(),
@@ -24,6 +24,9 @@ fn state() -> Arc<AppState> {
         store_kind: "memory".into(),
         started: Instant::now(),
         admin_token: TOKEN.into(),
+        auth: Arc::new(fastmcp_core::NoAuth),
+        auth_meta: Default::default(),
+        api_keys: Arc::new(store.clone()),
     })
 }
 

@@ -14,7 +14,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
     let store = MemoryStore::default();
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
-        .build(Arc::new(store.clone()), Arc::new(store));
+        .build(Arc::new(store.clone()), Arc::new(store.clone()));
     let state = Arc::new(AppState {
         mcp,
         http,
@@ -22,6 +22,9 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         store_kind: "memory".into(),
         started: Instant::now(),
         admin_token: "test-token".into(),
+        auth: Arc::new(fastmcp_core::NoAuth),
+        auth_meta: Default::default(),
+        api_keys: Arc::new(store.clone()),
     });
     TestClient::new(routes(state))
 }

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod admin;
+mod auth;
 mod dispatcher;
 mod http;
