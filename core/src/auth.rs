@@ -7,6 +7,7 @@
 //! request is authenticated on its own.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -82,7 +83,8 @@ pub enum AuthError {
 }
 
 /// Decides who is calling. Implementations must be cheap on the hot path (cache what they
-/// verify) and must not leak whether an unknown credential exists for another entity.
+/// verify; the principal is shared, so a cache hit costs a reference count) and must not leak
+/// whether an unknown credential exists for another entity.
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// The principal behind these headers, for a request to `entity`. Returning a principal
@@ -91,7 +93,7 @@ pub trait Authenticator: Send + Sync + 'static {
         &self,
         headers: &dyn RequestHeaders,
         entity: &EntityId,
-    ) -> Result<Principal, AuthError>;
+    ) -> Result<Arc<Principal>, AuthError>;
 
     /// Whether requests are actually checked (`false` only for [`NoAuth`]); used to refuse a
     /// public bind without authentication.
@@ -101,7 +103,20 @@ pub trait Authenticator: Send + Sync + 'static {
 }
 
 /// No authentication: every caller is [`Principal::anonymous`]. The local default.
-pub struct NoAuth;
+pub struct NoAuth(Arc<Principal>);
+
+impl NoAuth {
+    /// The authenticator that lets everyone in as `anonymous`.
+    pub fn new() -> Self {
+        Self(Arc::new(Principal::anonymous()))
+    }
+}
+
+impl Default for NoAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 #[async_trait]
 impl Authenticator for NoAuth {
@@ -109,8 +124,8 @@ impl Authenticator for NoAuth {
         &self,
         _headers: &dyn RequestHeaders,
         _entity: &EntityId,
-    ) -> Result<Principal, AuthError> {
-        Ok(Principal::anonymous())
+    ) -> Result<Arc<Principal>, AuthError> {
+        Ok(Arc::clone(&self.0))
     }
 
     fn enforces(&self) -> bool {

@@ -113,10 +113,38 @@ const KEY_PREFIX: &str = "fmk_";
 /// Lower-case hex SHA-256. Keys carry 256 random bits, so a fast hash is enough (no password
 /// stretching needed: nothing to brute-force).
 pub(crate) fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write as _;
+    let mut hex = String::with_capacity(64);
+    for b in Sha256::digest(text.as_bytes()) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// Cache key of a credential: its SHA-256 (the credential itself is not kept).
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Verified credentials per instance, bounded (a flood of random credentials must not grow
+/// memory without limit).
+struct Verified<V>(DashMap<[u8; 32], V>);
+
+impl<V: Clone> Verified<V> {
+    fn new() -> Self {
+        Self(DashMap::new())
+    }
+
+    fn get(&self, k: &[u8; 32]) -> Option<V> {
+        self.0.get(k).map(|v| v.clone())
+    }
+
+    fn put(&self, k: [u8; 32], v: V) {
+        if self.0.len() >= 100_000 {
+            self.0.clear();
+        }
+        self.0.insert(k, v);
+    }
 }
 
 /// A freshly minted key: the text (shown once) and what is stored.
@@ -131,7 +159,7 @@ pub struct MintedKey {
 /// instance for `cache_ttl`, so a revocation takes at most that long to reach every instance.
 pub struct ApiKeyAuth {
     store: Arc<dyn ApiKeyStore>,
-    cache: DashMap<String, (Option<ApiKeyRecord>, Instant)>,
+    cache: Verified<(Option<Arc<Principal>>, Instant)>,
     cache_ttl: Duration,
 }
 
@@ -140,7 +168,7 @@ impl ApiKeyAuth {
     pub fn new(store: Arc<dyn ApiKeyStore>, cache_ttl: Duration) -> Self {
         Self {
             store,
-            cache: DashMap::new(),
+            cache: Verified::new(),
             cache_ttl,
         }
     }
@@ -170,24 +198,27 @@ impl ApiKeyAuth {
         Ok(MintedKey { key, record })
     }
 
-    async fn lookup(&self, hash: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
-        if let Some(hit) = self.cache.get(hash) {
-            if hit.1.elapsed() < self.cache_ttl {
-                return Ok(hit.0.clone());
+    async fn lookup(&self, key: &str) -> Result<Option<Arc<Principal>>, AuthError> {
+        let k = digest(key);
+        if let Some((hit, at)) = self.cache.get(&k) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(hit);
             }
         }
         let found = self
             .store
-            .key_by_hash(hash)
+            .key_by_hash(&sha256_hex(key))
             .await
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
+            .map(|record| {
+                Arc::new(Principal {
+                    subject: format!("key:{}/{}", record.entity, record.id),
+                    entities: Some([record.entity].into()),
+                    scopes: record.scopes.into_iter().collect(),
+                })
+            });
         if !self.cache_ttl.is_zero() {
-            // Bounded: a flood of random keys must not grow memory without limit.
-            if self.cache.len() > 100_000 {
-                self.cache.clear();
-            }
-            self.cache
-                .insert(hash.to_string(), (found.clone(), Instant::now()));
+            self.cache.put(k, (found.clone(), Instant::now()));
         }
         Ok(found)
     }
@@ -199,7 +230,7 @@ impl Authenticator for ApiKeyAuth {
         &self,
         headers: &dyn RequestHeaders,
         _entity: &EntityId,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<Arc<Principal>, AuthError> {
         let key = headers
             .bearer()
             .or_else(|| headers.header("x-api-key").map(str::trim))
@@ -207,15 +238,9 @@ impl Authenticator for ApiKeyAuth {
         if !key.starts_with(KEY_PREFIX) || key.len() > 200 {
             return Err(AuthError::Invalid("not an API key".into()));
         }
-        let record = self
-            .lookup(&sha256_hex(key))
+        self.lookup(key)
             .await?
-            .ok_or_else(|| AuthError::Invalid("unknown or revoked API key".into()))?;
-        Ok(Principal {
-            subject: format!("key:{}/{}", record.entity, record.id),
-            entities: Some([record.entity].into()),
-            scopes: record.scopes.into_iter().collect(),
-        })
+            .ok_or_else(|| AuthError::Invalid("unknown or revoked API key".into()))
     }
 }
 
@@ -238,12 +263,25 @@ pub struct JwtConfig {
 /// chooses the verification (no `none`, no algorithm confusion).
 pub struct JwtAuth {
     cfg: JwtConfig,
+    /// Verified tokens and their `exp` (seconds): a token is verified once, then re-checked
+    /// only against the clock.
+    cache: Verified<(Arc<Principal>, u64)>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl JwtAuth {
     /// A verifier for `cfg`.
     pub fn new(cfg: JwtConfig) -> Self {
-        Self { cfg }
+        Self {
+            cfg,
+            cache: Verified::new(),
+        }
     }
 
     fn verify(&self, token: &str) -> Result<Value, String> {
@@ -275,10 +313,7 @@ impl JwtAuth {
             .ok()
             .and_then(|raw| serde_json::from_slice(&raw).ok())
             .ok_or("malformed claims")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = unix_now();
         let leeway = self.cfg.leeway.as_secs();
         match claims.get("exp").and_then(Value::as_u64) {
             Some(exp) if exp + leeway > now => {}
@@ -326,8 +361,16 @@ impl Authenticator for JwtAuth {
         &self,
         headers: &dyn RequestHeaders,
         _entity: &EntityId,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<Arc<Principal>, AuthError> {
         let token = headers.bearer().ok_or(AuthError::Missing)?;
+        let k = digest(token);
+        let leeway = self.cfg.leeway.as_secs();
+        if let Some((p, exp)) = self.cache.get(&k) {
+            if exp + leeway > unix_now() {
+                return Ok(p);
+            }
+            return Err(AuthError::Invalid("token expired".into()));
+        }
         let claims = self.verify(token).map_err(AuthError::Invalid)?;
         let sub = claims
             .get("sub")
@@ -339,11 +382,14 @@ impl Authenticator for JwtAuth {
             .collect();
         let mut scopes = strings(claims.get("scope"));
         scopes.extend(strings(claims.get("scp")));
-        Ok(Principal {
+        let principal = Arc::new(Principal {
             subject: format!("jwt:{sub}"),
             entities: Some(entities),
             scopes: scopes.into_iter().collect(),
-        })
+        });
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        self.cache.put(k, (Arc::clone(&principal), exp));
+        Ok(principal)
     }
 }
 

@@ -167,7 +167,7 @@ pub fn authenticator(
 ) -> Result<Arc<dyn Authenticator>, StartError> {
     let auth: Arc<dyn Authenticator> = match (custom, args.auth) {
         (Some(a), _) => a,
-        (None, AuthMode::None) => Arc::new(NoAuth),
+        (None, AuthMode::None) => Arc::new(NoAuth::new()),
         (None, AuthMode::ApiKey) => Arc::new(crate::auth::ApiKeyAuth::new(
             Arc::clone(api_keys),
             Duration::from_secs(args.api_key_cache_secs),

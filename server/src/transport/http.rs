@@ -148,7 +148,7 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
 pub(crate) async fn tenant(
     state: &crate::app::AppState,
     req: &Request,
-) -> Result<(EntityId, fastmcp_core::Principal), Response> {
+) -> Result<(EntityId, std::sync::Arc<fastmcp_core::Principal>), Response> {
     check_origin(&state.http, req.headers())?;
     let entity = entity_from_path(req)?;
     let headers = crate::auth::PoemHeaders(req.headers());

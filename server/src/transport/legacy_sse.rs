@@ -33,7 +33,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
     };
     let mcp = state.mcp.clone();
     let mut record = SessionRecord::new(entity.clone());
-    record.principal = Some(principal.subject);
+    record.principal = Some(principal.subject.clone());
     let record = match mcp
         .sessions()
         .create(record, mcp.config().session_ttl)

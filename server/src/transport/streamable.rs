@@ -118,7 +118,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
     };
     match message {
         Message::Request(r) if r.method == "initialize" => {
-            initialize(state, entity, principal, r).await
+            initialize(state, entity, &principal, r).await
         }
         Message::Request(r) => {
             let session = match session_from_header(state, req, &entity, &principal).await {
@@ -171,12 +171,12 @@ fn accepted() -> Response {
 async fn initialize(
     state: &AppState,
     entity: EntityId,
-    principal: Principal,
+    principal: &Principal,
     req: RpcRequest,
 ) -> Response {
     let mcp = &state.mcp;
     let mut record = SessionRecord::new(entity);
-    record.principal = Some(principal.subject);
+    record.principal = Some(principal.subject.clone());
     let result = match mcp.initialize(&mut record, req.params.as_ref()) {
         Ok(r) => r,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), e.to_error_object()),

@@ -24,7 +24,7 @@ fn state() -> Arc<AppState> {
         store_kind: "memory".into(),
         started: Instant::now(),
         admin_token: TOKEN.into(),
-        auth: Arc::new(fastmcp_core::NoAuth),
+        auth: Arc::new(fastmcp_core::NoAuth::new()),
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
     })

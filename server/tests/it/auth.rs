@@ -449,3 +449,54 @@ async fn jwt_bearer_tokens_carry_their_entities() {
         assert_eq!(resp.0.status().as_u16(), status);
     }
 }
+
+/// Verified credentials are cached per instance: a revoked key keeps working until the cache
+/// entry expires (the documented bound), then fails; a cached JWT still expires on time.
+#[tokio::test]
+async fn verification_caches_honour_revocation_and_expiry() {
+    let store = MemoryStore::default();
+    let keys: Arc<dyn fastmcp_core::ApiKeyStore> = Arc::new(store.clone());
+    let auth = ApiKeyAuth::new(Arc::clone(&keys), Duration::from_millis(300));
+    let acme = fastmcp_core::EntityId::parse("acme").unwrap();
+    let minted = ApiKeyAuth::mint(keys.as_ref(), &acme, "k", vec![])
+        .await
+        .unwrap();
+    struct H(String);
+    impl fastmcp_core::RequestHeaders for H {
+        fn header(&self, name: &str) -> Option<&str> {
+            (name == "authorization").then_some(self.0.as_str())
+        }
+    }
+    let h = H(format!("Bearer {}", minted.key));
+    assert!(auth.authenticate(&h, &acme).await.is_ok());
+    assert!(keys.revoke_key(&acme, &minted.record.id).await.unwrap());
+    assert!(auth.authenticate(&h, &acme).await.is_ok(), "still cached");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        auth.authenticate(&h, &acme).await.is_err(),
+        "revocation reached this instance"
+    );
+
+    let jwt_auth = JwtAuth::new(JwtConfig {
+        secret: SECRET.to_vec(),
+        audience: None,
+        issuer: None,
+        entity_claim: "entities".into(),
+        leeway: Duration::ZERO,
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let short = H(format!(
+        "Bearer {}",
+        jwt(json!({"sub": "s", "exp": now + 1, "entities": ["acme"]}))
+    ));
+    assert!(jwt_auth.authenticate(&short, &acme).await.is_ok());
+    assert!(jwt_auth.authenticate(&short, &acme).await.is_ok(), "cached");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        jwt_auth.authenticate(&short, &acme).await.is_err(),
+        "a cached token still expires"
+    );
+}

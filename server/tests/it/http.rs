@@ -22,7 +22,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         store_kind: "memory".into(),
         started: Instant::now(),
         admin_token: "test-token".into(),
-        auth: Arc::new(fastmcp_core::NoAuth),
+        auth: Arc::new(fastmcp_core::NoAuth::new()),
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
     });
