@@ -54,6 +54,8 @@ pub(crate) struct RequestScope {
     /// 2026-07-28: the answers this round carries; `None` in the handshake era, where input is
     /// asked for on the stream instead.
     pub(crate) input: Option<Arc<InputRound>>,
+    /// Who is calling, when the transport authenticated the request.
+    pub(crate) principal: Option<Arc<crate::auth::Principal>>,
 }
 
 /// Something a handler asks the client for.
@@ -156,6 +158,12 @@ impl Context {
     /// The JSON-RPC id of the request being served.
     pub fn request_id(&self) -> Option<&RequestId> {
         self.scope.request_id.as_ref()
+    }
+
+    /// The authenticated caller (`None` when the request came from outside the HTTP edge, such
+    /// as an admin call or a test driving the dispatcher directly).
+    pub fn principal(&self) -> Option<&crate::auth::Principal> {
+        self.scope.principal.as_deref()
     }
 
     /// The client's declared capabilities.

@@ -330,6 +330,18 @@ impl McpServer {
         request: Request,
         outlet: Arc<dyn Outlet>,
     ) -> ResponseMessage {
+        self.handle_request_as(session, request, outlet, None).await
+    }
+
+    /// [`handle_request`](Self::handle_request) on behalf of an authenticated principal
+    /// (visible to handlers as `ctx.principal()`).
+    pub async fn handle_request_as(
+        &self,
+        session: &SessionRecord,
+        request: Request,
+        outlet: Arc<dyn Outlet>,
+        principal: Option<Arc<crate::auth::Principal>>,
+    ) -> ResponseMessage {
         let id = request.id.clone();
         let outcome = if request.method == "initialize" {
             Err(Error::Rpc(ErrorObject::invalid_request(
@@ -359,7 +371,7 @@ impl McpServer {
                 shared: Arc::clone(&self.shared),
                 key,
             };
-            let ctx = self.context(session, Some(&request), outlet, cancel.clone());
+            let ctx = self.context(session, Some(&request), outlet, cancel.clone(), principal);
             let fut = AssertUnwindSafe(self.route(request, ctx)).catch_unwind();
             tokio::select! {
                 r = fut => r.unwrap_or_else(|panic| {
@@ -546,6 +558,7 @@ impl McpServer {
                 outlet,
                 cancel: CancellationToken::new(),
                 input: None,
+                principal: None,
             }),
         }
     }
@@ -565,6 +578,7 @@ impl McpServer {
         request: Option<&Request>,
         outlet: Arc<dyn Outlet>,
         cancel: CancellationToken,
+        principal: Option<Arc<crate::auth::Principal>>,
     ) -> Context {
         Context {
             shared: Arc::clone(&self.shared),
@@ -582,6 +596,7 @@ impl McpServer {
                 outlet,
                 cancel,
                 input: None,
+                principal,
             }),
         }
     }

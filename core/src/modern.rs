@@ -506,10 +506,13 @@ impl McpServer {
         request: Request,
         meta: &RequestMeta,
         outlet: Arc<dyn Outlet>,
+        principal: Option<Arc<crate::auth::Principal>>,
     ) -> ModernResponse {
         let id = request.id.clone();
         let method = request.method.clone();
-        let outcome = self.serve_modern(entity, request, meta, outlet).await;
+        let outcome = self
+            .serve_modern(entity, request, meta, outlet, principal)
+            .await;
         let outcome = match outcome {
             Ok(result) => Ok(result),
             // 2026-07-28 (SEP-2164): an unknown resource is invalid params, naming the URI.
@@ -562,6 +565,7 @@ impl McpServer {
         mut request: Request,
         meta: &RequestMeta,
         outlet: Arc<dyn Outlet>,
+        principal: Option<Arc<crate::auth::Principal>>,
     ) -> Result<Value> {
         let method = request.method.as_str();
         if method == "server/discover" {
@@ -625,6 +629,7 @@ impl McpServer {
                 outlet,
                 cancel: CancellationToken::new(),
                 input: input.clone(),
+                principal,
             }),
         };
         let fut = std::panic::AssertUnwindSafe(self.route(request, ctx));

@@ -22,6 +22,7 @@ pub type ToolHandler =
 pub struct Tool {
     pub(crate) info: ToolInfo,
     pub(crate) handler: ToolHandler,
+    pub(crate) scopes: Vec<String>,
 }
 
 /// Arguments of a tool that takes none (accepts `{}` or no `arguments` at all).
@@ -160,6 +161,7 @@ pub(crate) fn parse_args<T: DeserializeOwned>(what: &str, value: Value) -> Resul
 pub struct ToolBuilder {
     info: ToolInfo,
     input_schema_override: Option<Value>,
+    scopes: Vec<String>,
 }
 
 impl Tool {
@@ -176,12 +178,18 @@ impl Tool {
                 annotations: None,
             },
             input_schema_override: None,
+            scopes: Vec::new(),
         }
     }
 
     /// The listing (`tools/list` entry).
     pub fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    /// Scopes a caller's principal must hold to call this tool (403 `insufficient_scope`).
+    pub fn required_scopes(&self) -> &[String] {
+        &self.scopes
     }
 
     /// Runs the handler with raw arguments (validation included).
@@ -191,6 +199,13 @@ impl Tool {
 }
 
 impl ToolBuilder {
+    /// Scopes the caller must hold (checked against the authenticated principal before the
+    /// call; a caller without them gets 403 with `error="insufficient_scope"`).
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// What the tool does (shown to the model).
     pub fn description(mut self, d: impl Into<String>) -> Self {
         self.info.description = Some(d.into());
@@ -251,6 +266,7 @@ impl ToolBuilder {
         Tool {
             info: self.info,
             handler,
+            scopes: self.scopes,
         }
     }
 }

@@ -165,6 +165,47 @@ pub(crate) async fn tenant(
     Ok((entity, principal))
 }
 
+/// A `tools/call` of a tool with required scopes the principal lacks: 403 with
+/// `error="insufficient_scope"` and the scopes it needs (MCP authorization, RFC 6750 §3.1).
+pub(crate) fn check_tool_scopes(
+    state: &crate::app::AppState,
+    req: &Request,
+    entity: &EntityId,
+    principal: &fastmcp_core::Principal,
+    rpc: &fastmcp_core::protocol::Request,
+) -> Result<(), Response> {
+    if rpc.method != "tools/call" {
+        return Ok(());
+    }
+    let name = rpc
+        .params
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(tool) = state.mcp.registry().tool(name) else {
+        return Ok(());
+    };
+    let needed = tool.required_scopes();
+    if principal.has_scopes(needed.iter().map(String::as_str)) {
+        return Ok(());
+    }
+    let scope = needed.join(" ");
+    let url = state.auth_meta.metadata_url(req, entity);
+    let body = serde_json::json!({
+        "error": "insufficient_scope",
+        "message": format!("tool `{name}` needs scope(s): {scope}"),
+    });
+    let mut resp = json_response(StatusCode::FORBIDDEN, &body);
+    let challenge = format!(
+        "Bearer resource_metadata=\"{url}\", error=\"insufficient_scope\", scope=\"{scope}\""
+    );
+    if let Ok(v) = challenge.parse() {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    Err(resp)
+}
+
 /// Loads the session named by a client-supplied id for this entity and restarts its TTL:
 /// 400 when the id is missing, 404 when it is malformed, unknown, expired, another entity's or
 /// another principal's.

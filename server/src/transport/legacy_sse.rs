@@ -124,6 +124,9 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
             }
         }
         Message::Request(r) => {
+            if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &r) {
+                return resp;
+            }
             let mcp = mcp.clone();
             let outlet = Arc::new(QueueOutlet {
                 queue: Arc::clone(&queue),
@@ -131,7 +134,9 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 stream: stream.clone(),
             });
             tokio::spawn(async move {
-                let reply = mcp.handle_request(&session, r, outlet).await;
+                let reply = mcp
+                    .handle_request_as(&session, r, outlet, Some(principal))
+                    .await;
                 if let Err(e) = queue.publish(&entity, &stream, &reply).await {
                     tracing::warn!(error = %e, "cannot publish response");
                 }

@@ -148,6 +148,7 @@ pub(crate) async fn post(
     state: &AppState,
     req: &Request,
     entity: EntityId,
+    principal: Arc<fastmcp_core::Principal>,
     value: Value,
     prefers_sse: bool,
 ) -> Response {
@@ -188,10 +189,13 @@ pub(crate) async fn post(
     if let Err(msg) = check_routing_headers(state, req, &rpc) {
         return bad(id, codes::HEADER_MISMATCH, msg);
     }
+    if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &rpc) {
+        return resp;
+    }
     if rpc.method == "subscriptions/listen" {
         return listen(state, entity, rpc).await;
     }
-    run(state, entity, rpc, meta, prefers_sse).await
+    run(state, entity, rpc, meta, principal, prefers_sse).await
 }
 
 /// JSON when the handler says nothing before its result, else SSE with the notifications first.
@@ -201,12 +205,16 @@ async fn run(
     entity: EntityId,
     rpc: RpcRequest,
     meta: fastmcp_core::modern::RequestMeta,
+    principal: Arc<fastmcp_core::Principal>,
     prefers_sse: bool,
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outlet = Arc::new(ChannelOutlet(tx));
     let mcp = state.mcp.clone();
-    let mut work = Box::pin(async move { mcp.handle_modern(&entity, rpc, &meta, outlet).await });
+    let mut work = Box::pin(async move {
+        mcp.handle_modern(&entity, rpc, &meta, outlet, Some(principal))
+            .await
+    });
     let mut first = None;
     if !prefers_sse {
         tokio::select! {

@@ -101,7 +101,8 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         Err(r) => return r,
     };
     if super::stateless::is_stateless(req, &value) {
-        return super::stateless::post(state, req, entity, value, prefers_sse(req)).await;
+        return super::stateless::post(state, req, entity, principal, value, prefers_sse(req))
+            .await;
     }
     let is_initialize = value.get("method").and_then(Value::as_str) == Some("initialize");
     if !is_initialize {
@@ -121,11 +122,15 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             initialize(state, entity, &principal, r).await
         }
         Message::Request(r) => {
+            if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &r) {
+                return resp;
+            }
             let session = match session_from_header(state, req, &entity, &principal).await {
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
-            run_request(state, session, r, accepts_sse, prefers_sse(req)).await
+            let how = (accepts_sse, prefers_sse(req));
+            run_request(state, session, r, principal, how).await
         }
         Message::Notification(n) => {
             let session = match session_from_header(state, req, &entity, &principal).await {
@@ -203,7 +208,7 @@ async fn post_batch(
     state: &AppState,
     req: &Request,
     entity: &EntityId,
-    principal: &Principal,
+    principal: &Arc<Principal>,
     value: Value,
 ) -> Response {
     let Value::Array(items) = value else {
@@ -237,7 +242,12 @@ async fn post_batch(
             Err(inv) => out.push(jsonrpc::error_response(inv.id.as_ref(), &inv.error)),
             Ok(Message::Request(r)) => {
                 let outlet = Arc::new(fastmcp_core::NullOutlet);
-                out.push(state.mcp.handle_request(&session, r, outlet).await);
+                if let Err(resp) = super::http::check_tool_scopes(state, req, entity, principal, &r)
+                {
+                    return resp;
+                }
+                let who = Some(Arc::clone(principal));
+                out.push(state.mcp.handle_request_as(&session, r, outlet, who).await);
             }
             Ok(Message::Notification(n)) => {
                 if let Err(e) = state.mcp.handle_notification(&session, n).await {
@@ -283,15 +293,18 @@ async fn run_request(
     state: &AppState,
     session: SessionRecord,
     request: RpcRequest,
-    accepts_sse: bool,
-    prefers_sse: bool,
+    principal: Arc<Principal>,
+    (accepts_sse, prefers_sse): (bool, bool),
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outlet = Arc::new(ChannelOutlet(tx));
     let mcp = state.mcp.clone();
     let session = Arc::new(session);
     let s2 = Arc::clone(&session);
-    let mut work = Box::pin(async move { mcp.handle_request(&s2, request, outlet).await });
+    let mut work = Box::pin(async move {
+        mcp.handle_request_as(&s2, request, outlet, Some(principal))
+            .await
+    });
 
     let mut final_response = None;
     let mut pending = None;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fastmcp_core::{Authenticator, McpServer};
+use fastmcp_core::{Authenticator, Context, McpServer, NoArgs, Tool};
 use fastmcp_server::auth::{ApiKeyAuth, AuthMetadata, JwtAuth, JwtConfig};
 use fastmcp_server::{routes, AppState, HttpConfig};
 use fastmcp_storage_memory::MemoryStore;
@@ -24,6 +24,19 @@ fn app(
     let store = MemoryStore::default();
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
+        .with(|r| {
+            r.tool(
+                Tool::new("principal")
+                    .description("Who is calling, and whether they may administer")
+                    .scopes(["admin"])
+                    .handler(|_: NoArgs, ctx: Context| async move {
+                        Ok(ctx
+                            .principal()
+                            .map(|p| p.subject.clone())
+                            .unwrap_or_default())
+                    }),
+            );
+        })
         .build(Arc::new(store.clone()), Arc::new(store.clone()));
     let state = Arc::new(AppState {
         mcp,
@@ -499,4 +512,70 @@ async fn verification_caches_honour_revocation_and_expiry() {
         jwt_auth.authenticate(&short, &acme).await.is_err(),
         "a cached token still expires"
     );
+}
+
+/// A tool with required scopes: 403 `insufficient_scope` naming them for a principal without,
+/// the call (with `ctx.principal()`) for one with, in both eras.
+#[tokio::test]
+async fn tool_scopes_are_enforced_and_the_principal_reaches_the_handler() {
+    let cli = api_key_app();
+    let (plain, _) = mint(&cli, "acme").await;
+    let resp = cli
+        .post("/admin/api-keys")
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .content_type("application/json")
+        .body(json!({"entity_id": "acme", "name": "ops", "scopes": ["admin"]}).to_string())
+        .send()
+        .await;
+    let v: Value = serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    let (admin_key, admin_id) = (
+        v["key"].as_str().unwrap().to_string(),
+        v["api_key"]["id"].as_str().unwrap().to_string(),
+    );
+    let sid = open_session(&cli, "acme", &plain).await;
+    let r = send(
+        &cli,
+        "POST",
+        "/acme/mcp",
+        Some(&plain),
+        Some(&sid),
+        Some(call(2, "principal", json!({}))),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let challenge = r.challenge.unwrap();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("scope=\"admin\""),
+        "{challenge}"
+    );
+    let sid = open_session(&cli, "acme", &admin_key).await;
+    let r = send(
+        &cli,
+        "POST",
+        "/acme/mcp",
+        Some(&admin_key),
+        Some(&sid),
+        Some(call(3, "principal", json!({}))),
+    )
+    .await;
+    assert_eq!(
+        r.body["result"]["content"][0]["text"],
+        json!(format!("key:acme/{admin_id}"))
+    );
+    let modern = json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"principal","arguments":{},
+        "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}});
+    for (key, status) in [(&plain, 403), (&admin_key, 200)] {
+        let resp = cli
+            .post("/acme/mcp")
+            .header("accept", ACCEPT)
+            .header("authorization", format!("Bearer {key}"))
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "principal")
+            .content_type("application/json")
+            .body(modern.to_string())
+            .send()
+            .await;
+        assert_eq!(resp.0.status().as_u16(), status);
+    }
 }
