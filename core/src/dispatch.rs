@@ -58,6 +58,12 @@ impl Default for ServerConfig {
     }
 }
 
+/// Hears about tool calls (for metrics); called after each `tools/call`, in both eras.
+pub trait CallObserver: Send + Sync + 'static {
+    /// `outcome`: `ok`, `tool_error` (an `isError` result), `input_required` or `error`.
+    fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str);
+}
+
 /// Name, version and instructions announced in `initialize`.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
@@ -78,6 +84,7 @@ pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     /// Signs and checks 2026-07-28 `requestState`.
     pub(crate) states: crate::modern::StateKeys,
+    pub(crate) observer: Option<Arc<dyn CallObserver>>,
     /// Threshold of sessions without their own level; changeable at run time (admin API).
     default_log_level: AtomicU8,
     /// Cancellation tokens of requests running on this instance, by (session, request id).
@@ -170,6 +177,7 @@ pub struct McpServerBuilder {
     config: ServerConfig,
     logs: Option<Arc<dyn LogStore>>,
     keys: Option<Arc<dyn KeyStore>>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl McpServerBuilder {
@@ -210,6 +218,12 @@ impl McpServerBuilder {
         self
     }
 
+    /// Reports every tool call to `observer` (the server's metrics).
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Freezes the catalog and binds the stores.
     pub fn build(self, sessions: Arc<dyn SessionStore>, queue: Arc<dyn MessageQueue>) -> McpServer {
         McpServer {
@@ -223,6 +237,7 @@ impl McpServerBuilder {
                     self.keys,
                     self.config.request_state_keys.clone(),
                 ),
+                observer: self.observer,
                 default_log_level: AtomicU8::new(self.config.default_log_level.rank()),
                 config: self.config,
                 running: Mutex::new(HashMap::new()),
@@ -253,6 +268,7 @@ impl McpServer {
             config: ServerConfig::default(),
             logs: None,
             keys: None,
+            observer: None,
         }
     }
 
@@ -615,8 +631,19 @@ impl McpServer {
                 if !(args.is_null() || args.is_object()) {
                     return Err(Error::invalid_params("`arguments` must be an object"));
                 }
-                let result = tool.call(args, ctx).await?;
-                serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
+                let entity = ctx.entity_id().clone();
+                let name = tool.info().name.as_str();
+                let result = tool.call(args, ctx).await;
+                if let Some(o) = &self.shared.observer {
+                    let outcome = match &result {
+                        Ok(r) if r.is_error == Some(true) => "tool_error",
+                        Ok(_) => "ok",
+                        Err(Error::InputRequired) => "input_required",
+                        Err(_) => "error",
+                    };
+                    o.tool_call(&entity, name, outcome);
+                }
+                serde_json::to_value(result?).map_err(|e| Error::Internal(e.to_string()))
             }
             "resources/list" => self.page(&params, &reg.resources_json, "resources"),
             "resources/templates/list" => {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub auth_meta: crate::auth::AuthMetadata,
     /// Where API keys live (the admin API mints and revokes them).
     pub api_keys: Arc<dyn fastmcp_core::ApiKeyStore>,
+    /// This instance's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
@@ -65,13 +67,18 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/", get(index))
+        .at("/metrics", get(metrics))
         .at(
             "/:entity/mcp",
             poem::post(streamable::post)
                 .get(streamable::get)
-                .delete(streamable::delete),
+                .delete(streamable::delete)
+                .around(|ep, req| observed(ep, req, "mcp")),
         )
-        .at("/:entity/sse", get(legacy_sse::connect))
+        .at(
+            "/:entity/sse",
+            get(legacy_sse::connect).around(|ep, req| observed(ep, req, "sse")),
+        )
         .at(
             "/.well-known/oauth-protected-resource/:entity/mcp",
             get(resource_metadata),
@@ -80,8 +87,60 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
             "/:entity/mcp/.well-known/oauth-protected-resource",
             get(resource_metadata),
         )
-        .at("/:entity/messages", poem::post(legacy_sse::message))
+        .at(
+            "/:entity/messages",
+            poem::post(legacy_sse::message).around(|ep, req| observed(ep, req, "messages")),
+        )
         .data(state)
+}
+
+/// Counts an MCP request and its time to response headers, by entity and status.
+async fn observed<E: poem::Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    endpoint: &'static str,
+) -> poem::Result<Response> {
+    let start = Instant::now();
+    let state = req.data::<Arc<AppState>>().cloned();
+    let entity = req
+        .uri()
+        .path()
+        .split('/')
+        .nth(1)
+        .and_then(|s| EntityId::parse(s).ok());
+    let resp = ep.get_response(req).await;
+    if let Some(state) = state {
+        let label = state.metrics.label(entity.as_ref());
+        state
+            .metrics
+            .request(label, endpoint, resp.status().as_u16(), start.elapsed());
+    }
+    Ok(resp)
+}
+
+/// Prometheus scrape (admin token required: the series name tenants).
+#[handler]
+fn metrics(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !crate::admin::constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
+        let mut resp = json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "code": "unauthorized", "message": "send the admin token as a bearer token" }),
+        );
+        resp.headers_mut().insert(
+            "www-authenticate",
+            poem::http::HeaderValue::from_static("Bearer realm=\"fastmcp-metrics\""),
+        );
+        return resp;
+    }
+    Response::builder()
+        .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
 }
 
 /// RFC 9728 protected-resource metadata of one entity's MCP endpoint (public, no auth).

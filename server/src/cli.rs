@@ -106,6 +106,9 @@ pub struct ServeArgs {
     /// Externally visible base URL (for metadata URLs behind a proxy); else from `Host`.
     #[arg(long, env = "FASTMCP_MT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Entities labelled by name in `/metrics`; later ones are counted as `other`.
+    #[arg(long, env = "FASTMCP_MT_METRICS_MAX_ENTITIES", default_value_t = 100)]
+    pub metrics_max_entities: usize,
     /// Connections in this instance's PostgreSQL pool.
     #[arg(long, env = "FASTMCP_MT_PG_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
@@ -451,8 +454,10 @@ pub async fn serve_with_auth(
         request_state_keys: args.request_state_keys.clone(),
         ..ServerConfig::default()
     };
+    let metrics = Arc::new(crate::metrics::Metrics::new(args.metrics_max_entities));
     let mcp = builder
         .config(config)
+        .observer(Arc::clone(&metrics) as Arc<dyn fastmcp_core::dispatch::CallObserver>)
         .logs(Arc::clone(&stores.logs))
         .keys(Arc::clone(&stores.keys))
         .build(Arc::clone(&stores.sessions), Arc::clone(&stores.queue));
@@ -504,6 +509,7 @@ pub async fn serve_with_auth(
             public_url: args.public_url.clone(),
         },
         api_keys: Arc::clone(&stores.api_keys),
+        metrics,
     });
     tracing::info!(
         addr = %local,

@@ -81,6 +81,9 @@ def base_url(request):
     env = dict(os.environ)
     env["FASTMCP_MT_LOG_LEVEL"] = "warn"
     env["FASTMCP_MT_ADMIN_TOKEN"] = ADMIN_TOKEN
+    # The suite makes hundreds of entities; label them all so per-entity assertions hold
+    # (the cardinality guard itself is unit-tested).
+    env["FASTMCP_MT_METRICS_MAX_ENTITIES"] = "100000"
     log_dir = Path(tempfile.mkdtemp(prefix="fastmcp-e2e-"))
     stdout_path = log_dir / "stdout.log"
     stderr_path = log_dir / "stderr.log"

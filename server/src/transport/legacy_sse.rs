@@ -51,9 +51,14 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
     let endpoint = format!("/{}/messages?session_id={}", entity, record.id);
     let _ = frames_tx.try_send(sse_frame(Some("endpoint"), None, &endpoint));
     let keep_alive = state.http.keep_alive;
+    let metrics = Arc::clone(&state.metrics);
     tokio::spawn(async move {
         let (entity, id) = (record.entity.clone(), record.id);
+        metrics.session(&entity, true);
+        metrics.stream(&entity, 1);
         forward_stream(mcp.clone(), record, stream, sub, frames_tx, keep_alive).await;
+        metrics.stream(&entity, -1);
+        metrics.session(&entity, false);
         // The connection is the session in this transport: when it goes, so does the session.
         if let Err(e) = crate::app::end_session(&mcp, &entity, &id).await {
             tracing::warn!(error = %e, "cannot clean up legacy session");

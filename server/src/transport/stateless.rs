@@ -294,7 +294,10 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
     let ack = listen_ack(&filter, &sub_id);
     let _ = frames_tx.try_send(sse_frame(Some("message"), None, &ack.to_string()));
     let keep_alive = state.http.keep_alive;
+    let metrics = Arc::clone(&state.metrics);
     tokio::spawn(async move {
+        metrics.stream(&entity, 1);
+        let _closed = scopeguard(move || metrics.stream(&entity, -1));
         let mut tick = tokio::time::interval(keep_alive);
         tick.tick().await;
         loop {
@@ -323,6 +326,19 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         }
     });
     sse_response(frames_rx, None)
+}
+
+/// Runs `f` when dropped (the listen task ends on several paths).
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }
 
 #[cfg(test)]

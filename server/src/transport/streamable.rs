@@ -195,6 +195,7 @@ async fn initialize(
         Err(e) => return store_error(&e),
     };
     tracing::debug!(entity = %record.entity, session = %record.id, "session created");
+    state.metrics.session(&record.entity, true);
     let mut resp = json_response(StatusCode::OK, &jsonrpc::response(&req.id, result));
     if let Ok(v) = record.id.to_string().parse() {
         resp.headers_mut().insert(SESSION_HEADER, v);
@@ -482,9 +483,13 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let mcp = state.mcp.clone();
     let keep_alive = state.http.keep_alive;
     let session_header = session.id.to_string();
-    tokio::spawn(forward_stream(
-        mcp, session, stream, sub, frames_tx, keep_alive,
-    ));
+    let metrics = Arc::clone(&state.metrics);
+    tokio::spawn(async move {
+        metrics.stream(&session.entity, 1);
+        let entity = session.entity.clone();
+        forward_stream(mcp, session, stream, sub, frames_tx, keep_alive).await;
+        metrics.stream(&entity, -1);
+    });
     sse_response(frames_rx, Some(&session_header))
 }
 
@@ -543,6 +548,7 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
         Ok(s) => s,
         Err(resp) => return resp,
     };
+    state.metrics.session(&entity, false);
     match crate::app::end_session(&state.mcp, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
         Err(e) => store_error(&e),

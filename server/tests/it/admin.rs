@@ -27,6 +27,7 @@ fn state() -> Arc<AppState> {
         auth: Arc::new(fastmcp_core::NoAuth::new()),
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
+        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
     })
 }
 

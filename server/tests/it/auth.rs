@@ -52,6 +52,7 @@ fn app(
             public_url: None,
         },
         api_keys: Arc::new(store),
+        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
     });
     TestClient::new(routes(state))
 }

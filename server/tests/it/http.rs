@@ -25,6 +25,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         auth: Arc::new(fastmcp_core::NoAuth::new()),
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
+        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
     });
     TestClient::new(routes(state))
 }

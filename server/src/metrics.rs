@@ -1,0 +1,290 @@
+//! `GET /metrics` in the Prometheus text format (0.0.4), per instance.
+//!
+//! Hand-written on atomics: the exposition format is a few lines of text, and the hot path is
+//! one `DashMap` lookup plus an atomic add per series. Every series is labelled by entity, with a
+//! cardinality guard: the first `max_entities` entities seen get their own label, any later one
+//! is counted as `other`, so a client inventing entity ids cannot grow memory or the scrape.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use fastmcp_core::EntityId;
+
+/// Latency buckets in seconds (upper bounds).
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds (integer atomics; rendered as seconds).
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The instance's metrics.
+pub struct Metrics {
+    max_entities: usize,
+    entities: DashMap<EntityId, Arc<str>>,
+    /// (entity, endpoint, status) → count.
+    requests: DashMap<(Arc<str>, &'static str, u16), AtomicU64>,
+    /// entity → request latency.
+    latency: DashMap<Arc<str>, Histogram>,
+    /// (entity, tool, outcome) → count.
+    tool_calls: DashMap<(Arc<str>, String, &'static str), AtomicU64>,
+    /// (entity, kind) → count.
+    rate_limited: DashMap<(Arc<str>, &'static str), AtomicU64>,
+    /// entity → open SSE streams on this instance.
+    streams: DashMap<Arc<str>, AtomicI64>,
+    /// entity → sessions opened / ended through this instance.
+    sessions_opened: DashMap<Arc<str>, AtomicU64>,
+    sessions_closed: DashMap<Arc<str>, AtomicU64>,
+}
+
+fn bump<K: std::hash::Hash + Eq>(map: &DashMap<K, AtomicU64>, key: K) {
+    if let Some(c) = map.get(&key) {
+        c.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    map.entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+}
+
+/// Escapes a label value (`\`, `"`, newline), as the text format requires.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Metrics that label at most `max_entities` entities by name.
+    pub fn new(max_entities: usize) -> Self {
+        Self {
+            max_entities,
+            entities: DashMap::new(),
+            requests: DashMap::new(),
+            latency: DashMap::new(),
+            tool_calls: DashMap::new(),
+            rate_limited: DashMap::new(),
+            streams: DashMap::new(),
+            sessions_opened: DashMap::new(),
+            sessions_closed: DashMap::new(),
+        }
+    }
+
+    /// The label for `entity` under the cardinality guard.
+    pub fn label(&self, entity: Option<&EntityId>) -> Arc<str> {
+        let Some(e) = entity else {
+            return Arc::from("none");
+        };
+        if let Some(l) = self.entities.get(e) {
+            return Arc::clone(&l);
+        }
+        if self.entities.len() < self.max_entities {
+            return Arc::clone(
+                &self
+                    .entities
+                    .entry(e.clone())
+                    .or_insert_with(|| Arc::from(e.as_str())),
+            );
+        }
+        Arc::from("other")
+    }
+
+    /// One answered HTTP request to an MCP endpoint.
+    pub fn request(&self, entity: Arc<str>, endpoint: &'static str, status: u16, took: Duration) {
+        bump(&self.requests, (Arc::clone(&entity), endpoint, status));
+        if let Some(h) = self.latency.get(&entity) {
+            h.observe(took);
+            return;
+        }
+        self.latency.entry(entity).or_default().observe(took);
+    }
+
+    /// One tool call and how it ended (`ok`, `tool_error`, `error`).
+    pub fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str) {
+        bump(
+            &self.tool_calls,
+            (self.label(Some(entity)), tool.to_string(), outcome),
+        );
+    }
+
+    /// One request refused by a limit (`rate`, `concurrency`).
+    pub fn rate_limited(&self, entity: &EntityId, kind: &'static str) {
+        bump(&self.rate_limited, (self.label(Some(entity)), kind));
+    }
+
+    /// An SSE stream opened (+1) or closed (-1) on this instance.
+    pub fn stream(&self, entity: &EntityId, delta: i64) {
+        self.streams
+            .entry(self.label(Some(entity)))
+            .or_default()
+            .fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A session opened (`true`) or ended (`false`) through this instance.
+    pub fn session(&self, entity: &EntityId, opened: bool) {
+        let map = if opened {
+            &self.sessions_opened
+        } else {
+            &self.sessions_closed
+        };
+        bump(map, self.label(Some(entity)));
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut text = String::with_capacity(4096);
+        let _ = writeln!(text, "# HELP fastmcp_requests_total HTTP requests to MCP endpoints by entity, endpoint and status (503: the store is unavailable).\n# TYPE fastmcp_requests_total counter");
+        for r in &self.requests {
+            let (e, ep, st) = r.key();
+            let _ = writeln!(
+                text,
+                "fastmcp_requests_total{{entity=\"{}\",endpoint=\"{ep}\",status=\"{st}\"}} {}",
+                esc(e),
+                r.value().load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(text, "# HELP fastmcp_request_duration_seconds Time to the response headers of MCP requests, by entity.\n# TYPE fastmcp_request_duration_seconds histogram");
+        for h in &self.latency {
+            let e = esc(h.key());
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    text,
+                    "fastmcp_request_duration_seconds_bucket{{entity=\"{e}\",le=\"{le}\"}} {}",
+                    h.buckets[i].load(Ordering::Relaxed)
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                text,
+                "fastmcp_request_duration_seconds_bucket{{entity=\"{e}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                text,
+                "fastmcp_request_duration_seconds_sum{{entity=\"{e}\"}} {}",
+                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                text,
+                "fastmcp_request_duration_seconds_count{{entity=\"{e}\"}} {count}"
+            );
+        }
+        let _ = writeln!(text, "# HELP fastmcp_tool_calls_total Tool calls by entity, tool and outcome (ok, tool_error, error).\n# TYPE fastmcp_tool_calls_total counter");
+        for r in &self.tool_calls {
+            let (e, tool, outcome) = r.key();
+            let _ = writeln!(
+                text,
+                "fastmcp_tool_calls_total{{entity=\"{}\",tool=\"{}\",outcome=\"{outcome}\"}} {}",
+                esc(e),
+                esc(tool),
+                r.value().load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(text, "# HELP fastmcp_rate_limited_total Requests refused by a per-entity limit, by kind (rate, concurrency).\n# TYPE fastmcp_rate_limited_total counter");
+        for r in &self.rate_limited {
+            let (e, kind) = r.key();
+            let _ = writeln!(
+                text,
+                "fastmcp_rate_limited_total{{entity=\"{}\",kind=\"{kind}\"}} {}",
+                esc(e),
+                r.value().load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(text, "# HELP fastmcp_open_streams SSE streams open on this instance.\n# TYPE fastmcp_open_streams gauge");
+        for r in &self.streams {
+            let _ = writeln!(
+                text,
+                "fastmcp_open_streams{{entity=\"{}\"}} {}",
+                esc(r.key()),
+                r.value().load(Ordering::Relaxed)
+            );
+        }
+        for (name, help, map) in [
+            (
+                "fastmcp_sessions_opened_total",
+                "Sessions opened through this instance.",
+                &self.sessions_opened,
+            ),
+            (
+                "fastmcp_sessions_closed_total",
+                "Sessions ended through this instance.",
+                &self.sessions_closed,
+            ),
+        ] {
+            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} counter");
+            for r in map {
+                let _ = writeln!(
+                    text,
+                    "{name}{{entity=\"{}\"}} {}",
+                    esc(r.key()),
+                    r.value().load(Ordering::Relaxed)
+                );
+            }
+        }
+        text
+    }
+}
+
+impl fastmcp_core::dispatch::CallObserver for Metrics {
+    fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str) {
+        Metrics::tool_call(self, entity, tool, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_beyond_the_guard_are_other() {
+        let m = Metrics::new(2);
+        let e = |s: &str| EntityId::parse(s).unwrap();
+        assert_eq!(&*m.label(Some(&e("a"))), "a");
+        assert_eq!(&*m.label(Some(&e("b"))), "b");
+        assert_eq!(&*m.label(Some(&e("c"))), "other");
+        assert_eq!(&*m.label(Some(&e("a"))), "a");
+        m.tool_call(&e("c"), "echo \"x\"", "ok");
+        m.request(
+            m.label(Some(&e("a"))),
+            "mcp",
+            200,
+            Duration::from_micros(700),
+        );
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"fastmcp_tool_calls_total{entity="other",tool="echo \"x\"",outcome="ok"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"fastmcp_request_duration_seconds_bucket{entity="a",le="0.001"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"fastmcp_request_duration_seconds_bucket{entity="a",le="0.0005"} 0"#),
+            "{text}"
+        );
+    }
+}
