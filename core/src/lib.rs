@@ -47,8 +47,8 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    ApiKeyRecord, ApiKeyStore, Event, EventId, EventStream, KeyStore, LogKind, LogRecord, LogStore,
-    MessageQueue, SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, Event, EventId, EventStream, KeyStore, LimitStore, LogKind,
+    LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey,
 };
 pub use url::redact_url;
 

@@ -21,8 +21,8 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    ApiKeyRecord, ApiKeyStore, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
-    SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue,
+    SessionRecord, SessionStore, StreamKey,
 };
 
 /// The two halves of a backend under test (usually the same object twice).
@@ -38,20 +38,23 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// The API key store.
     pub api_keys: Arc<dyn ApiKeyStore>,
+    /// The limit counters.
+    pub limits: Arc<dyn LimitStore>,
 }
 
 impl Stores {
     /// All three roles played by one backend value.
     pub fn of<S>(store: S) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + Clone,
+        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + LimitStore + Clone,
     {
         Stores {
             sessions: Arc::new(store.clone()),
             queue: Arc::new(store.clone()),
             logs: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
-            api_keys: Arc::new(store),
+            api_keys: Arc::new(store.clone()),
+            limits: Arc::new(store),
         }
     }
 }
@@ -226,6 +229,54 @@ pub async fn api_keys_are_scoped_and_revocable(s: Stores) {
     assert_eq!(s.api_keys.key_by_hash(&a.hash).await.unwrap(), None);
     assert_eq!(s.api_keys.list_keys(&e).await.unwrap(), vec![b]);
     assert_eq!(s.api_keys.key_by_hash(&c.hash).await.unwrap(), Some(c));
+}
+
+/// Limit counters: concurrent hits each get their own count; slots never exceed the limit,
+/// come back on release, and free themselves when their lease runs out.
+pub async fn limits_count_atomically_and_slots_expire(s: Stores) {
+    let key = format!("t-{}", uuid::Uuid::new_v4().simple());
+    let hour = Duration::from_secs(3600);
+    let mut counts: Vec<u64> = futures::future::join_all((0..10).map(|_| {
+        let (limits, key) = (Arc::clone(&s.limits), key.clone());
+        async move { limits.hit(&key, hour).await.unwrap().0 }
+    }))
+    .await;
+    counts.sort_unstable();
+    // Ten distinct counts (a window boundary in between restarts at 1; an hour makes that rare
+    // and still leaves them distinct within each window).
+    assert!(
+        counts == (1..=10).collect::<Vec<_>>() || counts[0] == 1,
+        "{counts:?}"
+    );
+    let (_, left) = s.limits.hit(&key, hour).await.unwrap();
+    assert!(left <= hour && left > Duration::ZERO);
+
+    let slots = format!("{key}-slots");
+    let lease = Duration::from_secs(60);
+    let taken = futures::future::join_all((0..5).map(|_| {
+        let (limits, slots) = (Arc::clone(&s.limits), slots.clone());
+        async move { limits.acquire(&slots, 2, lease).await.unwrap() }
+    }))
+    .await;
+    let held: Vec<String> = taken.into_iter().flatten().collect();
+    assert_eq!(held.len(), 2, "exactly the limit is handed out");
+    assert!(s.limits.acquire(&slots, 2, lease).await.unwrap().is_none());
+    s.limits.release(&slots, &held[0]).await.unwrap();
+    assert!(s.limits.acquire(&slots, 2, lease).await.unwrap().is_some());
+
+    let short = format!("{key}-short");
+    assert!(s
+        .limits
+        .acquire(&short, 1, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s.limits.acquire(&short, 1, lease).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        s.limits.acquire(&short, 1, lease).await.unwrap().is_some(),
+        "an expired lease frees its slot"
+    );
 }
 
 /// Creating an existing id is a conflict and leaves the original untouched.
@@ -642,7 +693,7 @@ macro_rules! store_test_suite {
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
             logs_are_scoped_and_newest_first, keys_are_created_once,
-            api_keys_are_scoped_and_revocable);
+            api_keys_are_scoped_and_revocable, limits_count_atomically_and_slots_expire);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

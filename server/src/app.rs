@@ -40,6 +40,8 @@ pub struct AppState {
     pub api_keys: Arc<dyn fastmcp_core::ApiKeyStore>,
     /// This instance's metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-entity limits, enforced through the shared store.
+    pub limits: crate::limits::Limits,
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.

@@ -106,6 +106,13 @@ pub struct ServeArgs {
     /// Externally visible base URL (for metadata URLs behind a proxy); else from `Host`.
     #[arg(long, env = "FASTMCP_MT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Requests per second each entity may make to the MCP endpoints, across all instances
+    /// (authenticated or not; 0 = no limit). Beyond it: 429 with `Retry-After`.
+    #[arg(long, env = "FASTMCP_MT_RATE_LIMIT_RPS", default_value_t = 0)]
+    pub rate_limit_rps: u64,
+    /// Tool calls each entity may have running at once, across all instances (0 = no limit).
+    #[arg(long, env = "FASTMCP_MT_MAX_CONCURRENT_CALLS", default_value_t = 0)]
+    pub max_concurrent_calls: u64,
     /// Entities labelled by name in `/metrics`; later ones are counted as `other`.
     #[arg(long, env = "FASTMCP_MT_METRICS_MAX_ENTITIES", default_value_t = 100)]
     pub metrics_max_entities: usize,
@@ -235,6 +242,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// API keys.
     pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Limit counters.
+    pub limits: Arc<dyn fastmcp_core::LimitStore>,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -246,14 +255,21 @@ impl Stores {
     #[allow(dead_code)] // unused when no backend feature is enabled
     fn of<S>(s: S, kind: &'static str) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + Clone,
+        S: SessionStore
+            + MessageQueue
+            + LogStore
+            + KeyStore
+            + ApiKeyStore
+            + fastmcp_core::LimitStore
+            + Clone,
     {
         Stores {
             sessions: Arc::new(s.clone()),
             queue: Arc::new(s.clone()),
             logs: Arc::new(s.clone()),
             keys: Arc::new(s.clone()),
-            api_keys: Arc::new(s),
+            api_keys: Arc::new(s.clone()),
+            limits: Arc::new(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,
@@ -510,6 +526,12 @@ pub async fn serve_with_auth(
         },
         api_keys: Arc::clone(&stores.api_keys),
         metrics,
+        limits: crate::limits::Limits {
+            store: Arc::clone(&stores.limits),
+            rps: args.rate_limit_rps,
+            concurrent_calls: args.max_concurrent_calls,
+            call_lease: Duration::from_secs(args.client_request_timeout.max(1) + 300),
+        },
     });
     tracing::info!(
         addr = %local,

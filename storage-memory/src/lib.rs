@@ -18,8 +18,8 @@ use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    ApiKeyRecord, ApiKeyStore, EntityId, KeyStore, LogRecord, LogStore, MessageQueue, SessionId,
-    SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, EntityId, KeyStore, LimitStore, LogRecord, LogStore, MessageQueue,
+    SessionId, SessionRecord, SessionStore, StreamKey,
 };
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -99,6 +99,10 @@ struct Inner {
     keys: DashMap<String, Vec<u8>>,
     /// API keys by hash (`ApiKeyStore`).
     api_keys: DashMap<String, ApiKeyRecord>,
+    /// Limit windows: key → (window index, count).
+    windows: DashMap<String, (u64, u64)>,
+    /// Limit slots: key → (slot id, expiry).
+    slots: DashMap<String, Vec<(String, Instant)>>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -125,6 +129,8 @@ impl MemoryStore {
             logs: DashMap::new(),
             keys: DashMap::new(),
             api_keys: DashMap::new(),
+            windows: DashMap::new(),
+            slots: DashMap::new(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);
@@ -616,6 +622,43 @@ impl ApiKeyStore for MemoryStore {
             .api_keys
             .retain(|_, k| !(&k.entity == entity && k.id == id));
         Ok(self.inner.api_keys.len() < before)
+    }
+}
+
+#[async_trait]
+impl LimitStore for MemoryStore {
+    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
+        let (idx, left) =
+            fastmcp_core::store::window_of(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+        let mut e = self
+            .inner
+            .windows
+            .entry(key.to_string())
+            .or_insert((idx, 0));
+        if e.0 != idx {
+            *e = (idx, 0);
+        }
+        e.1 += 1;
+        Ok((e.1, Duration::from_millis(left)))
+    }
+
+    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> Result<Option<String>> {
+        let now = Instant::now();
+        let mut slots = self.inner.slots.entry(key.to_string()).or_default();
+        slots.retain(|(_, exp)| *exp > now);
+        if slots.len() as u64 >= limit {
+            return Ok(None);
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        slots.push((id.clone(), now + lease));
+        Ok(Some(id))
+    }
+
+    async fn release(&self, key: &str, slot: &str) -> Result<()> {
+        if let Some(mut slots) = self.inner.slots.get_mut(key) {
+            slots.retain(|(id, _)| id != slot);
+        }
+        Ok(())
     }
 }
 

@@ -40,13 +40,13 @@ CONFORMANCE_BIN = REPO_ROOT / "target/debug/examples/conformance"
 class Instance:
     """One server process on its own port, sharing the Redis store."""
 
-    def __init__(self, binary: Path, tmp: Path, name: str, store: str):
+    def __init__(self, binary: Path, tmp: Path, name: str, store: str, extra: list[str] | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"{name}-{self.port}.log"
         env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn")
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", store],
+            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", store, *(extra or [])],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -508,3 +508,39 @@ async def test_sdk_modern_client_round_robin_across_instances(cluster):
             assert result.content[0].text == "Hello, Ada!"
     calls = [port for method, port in served if method == "tools/call"]
     assert len(calls) == 2 and calls[0] != calls[1], served
+
+
+def test_entity_limits_hold_across_instances(tmp_path, store):
+    """One entity's rate and concurrent-call limits are shared by two instances on one store."""
+    nodes = [Instance(_binary_path(), tmp_path, n, store, ["--rate-limit-rps", "6", "--max-concurrent-calls", "1"])
+             for n in ("la", "lb")]
+    try:
+        a, b = nodes
+        e = entity()
+        with httpx.Client(timeout=10) as http:
+            # Concurrency: a slow call holds the only slot; a call on the other instance is refused.
+            sid = raw_initialize(http, a.url, e)
+            slow = {"name": "count", "arguments": {"n": 4, "delay_ms": 250}}
+            result: dict[str, Any] = {}
+            t = threading.Thread(target=lambda: result.update(r=raw_call(http, a.url, e, "tools/call", slow, session_id=sid)))
+            t.start()
+            time.sleep(0.4)
+            r = raw_call(http, b.url, e, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, session_id=sid, request_id=3)
+            assert r.status_code == 429, r.text
+            assert r.json()["error"]["code"] == -32029 and r.headers["retry-after"]
+            t.join(10)
+            assert result["r"].status_code == 200
+            time.sleep(0.3)  # the slot is released in the background
+            r = raw_call(http, b.url, e, "tools/call", {"name": "echo", "arguments": {"text": "x"}}, session_id=sid, request_id=4)
+            assert r.status_code == 200, r.text
+            # Rate: a burst spread over both instances gets at most two windows' worth through.
+            time.sleep(1.0)
+            other = entity()
+            codes = [raw_call(http, (a, b)[i % 2].url, other, "tools/list", None, session_id="x", request_id=i).status_code
+                     for i in range(20)]
+            passed = sum(c != 429 for c in codes)
+            assert 6 <= passed <= 12, codes
+            assert 429 in codes[0::2] or 429 in codes[1::2], codes
+    finally:
+        for n in nodes:
+            n.stop()

@@ -151,6 +151,8 @@ pub(crate) async fn tenant(
 ) -> Result<(EntityId, std::sync::Arc<fastmcp_core::Principal>), Response> {
     check_origin(&state.http, req.headers())?;
     let entity = entity_from_path(req)?;
+    // Before authentication: unauthenticated floods count against the entity too.
+    state.limits.check_rate(&state.metrics, &entity).await?;
     let headers = crate::auth::PoemHeaders(req.headers());
     let principal = state
         .auth
@@ -163,6 +165,25 @@ pub(crate) async fn tenant(
         return Err(crate::auth::reject(&state.auth_meta, req, &entity, &e));
     }
     Ok((entity, principal))
+}
+
+/// Everything a request must pass before it is dispatched: tool scopes, then (for
+/// `tools/call`) a concurrent-call slot, held by the returned guard until the call ends.
+pub(crate) async fn admit(
+    state: &crate::app::AppState,
+    req: &Request,
+    entity: &EntityId,
+    principal: &fastmcp_core::Principal,
+    rpc: &fastmcp_core::protocol::Request,
+) -> Result<Option<crate::limits::CallSlot>, Response> {
+    check_tool_scopes(state, req, entity, principal, rpc)?;
+    if rpc.method != "tools/call" {
+        return Ok(None);
+    }
+    state
+        .limits
+        .take_call_slot(&state.metrics, entity, &rpc.id)
+        .await
 }
 
 /// A `tools/call` of a tool with required scopes the principal lacks: 403 with

@@ -129,9 +129,10 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
             }
         }
         Message::Request(r) => {
-            if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &r) {
-                return resp;
-            }
+            let slot = match super::http::admit(state, req, &entity, &principal, &r).await {
+                Ok(slot) => slot,
+                Err(resp) => return resp,
+            };
             let mcp = mcp.clone();
             let outlet = Arc::new(QueueOutlet {
                 queue: Arc::clone(&queue),
@@ -139,6 +140,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 stream: stream.clone(),
             });
             tokio::spawn(async move {
+                let _slot = slot;
                 let reply = mcp
                     .handle_request_as(&session, r, outlet, Some(principal))
                     .await;

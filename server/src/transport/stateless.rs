@@ -189,13 +189,14 @@ pub(crate) async fn post(
     if let Err(msg) = check_routing_headers(state, req, &rpc) {
         return bad(id, codes::HEADER_MISMATCH, msg);
     }
-    if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &rpc) {
-        return resp;
-    }
+    let slot = match super::http::admit(state, req, &entity, &principal, &rpc).await {
+        Ok(slot) => slot,
+        Err(resp) => return resp,
+    };
     if rpc.method == "subscriptions/listen" {
         return listen(state, entity, rpc).await;
     }
-    run(state, entity, rpc, meta, principal, prefers_sse).await
+    run(state, entity, rpc, meta, principal, slot, prefers_sse).await
 }
 
 /// JSON when the handler says nothing before its result, else SSE with the notifications first.
@@ -206,12 +207,14 @@ async fn run(
     rpc: RpcRequest,
     meta: fastmcp_core::modern::RequestMeta,
     principal: Arc<fastmcp_core::Principal>,
+    slot: Option<crate::limits::CallSlot>,
     prefers_sse: bool,
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outlet = Arc::new(ChannelOutlet(tx));
     let mcp = state.mcp.clone();
     let mut work = Box::pin(async move {
+        let _slot = slot;
         mcp.handle_modern(&entity, rpc, &meta, outlet, Some(principal))
             .await
     });

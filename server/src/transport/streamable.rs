@@ -122,15 +122,16 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             initialize(state, entity, &principal, r).await
         }
         Message::Request(r) => {
-            if let Err(resp) = super::http::check_tool_scopes(state, req, &entity, &principal, &r) {
-                return resp;
-            }
             let session = match session_from_header(state, req, &entity, &principal).await {
                 Ok(s) => s,
                 Err(resp) => return resp,
             };
+            let slot = match super::http::admit(state, req, &entity, &principal, &r).await {
+                Ok(slot) => slot,
+                Err(resp) => return resp,
+            };
             let how = (accepts_sse, prefers_sse(req));
-            run_request(state, session, r, principal, how).await
+            run_request(state, session, r, principal, slot, how).await
         }
         Message::Notification(n) => {
             let session = match session_from_header(state, req, &entity, &principal).await {
@@ -295,6 +296,7 @@ async fn run_request(
     session: SessionRecord,
     request: RpcRequest,
     principal: Arc<Principal>,
+    slot: Option<crate::limits::CallSlot>,
     (accepts_sse, prefers_sse): (bool, bool),
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -303,6 +305,8 @@ async fn run_request(
     let session = Arc::new(session);
     let s2 = Arc::clone(&session);
     let mut work = Box::pin(async move {
+        // Held for the whole call, wherever its future ends up being polled.
+        let _slot = slot;
         mcp.handle_request_as(&s2, request, outlet, Some(principal))
             .await
     });

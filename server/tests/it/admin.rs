@@ -28,6 +28,7 @@ fn state() -> Arc<AppState> {
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
         metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
+        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
     })
 }
 

@@ -53,6 +53,7 @@ fn app(
         },
         api_keys: Arc::new(store),
         metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
+        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
     });
     TestClient::new(routes(state))
 }

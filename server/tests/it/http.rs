@@ -26,6 +26,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
         metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
+        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
     });
     TestClient::new(routes(state))
 }
@@ -219,4 +220,79 @@ async fn modern_requests_are_served_without_a_session() {
         .send()
         .await;
     resp.assert_status(poem::http::StatusCode::FORBIDDEN);
+}
+
+fn limited(rps: u64, calls: u64) -> TestClient<impl poem::Endpoint> {
+    let store = MemoryStore::default();
+    let mcp = McpServer::builder("t", "1")
+        .with(fastmcp_server::demo::register)
+        .build(Arc::new(store.clone()), Arc::new(store.clone()));
+    let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
+    limits.rps = rps;
+    limits.concurrent_calls = calls;
+    let state = Arc::new(AppState {
+        mcp,
+        http: HttpConfig::default(),
+        instance_id: "test".into(),
+        store_kind: "memory".into(),
+        started: Instant::now(),
+        admin_token: "test-token".into(),
+        auth: Arc::new(fastmcp_core::NoAuth::new()),
+        auth_meta: Default::default(),
+        api_keys: Arc::new(store.clone()),
+        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
+        limits,
+    });
+    TestClient::new(routes(state))
+}
+
+#[tokio::test]
+async fn requests_over_the_entity_rate_get_429_with_retry_after() {
+    let cli = limited(5, 0);
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..12 {
+        let resp = cli
+            .post("/acme/mcp")
+            .header("accept", ACCEPT)
+            .content_type("application/json")
+            .body(json!({"jsonrpc":"2.0","id":i,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+            .send()
+            .await;
+        let s = resp.0.status().as_u16();
+        if s == 429 {
+            retry_after = resp.0.headers().get("retry-after").cloned();
+        }
+        statuses.push(s);
+    }
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    // A one-second window may roll over mid-burst: at most two windows' worth get through.
+    assert!((5..=10).contains(&ok), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let secs: u64 = retry_after.unwrap().to_str().unwrap().parse().unwrap();
+    assert_eq!(secs, 1);
+    // Another entity has its own budget.
+    let sid = init(&cli, "globex").await;
+    assert!(!sid.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_tool_calls_are_capped_per_entity() {
+    let cli = limited(0, 1);
+    let sid = init(&cli, "acme").await;
+    let slow = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":3,"delay_ms":150}}});
+    let quick = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}});
+    let slow_call = post(&cli, "acme", Some(&sid), slow.clone());
+    let quick_call = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        post(&cli, "acme", Some(&sid), quick.clone()).await
+    };
+    let ((s1, _), (s2, body)) = tokio::join!(slow_call, quick_call);
+    assert_eq!((s1, s2), (200, 429), "{body}");
+    assert_eq!(body["error"]["code"], -32029);
+    assert_eq!(body["id"], 3);
+    // Once the slow call ended, its slot is back.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (s, body) = post(&cli, "acme", Some(&sid), quick).await;
+    assert_eq!(s, 200, "{body}");
 }
