@@ -11,10 +11,18 @@ use poem::test::TestClient;
 use serde_json::{json, Value};
 
 fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
+    app(http, 0, 0)
+}
+
+/// The demo app on a memory store, with per-entity limits (0: off).
+fn app(http: HttpConfig, rps: u64, calls: u64) -> TestClient<impl poem::Endpoint> {
     let store = MemoryStore::default();
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
         .build(Arc::new(store.clone()), Arc::new(store.clone()));
+    let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
+    limits.rps = rps;
+    limits.concurrent_calls = calls;
     let state = Arc::new(AppState {
         mcp,
         http,
@@ -26,7 +34,7 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
         auth_meta: Default::default(),
         api_keys: Arc::new(store.clone()),
         metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
-        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
+        limits,
     });
     TestClient::new(routes(state))
 }
@@ -223,27 +231,7 @@ async fn modern_requests_are_served_without_a_session() {
 }
 
 fn limited(rps: u64, calls: u64) -> TestClient<impl poem::Endpoint> {
-    let store = MemoryStore::default();
-    let mcp = McpServer::builder("t", "1")
-        .with(fastmcp_server::demo::register)
-        .build(Arc::new(store.clone()), Arc::new(store.clone()));
-    let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
-    limits.rps = rps;
-    limits.concurrent_calls = calls;
-    let state = Arc::new(AppState {
-        mcp,
-        http: HttpConfig::default(),
-        instance_id: "test".into(),
-        store_kind: "memory".into(),
-        started: Instant::now(),
-        admin_token: "test-token".into(),
-        auth: Arc::new(fastmcp_core::NoAuth::new()),
-        auth_meta: Default::default(),
-        api_keys: Arc::new(store.clone()),
-        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
-        limits,
-    });
-    TestClient::new(routes(state))
+    app(HttpConfig::default(), rps, calls)
 }
 
 #[tokio::test]
