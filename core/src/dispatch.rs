@@ -24,7 +24,8 @@ use crate::protocol::{
 };
 use crate::registry::{Registry, RegistryBuilder};
 use crate::store::{
-    now_ms, KeyStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore,
+    now_ms, EntityConfig, EntityConfigStore, KeyStore, LogKind, LogRecord, LogStore, MessageQueue,
+    SessionRecord, SessionStore,
 };
 
 /// Tunables of the dispatcher.
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub request_state_keys: Vec<String>,
     /// How long a `requestState` stays valid.
     pub request_state_ttl: Duration,
+    /// How long an instance trusts an entity configuration it read before re-reading it.
+    pub entity_config_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             default_log_level: LoggingLevel::Info,
             request_state_keys: vec!["k1".into()],
             request_state_ttl: Duration::from_secs(600),
+            entity_config_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -85,6 +89,9 @@ pub(crate) struct Shared {
     /// Signs and checks 2026-07-28 `requestState`.
     pub(crate) states: crate::modern::StateKeys,
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
+    entity_configs: Option<Arc<dyn EntityConfigStore>>,
+    /// Entity configurations read recently, with when.
+    config_cache: dashmap::DashMap<EntityId, (Option<Arc<EntityConfig>>, std::time::Instant)>,
     /// Threshold of sessions without their own level; changeable at run time (admin API).
     default_log_level: AtomicU8,
     /// Cancellation tokens of requests running on this instance, by (session, request id).
@@ -178,6 +185,7 @@ pub struct McpServerBuilder {
     logs: Option<Arc<dyn LogStore>>,
     keys: Option<Arc<dyn KeyStore>>,
     observer: Option<Arc<dyn CallObserver>>,
+    entity_configs: Option<Arc<dyn EntityConfigStore>>,
 }
 
 impl McpServerBuilder {
@@ -218,6 +226,12 @@ impl McpServerBuilder {
         self
     }
 
+    /// Per-entity configuration (visibility of tools, resources and prompts) from `store`.
+    pub fn entity_configs(mut self, store: Arc<dyn EntityConfigStore>) -> Self {
+        self.entity_configs = Some(store);
+        self
+    }
+
     /// Reports every tool call to `observer` (the server's metrics).
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -238,6 +252,8 @@ impl McpServerBuilder {
                     self.config.request_state_keys.clone(),
                 ),
                 observer: self.observer,
+                entity_configs: self.entity_configs,
+                config_cache: dashmap::DashMap::new(),
                 default_log_level: AtomicU8::new(self.config.default_log_level.rank()),
                 config: self.config,
                 running: Mutex::new(HashMap::new()),
@@ -269,6 +285,7 @@ impl McpServer {
             logs: None,
             keys: None,
             observer: None,
+            entity_configs: None,
         }
     }
 
@@ -520,6 +537,43 @@ impl McpServer {
         }
     }
 
+    /// The entity configuration in force for `entity` (cached per instance for
+    /// `entity_config_ttl`); `None` when none is set or no store is configured.
+    pub async fn entity_config(&self, entity: &EntityId) -> Result<Option<Arc<EntityConfig>>> {
+        let Some(store) = &self.shared.entity_configs else {
+            return Ok(None);
+        };
+        if let Some(hit) = self.shared.config_cache.get(entity) {
+            if hit.1.elapsed() < self.shared.config.entity_config_ttl {
+                return Ok(hit.0.clone());
+            }
+        }
+        let cfg = store.entity_config(entity).await?.map(Arc::new);
+        if self.shared.config_cache.len() > 100_000 {
+            self.shared.config_cache.clear();
+        }
+        self.shared
+            .config_cache
+            .insert(entity.clone(), (cfg.clone(), std::time::Instant::now()));
+        Ok(cfg)
+    }
+
+    /// Replaces (or clears) `entity`'s configuration; this instance sees it at once, others
+    /// within `entity_config_ttl`. `Err(InvalidParams)` without a configuration store.
+    pub async fn set_entity_config(
+        &self,
+        entity: &EntityId,
+        config: Option<EntityConfig>,
+    ) -> Result<()> {
+        let store =
+            self.shared.entity_configs.as_ref().ok_or_else(|| {
+                Error::invalid_params("this server keeps no entity configuration")
+            })?;
+        store.set_entity_config(entity, config.as_ref()).await?;
+        self.shared.config_cache.remove(entity);
+        Ok(())
+    }
+
     /// The log store, if one is configured.
     pub fn logs(&self) -> Option<&Arc<dyn LogStore>> {
         self.shared.logs.as_ref()
@@ -620,12 +674,24 @@ impl McpServer {
     pub(crate) async fn route(&self, request: Request, ctx: Context) -> Result<Value> {
         let mut params = request.params.unwrap_or_else(|| json!({}));
         let reg = &self.shared.registry;
+        let vis = self.entity_config(ctx.entity_id()).await?;
+        let vis = vis.as_deref();
+        let shows = |kind: fn(&EntityConfig) -> &crate::store::Visibility, name: &str| {
+            vis.is_none_or(|c| kind(c).shows(name))
+        };
         match request.method.as_str() {
-            "tools/list" => self.page(&params, &reg.tools_json, "tools"),
+            "tools/list" => self.visible_page(
+                &params,
+                &reg.tools_json,
+                "tools",
+                "name",
+                vis.map(|c| &c.tools),
+            ),
             "tools/call" => {
                 let name = str_param(&params, "name")?;
                 let tool = reg
                     .tool(name)
+                    .filter(|_| shows(|c| &c.tools, name))
                     .ok_or_else(|| Error::invalid_params(format!("Unknown tool: {name}")))?;
                 let args = take_arguments(&mut params);
                 if !(args.is_null() || args.is_object()) {
@@ -645,18 +711,37 @@ impl McpServer {
                 }
                 serde_json::to_value(result?).map_err(|e| Error::Internal(e.to_string()))
             }
-            "resources/list" => self.page(&params, &reg.resources_json, "resources"),
-            "resources/templates/list" => {
-                self.page(&params, &reg.templates_json, "resourceTemplates")
-            }
+            "resources/list" => self.visible_page(
+                &params,
+                &reg.resources_json,
+                "resources",
+                "uri",
+                vis.map(|c| &c.resources),
+            ),
+            "resources/templates/list" => self.visible_page(
+                &params,
+                &reg.templates_json,
+                "resourceTemplates",
+                "uriTemplate",
+                vis.map(|c| &c.resources),
+            ),
             "resources/read" => {
                 let uri = str_param(&params, "uri")?;
+                if !reg
+                    .resource_key(uri)
+                    .is_some_and(|k| shows(|c| &c.resources, k))
+                {
+                    return Err(Error::ResourceNotFound(uri.to_string()));
+                }
                 let contents = reg.read_resource(uri, ctx).await?;
                 Ok(json!({ "contents": contents }))
             }
             "resources/subscribe" | "resources/unsubscribe" => {
                 let uri = str_param(&params, "uri")?.to_string();
-                if !reg.has_resource(&uri) {
+                if !reg
+                    .resource_key(&uri)
+                    .is_some_and(|k| shows(|c| &c.resources, k))
+                {
                     return Err(Error::ResourceNotFound(uri));
                 }
                 let subscribe = request.method == "resources/subscribe";
@@ -675,17 +760,42 @@ impl McpServer {
                     .await?;
                 Ok(json!({}))
             }
-            "prompts/list" => self.page(&params, &reg.prompts_json, "prompts"),
+            "prompts/list" => self.visible_page(
+                &params,
+                &reg.prompts_json,
+                "prompts",
+                "name",
+                vis.map(|c| &c.prompts),
+            ),
             "prompts/get" => {
                 let name = str_param(&params, "name")?;
                 let prompt = reg
                     .prompt(name)
+                    .filter(|_| shows(|c| &c.prompts, name))
                     .ok_or_else(|| Error::invalid_params(format!("Unknown prompt: {name}")))?;
                 let args = take_arguments(&mut params);
                 let result = prompt.get(args, ctx).await?;
                 serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
             }
-            "completion/complete" => self.complete(&params, ctx).await,
+            "completion/complete" => {
+                // A completion for a hidden prompt or template is as unknown as the item.
+                let target = params.get("ref").and_then(|r| {
+                    let name = r.get("name").or_else(|| r.get("uri"))?.as_str()?;
+                    Some((r.get("type")?.as_str()?, name))
+                });
+                match target {
+                    Some(("ref/prompt", n)) if !shows(|c| &c.prompts, n) => {
+                        return Err(Error::invalid_params(format!("unknown prompt: {n}")))
+                    }
+                    Some(("ref/resource", u)) if !shows(|c| &c.resources, u) => {
+                        return Err(Error::invalid_params(format!(
+                            "unknown resource template: {u}"
+                        )))
+                    }
+                    _ => {}
+                }
+                self.complete(&params, ctx).await
+            }
             "logging/setLevel" => {
                 let level: LoggingLevel = params
                     .get("level")
@@ -742,6 +852,30 @@ impl McpServer {
         let total = values.len();
         let shown: Vec<String> = values.into_iter().take(100).collect();
         Ok(json!({ "completion": { "values": shown, "total": total, "hasMore": total > 100 } }))
+    }
+
+    /// [`page`](Self::page) over the items `vis` shows (by their `field`).
+    fn visible_page(
+        &self,
+        params: &Value,
+        items: &[Value],
+        key: &str,
+        field: &str,
+        vis: Option<&crate::store::Visibility>,
+    ) -> Result<Value> {
+        let Some(vis) = vis else {
+            return self.page(params, items, key);
+        };
+        let shown: Vec<Value> = items
+            .iter()
+            .filter(|v| {
+                v.get(field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| vis.shows(n))
+            })
+            .cloned()
+            .collect();
+        self.page(params, &shown, key)
     }
 
     fn page(&self, params: &Value, items: &[Value], key: &str) -> Result<Value> {

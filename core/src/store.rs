@@ -393,6 +393,58 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool>;
 }
 
+/// Which registered items of one kind an entity sees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Visibility {
+    /// When set, only these names are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// These names are hidden (applied after `allow`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hide: Vec<String>,
+}
+
+impl Visibility {
+    /// Whether `name` is visible.
+    pub fn shows(&self, name: &str) -> bool {
+        self.allow
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == name))
+            && !self.hide.iter().any(|h| h == name)
+    }
+}
+
+/// An entity's configuration: which tools (by name), resources (by URI or URI template) and
+/// prompts (by name) it sees. Hidden items are absent from lists and answer like unknown ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntityConfig {
+    /// Tools by name.
+    #[serde(default)]
+    pub tools: Visibility,
+    /// Resources by URI, templates by `uriTemplate`.
+    #[serde(default)]
+    pub resources: Visibility,
+    /// Prompts by name.
+    #[serde(default)]
+    pub prompts: Visibility,
+}
+
+/// Per-entity configuration, shared by every instance.
+///
+/// Guarantees: `set` replaces the whole configuration atomically (readers see the old or the
+/// new one, never a mix); `None` clears it; configurations are entity-scoped.
+#[async_trait]
+pub trait EntityConfigStore: Send + Sync + 'static {
+    /// The entity's configuration, if one was set.
+    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>>;
+    /// Replaces (or with `None`, clears) the entity's configuration.
+    async fn set_entity_config(
+        &self,
+        entity: &EntityId,
+        config: Option<&EntityConfig>,
+    ) -> Result<()>;
+}
+
 /// Counters behind per-entity limits, shared by every instance so a limit holds across them.
 ///
 /// Guarantees: `hit` is atomic (concurrent hits from any instance are all counted, each sees a

@@ -21,8 +21,8 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    ApiKeyRecord, ApiKeyStore, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue,
-    SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, KeyStore, LimitStore, LogKind,
+    LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey, Visibility,
 };
 
 /// The two halves of a backend under test (usually the same object twice).
@@ -40,13 +40,22 @@ pub struct Stores {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// The limit counters.
     pub limits: Arc<dyn LimitStore>,
+    /// Entity configurations.
+    pub entity_configs: Arc<dyn EntityConfigStore>,
 }
 
 impl Stores {
     /// All three roles played by one backend value.
     pub fn of<S>(store: S) -> Self
     where
-        S: SessionStore + MessageQueue + LogStore + KeyStore + ApiKeyStore + LimitStore + Clone,
+        S: SessionStore
+            + MessageQueue
+            + LogStore
+            + KeyStore
+            + ApiKeyStore
+            + LimitStore
+            + EntityConfigStore
+            + Clone,
     {
         Stores {
             sessions: Arc::new(store.clone()),
@@ -54,7 +63,8 @@ impl Stores {
             logs: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
             api_keys: Arc::new(store.clone()),
-            limits: Arc::new(store),
+            limits: Arc::new(store.clone()),
+            entity_configs: Arc::new(store),
         }
     }
 }
@@ -277,6 +287,41 @@ pub async fn limits_count_atomically_and_slots_expire(s: Stores) {
         s.limits.acquire(&short, 1, lease).await.unwrap().is_some(),
         "an expired lease frees its slot"
     );
+}
+
+/// Entity configurations: replaced whole, cleared with `None`, scoped to their entity.
+pub async fn entity_configs_are_replaced_and_scoped(s: Stores) {
+    let (e, other) = (random_entity(), random_entity());
+    assert_eq!(s.entity_configs.entity_config(&e).await.unwrap(), None);
+    let first = EntityConfig {
+        tools: Visibility {
+            allow: Some(vec!["echo".into()]),
+            hide: vec![],
+        },
+        ..EntityConfig::default()
+    };
+    s.entity_configs
+        .set_entity_config(&e, Some(&first))
+        .await
+        .unwrap();
+    let second = EntityConfig {
+        prompts: Visibility {
+            allow: None,
+            hide: vec!["p".into()],
+        },
+        ..EntityConfig::default()
+    };
+    s.entity_configs
+        .set_entity_config(&e, Some(&second))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.entity_configs.entity_config(&e).await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(s.entity_configs.entity_config(&other).await.unwrap(), None);
+    s.entity_configs.set_entity_config(&e, None).await.unwrap();
+    assert_eq!(s.entity_configs.entity_config(&e).await.unwrap(), None);
 }
 
 /// Creating an existing id is a conflict and leaves the original untouched.
@@ -693,7 +738,8 @@ macro_rules! store_test_suite {
             publish_and_replay_in_order, streams_are_isolated, subscribe_replays_then_follows,
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
             logs_are_scoped_and_newest_first, keys_are_created_once,
-            api_keys_are_scoped_and_revocable, limits_count_atomically_and_slots_expire);
+            api_keys_are_scoped_and_revocable, limits_count_atomically_and_slots_expire,
+            entity_configs_are_replaced_and_scoped);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -244,6 +244,8 @@ pub struct Stores {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// Limit counters.
     pub limits: Arc<dyn fastmcp_core::LimitStore>,
+    /// Entity configurations.
+    pub entity_configs: Arc<dyn fastmcp_core::EntityConfigStore>,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -261,6 +263,7 @@ impl Stores {
             + KeyStore
             + ApiKeyStore
             + fastmcp_core::LimitStore
+            + fastmcp_core::EntityConfigStore
             + Clone,
     {
         Stores {
@@ -269,7 +272,8 @@ impl Stores {
             logs: Arc::new(s.clone()),
             keys: Arc::new(s.clone()),
             api_keys: Arc::new(s.clone()),
-            limits: Arc::new(s),
+            limits: Arc::new(s.clone()),
+            entity_configs: Arc::new(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,
@@ -476,6 +480,7 @@ pub async fn serve_with_auth(
         .observer(Arc::clone(&metrics) as Arc<dyn fastmcp_core::dispatch::CallObserver>)
         .logs(Arc::clone(&stores.logs))
         .keys(Arc::clone(&stores.keys))
+        .entity_configs(Arc::clone(&stores.entity_configs))
         .build(Arc::clone(&stores.sessions), Arc::clone(&stores.queue));
     #[cfg(feature = "storage-postgres")]
     if let Some(pg) = &stores.postgres {

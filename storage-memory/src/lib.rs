@@ -18,8 +18,8 @@ use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    ApiKeyRecord, ApiKeyStore, EntityId, KeyStore, LimitStore, LogRecord, LogStore, MessageQueue,
-    SessionId, SessionRecord, SessionStore, StreamKey,
+    ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore, LimitStore,
+    LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
 };
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -103,6 +103,8 @@ struct Inner {
     windows: DashMap<String, (u64, u64)>,
     /// Limit slots: key → (slot id, expiry).
     slots: DashMap<String, Vec<(String, Instant)>>,
+    /// Entity configurations.
+    entity_configs: DashMap<EntityId, EntityConfig>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -131,6 +133,7 @@ impl MemoryStore {
             api_keys: DashMap::new(),
             windows: DashMap::new(),
             slots: DashMap::new(),
+            entity_configs: DashMap::new(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);
@@ -657,6 +660,29 @@ impl LimitStore for MemoryStore {
     async fn release(&self, key: &str, slot: &str) -> Result<()> {
         if let Some(mut slots) = self.inner.slots.get_mut(key) {
             slots.retain(|(id, _)| id != slot);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EntityConfigStore for MemoryStore {
+    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
+        Ok(self.inner.entity_configs.get(entity).map(|c| c.clone()))
+    }
+
+    async fn set_entity_config(
+        &self,
+        entity: &EntityId,
+        config: Option<&EntityConfig>,
+    ) -> Result<()> {
+        match config {
+            Some(c) => {
+                self.inner.entity_configs.insert(entity.clone(), c.clone());
+            }
+            None => {
+                self.inner.entity_configs.remove(entity);
+            }
         }
         Ok(())
     }

@@ -27,8 +27,9 @@ use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
 use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
-    redact_url, ApiKeyRecord, ApiKeyStore, EntityId, KeyStore, LimitStore, LogRecord, LogStore,
-    MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
+    redact_url, ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore,
+    LimitStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
+    StreamKey,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{Client, RedisError, Script, Value as RV};
@@ -923,6 +924,50 @@ impl LimitStore for RedisStore {
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("release a limit slot", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EntityConfigStore for RedisStore {
+    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
+        let mut con = self.con.clone();
+        let text: Option<String> = redis::cmd("GET")
+            .arg(format!("{}:entitycfg:{entity}", self.cfg.prefix))
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("read entity config", e))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| Error::backend("redis: corrupt entity config", e))
+        })
+        .transpose()
+    }
+
+    async fn set_entity_config(
+        &self,
+        entity: &EntityId,
+        config: Option<&EntityConfig>,
+    ) -> Result<()> {
+        let key = format!("{}:entitycfg:{entity}", self.cfg.prefix);
+        let mut con = self.con.clone();
+        let cmd = match config {
+            Some(c) => {
+                let text = serde_json::to_string(c)
+                    .map_err(|e| Error::Internal(format!("cannot encode entity config: {e}")))?;
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(text);
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(&key);
+                cmd
+            }
+        };
+        let _: redis::Value = cmd
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("write entity config", e))?;
         Ok(())
     }
 }

@@ -205,6 +205,18 @@ impl Registry {
         Err(Error::ResourceNotFound(uri.to_string()))
     }
 
+    /// What serves `uri`: the static resource's URI, or the matching template's `uriTemplate`
+    /// (the name visibility rules use).
+    pub fn resource_key(&self, uri: &str) -> Option<&str> {
+        if let Some(&i) = self.resource_index.get(uri) {
+            return Some(self.resources[i].info.uri.as_str());
+        }
+        self.templates
+            .iter()
+            .find(|t| t.template.matches(uri).is_some())
+            .map(|t| t.info.uri_template.as_str())
+    }
+
     /// Whether `uri` names a static resource or matches a template.
     pub fn has_resource(&self, uri: &str) -> bool {
         self.resource_index.contains_key(uri)

@@ -584,6 +584,70 @@ impl AdminApi {
         Ok(Json(rec.into()))
     }
 
+    /// An entity's configuration
+    ///
+    /// Empty (everything visible) when none was set.
+    #[oai(
+        path = "/entities/:entity_id/config",
+        method = "get",
+        tag = "ApiTags::Entities"
+    )]
+    async fn get_entity_config(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+    ) -> ApiResult<EntityConfigView> {
+        let entity = entity(&entity_id)?;
+        let cfg = self
+            .state
+            .mcp
+            .entity_config(&entity)
+            .await
+            .map_err(store_error)?;
+        Ok(Json(cfg.map(|c| (*c).clone().into()).unwrap_or_default()))
+    }
+
+    /// Replace an entity's configuration
+    #[oai(
+        path = "/entities/:entity_id/config",
+        method = "put",
+        tag = "ApiTags::Entities"
+    )]
+    async fn put_entity_config(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+        body: Json<EntityConfigView>,
+    ) -> ApiResult<EntityConfigView> {
+        let entity = entity(&entity_id)?;
+        self.state
+            .mcp
+            .set_entity_config(&entity, Some(body.0.clone().into()))
+            .await
+            .map_err(store_error)?;
+        Ok(Json(body.0))
+    }
+
+    /// Clear an entity's configuration (everything visible again)
+    #[oai(
+        path = "/entities/:entity_id/config",
+        method = "delete",
+        tag = "ApiTags::Entities"
+    )]
+    async fn delete_entity_config(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+    ) -> ApiResult<EntityConfigView> {
+        let entity = entity(&entity_id)?;
+        self.state
+            .mcp
+            .set_entity_config(&entity, None)
+            .await
+            .map_err(store_error)?;
+        Ok(Json(EntityConfigView::default()))
+    }
+
     /// Mint an API key
     ///
     /// The key is in this response only; the store keeps its SHA-256.

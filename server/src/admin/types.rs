@@ -26,6 +26,72 @@ pub(crate) enum ApiTags {
     Server,
     /// API keys that authenticate clients of the MCP endpoints (`--auth api-key`).
     ApiKeys,
+    /// Per-entity configuration: which tools, resources and prompts an entity sees.
+    Entities,
+}
+
+/// Which items of one kind an entity sees.
+#[derive(Object, Clone, Default)]
+pub(crate) struct VisibilityView {
+    /// When set, only these names are visible.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) allow: Option<Vec<String>>,
+    /// These names are hidden.
+    #[oai(default)]
+    pub(crate) hide: Vec<String>,
+}
+
+/// An entity's configuration. Hidden items are absent from list results and answer like
+/// unknown ones; every instance applies a change within 5 seconds.
+#[derive(Object, Clone, Default)]
+pub(crate) struct EntityConfigView {
+    /// Tools by name.
+    #[oai(default)]
+    pub(crate) tools: VisibilityView,
+    /// Resources by URI, templates by URI template.
+    #[oai(default)]
+    pub(crate) resources: VisibilityView,
+    /// Prompts by name.
+    #[oai(default)]
+    pub(crate) prompts: VisibilityView,
+}
+
+impl From<VisibilityView> for fastmcp_core::Visibility {
+    fn from(v: VisibilityView) -> Self {
+        Self {
+            allow: v.allow,
+            hide: v.hide,
+        }
+    }
+}
+
+impl From<fastmcp_core::Visibility> for VisibilityView {
+    fn from(v: fastmcp_core::Visibility) -> Self {
+        Self {
+            allow: v.allow,
+            hide: v.hide,
+        }
+    }
+}
+
+impl From<EntityConfigView> for fastmcp_core::EntityConfig {
+    fn from(c: EntityConfigView) -> Self {
+        Self {
+            tools: c.tools.into(),
+            resources: c.resources.into(),
+            prompts: c.prompts.into(),
+        }
+    }
+}
+
+impl From<fastmcp_core::EntityConfig> for EntityConfigView {
+    fn from(c: fastmcp_core::EntityConfig) -> Self {
+        Self {
+            tools: c.tools.into(),
+            resources: c.resources.into(),
+            prompts: c.prompts.into(),
+        }
+    }
 }
 
 /// A key to mint.

@@ -19,6 +19,7 @@ fn app(http: HttpConfig, rps: u64, calls: u64) -> TestClient<impl poem::Endpoint
     let store = MemoryStore::default();
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
+        .entity_configs(Arc::new(store.clone()))
         .build(Arc::new(store.clone()), Arc::new(store.clone()));
     let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
     limits.rps = rps;
@@ -283,4 +284,132 @@ async fn concurrent_tool_calls_are_capped_per_entity() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let (s, body) = post(&cli, "acme", Some(&sid), quick).await;
     assert_eq!(s, 200, "{body}");
+}
+
+async fn admin_config(
+    cli: &TestClient<impl poem::Endpoint>,
+    method: &str,
+    entity: &str,
+    body: Option<Value>,
+) -> u16 {
+    let path = format!("/admin/entities/{entity}/config");
+    let r = match method {
+        "PUT" => cli.put(path),
+        _ => cli.delete(path),
+    }
+    .header("authorization", "Bearer test-token")
+    .content_type("application/json");
+    let resp = match body {
+        Some(b) => r.body(b.to_string()).send().await,
+        None => r.send().await,
+    };
+    resp.0.status().as_u16()
+}
+
+fn rpc(id: i64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":method,"params":params})
+}
+
+fn names(list: &Value, key: &str, field: &str) -> Vec<String> {
+    list["result"][key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An entity's configuration hides items from its lists and makes them answer like unknown
+/// ones on every path; other entities are unaffected; clearing it restores everything.
+#[tokio::test]
+async fn entity_visibility_hides_items_like_unknown_ones() {
+    let cli = client(HttpConfig::default());
+    let config = json!({"tools": {"hide": ["fail"]}, "resources": {"allow": ["demo://readme"]},
+                        "prompts": {"hide": ["summarize"]}});
+    assert_eq!(admin_config(&cli, "PUT", "acme", Some(config)).await, 200);
+    let sid = init(&cli, "acme").await;
+    let (_, tools) = post(&cli, "acme", Some(&sid), rpc(2, "tools/list", json!({}))).await;
+    let tools = names(&tools, "tools", "name");
+    assert!(
+        tools.contains(&"echo".to_string()) && !tools.contains(&"fail".to_string()),
+        "{tools:?}"
+    );
+    let (_, hidden) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(
+            3,
+            "tools/call",
+            json!({"name": "fail", "arguments": {"message": "x"}}),
+        ),
+    )
+    .await;
+    let (_, unknown) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(3, "tools/call", json!({"name": "nope", "arguments": {}})),
+    )
+    .await;
+    assert_eq!(hidden["error"]["code"], unknown["error"]["code"]);
+    assert_eq!(hidden["error"]["message"], "Unknown tool: fail");
+    let (_, res) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(4, "resources/list", json!({})),
+    )
+    .await;
+    assert_eq!(names(&res, "resources", "uri"), ["demo://readme"]);
+    let (_, tpl) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(5, "resources/templates/list", json!({})),
+    )
+    .await;
+    assert!(tpl["result"]["resourceTemplates"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, read) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(6, "resources/read", json!({"uri": "demo://profile/bob"})),
+    )
+    .await;
+    assert_eq!(read["error"]["code"], -32002, "{read}");
+    let (_, prompts) = post(&cli, "acme", Some(&sid), rpc(7, "prompts/list", json!({}))).await;
+    assert!(prompts["result"]["prompts"].as_array().unwrap().is_empty());
+    let (_, get) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        rpc(
+            8,
+            "prompts/get",
+            json!({"name": "summarize", "arguments": {"text": "t"}}),
+        ),
+    )
+    .await;
+    assert_eq!(get["error"]["code"], -32602);
+    let (_, complete) = post(&cli, "acme", Some(&sid), rpc(9, "completion/complete", json!({
+        "ref": {"type": "ref/prompt", "name": "summarize"}, "argument": {"name": "style", "value": "b"}}))).await;
+    assert_eq!(complete["error"]["code"], -32602);
+    // Another entity sees the whole catalog.
+    let other = init(&cli, "globex").await;
+    let (_, tools) = post(
+        &cli,
+        "globex",
+        Some(&other),
+        rpc(10, "tools/list", json!({})),
+    )
+    .await;
+    assert!(names(&tools, "tools", "name").contains(&"fail".to_string()));
+    // Cleared: visible again (this instance drops its cached copy at once).
+    assert_eq!(admin_config(&cli, "DELETE", "acme", None).await, 200);
+    let (_, tools) = post(&cli, "acme", Some(&sid), rpc(11, "tools/list", json!({}))).await;
+    assert!(names(&tools, "tools", "name").contains(&"fail".to_string()));
 }
