@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// Tool calls each entity may have running at once, across all instances (0 = no limit).
     #[arg(long, env = "FASTMCP_MT_MAX_CONCURRENT_CALLS", default_value_t = 0)]
     pub max_concurrent_calls: u64,
+    /// Live sessions each entity may hold, across all instances (0 = no limit). Beyond it a new
+    /// session gets 429.
+    #[arg(long, env = "FASTMCP_MT_MAX_SESSIONS_PER_ENTITY", default_value_t = 0)]
+    pub max_sessions_per_entity: u64,
     /// Entities labelled by name in `/metrics`; later ones are counted as `other`.
     #[arg(long, env = "FASTMCP_MT_METRICS_MAX_ENTITIES", default_value_t = 100)]
     pub metrics_max_entities: usize,
@@ -536,6 +540,7 @@ pub async fn serve_with_auth(
             rps: args.rate_limit_rps,
             concurrent_calls: args.max_concurrent_calls,
             call_lease: Duration::from_secs(args.client_request_timeout.max(1) + 300),
+            max_sessions: args.max_sessions_per_entity,
         },
     });
     tracing::info!(

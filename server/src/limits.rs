@@ -28,6 +28,9 @@ pub struct Limits {
     pub concurrent_calls: u64,
     /// Longest a call slot is held if its instance dies mid-call.
     pub call_lease: Duration,
+    /// Live sessions per entity (0: none). A soft cap: two initializes racing on different
+    /// instances may both pass when one slot is left.
+    pub max_sessions: u64,
 }
 
 impl Limits {
@@ -38,6 +41,7 @@ impl Limits {
             rps: 0,
             concurrent_calls: 0,
             call_lease: Duration::from_secs(600),
+            max_sessions: 0,
         }
     }
 
@@ -104,6 +108,35 @@ impl Limits {
             }
             Err(e) => Err(store_error(&e)),
         }
+    }
+
+    /// Refuses a new session when the entity already has `max_sessions` live ones (counted in
+    /// the shared store, so across instances).
+    pub(crate) async fn check_sessions(
+        &self,
+        mcp: &fastmcp_core::McpServer,
+        metrics: &Metrics,
+        entity: &EntityId,
+        id: Option<&RequestId>,
+    ) -> Result<(), Response> {
+        if self.max_sessions == 0 {
+            return Ok(());
+        }
+        let cap = usize::try_from(self.max_sessions).unwrap_or(usize::MAX);
+        let page = mcp
+            .sessions()
+            .list(entity, None, cap)
+            .await
+            .map_err(|e| store_error(&e))?;
+        if page.sessions.len() < cap {
+            return Ok(());
+        }
+        metrics.rate_limited(entity, "sessions");
+        Err(too_many(
+            id,
+            format!("entity `{entity}` already has {cap} live sessions; end one first"),
+            Duration::from_secs(60),
+        ))
     }
 }
 

@@ -32,6 +32,13 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Err(r) => return r,
     };
     let mcp = state.mcp.clone();
+    if let Err(resp) = state
+        .limits
+        .check_sessions(&mcp, &state.metrics, &entity, None)
+        .await
+    {
+        return resp;
+    }
     let mut record = SessionRecord::new(entity.clone());
     record.principal = Some(principal.subject.clone());
     let record = match mcp

@@ -181,6 +181,13 @@ async fn initialize(
     req: RpcRequest,
 ) -> Response {
     let mcp = &state.mcp;
+    if let Err(resp) = state
+        .limits
+        .check_sessions(mcp, &state.metrics, &entity, Some(&req.id))
+        .await
+    {
+        return resp;
+    }
     let mut record = SessionRecord::new(entity);
     record.principal = Some(principal.subject.clone());
     let result = match mcp.initialize(&mut record, req.params.as_ref()) {

@@ -11,11 +11,11 @@ use poem::test::TestClient;
 use serde_json::{json, Value};
 
 fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
-    app(http, 0, 0)
+    app(http, 0, 0, 0)
 }
 
 /// The demo app on a memory store, with per-entity limits (0: off).
-fn app(http: HttpConfig, rps: u64, calls: u64) -> TestClient<impl poem::Endpoint> {
+fn app(http: HttpConfig, rps: u64, calls: u64, sessions: u64) -> TestClient<impl poem::Endpoint> {
     let store = MemoryStore::default();
     let mcp = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
@@ -24,6 +24,7 @@ fn app(http: HttpConfig, rps: u64, calls: u64) -> TestClient<impl poem::Endpoint
     let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
     limits.rps = rps;
     limits.concurrent_calls = calls;
+    limits.max_sessions = sessions;
     let state = Arc::new(AppState {
         mcp,
         http,
@@ -232,7 +233,7 @@ async fn modern_requests_are_served_without_a_session() {
 }
 
 fn limited(rps: u64, calls: u64) -> TestClient<impl poem::Endpoint> {
-    app(HttpConfig::default(), rps, calls)
+    app(HttpConfig::default(), rps, calls, 0)
 }
 
 #[tokio::test]
@@ -412,4 +413,33 @@ async fn entity_visibility_hides_items_like_unknown_ones() {
     assert_eq!(admin_config(&cli, "DELETE", "acme", None).await, 200);
     let (_, tools) = post(&cli, "acme", Some(&sid), rpc(11, "tools/list", json!({}))).await;
     assert!(names(&tools, "tools", "name").contains(&"fail".to_string()));
+}
+
+#[tokio::test]
+async fn live_sessions_per_entity_are_capped() {
+    let cli = app(HttpConfig::default(), 0, 0, 2);
+    let first = init(&cli, "acme").await;
+    let _second = init(&cli, "acme").await;
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .content_type("application/json")
+        .body(json!({"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::TOO_MANY_REQUESTS);
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_i64(), body["id"].as_i64()),
+        (Some(-32029), Some(7))
+    );
+    // Other entities are unaffected; ending a session frees its place.
+    init(&cli, "globex").await;
+    cli.delete("/acme/mcp")
+        .header("mcp-session-id", &first)
+        .send()
+        .await
+        .assert_status_is_ok();
+    init(&cli, "acme").await;
 }
