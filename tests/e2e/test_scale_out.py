@@ -544,3 +544,49 @@ def test_entity_limits_hold_across_instances(tmp_path, store):
     finally:
         for n in nodes:
             n.stop()
+
+
+def test_a_session_is_unusable_by_another_principal_on_any_instance(tmp_path, store):
+    """Keys of two principals of one entity, three instances: B's requests with A's session id
+    get 404 on every endpoint and instance, in random order; A's session is untouched."""
+    import random
+
+    args = ["--auth", "api-key", "--api-key-cache-secs", "0", "--admin-token", "scale-admin"]
+    nodes = [Instance(_binary_path(), tmp_path, n, store, args) for n in ("pa", "pb", "pc")]
+    try:
+        e = entity()
+        admin = {"authorization": "Bearer scale-admin"}
+        with httpx.Client(timeout=10) as http:
+            keys = [http.post(f"{nodes[i].url}/admin/api-keys", headers=admin,
+                              json={"entity_id": e, "name": n}).json()["key"] for i, n in ((0, "a"), (1, "b"))]
+            auth = [{"authorization": f"Bearer {k}"} for k in keys]
+            r = http.post(f"{nodes[0].url}/{e}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "a", "version": "1"}}},
+                headers={**mcp_headers(None), **auth[0]})
+            sid = r.headers["mcp-session-id"]
+            r = raw_call(http, nodes[1].url, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "a"}},
+                         session_id=sid, headers=auth[0])
+            assert r.status_code == 200, r.text
+            rng = random.Random(7)
+            for i in range(30):
+                node = rng.choice(nodes)
+                kind = rng.randrange(4)
+                if kind == 0:
+                    r = raw_call(http, node.url, e, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": "b"}},
+                                 session_id=sid, request_id=10 + i, headers=auth[1])
+                elif kind == 1:
+                    r = raw_call(http, node.url, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}},
+                                 session_id=sid, request_id=10 + i, headers=auth[1])
+                elif kind == 2:
+                    r = http.delete(f"{node.url}/{e}/mcp", headers={**mcp_headers(sid), **auth[1]})
+                else:
+                    r = http.post(f"{node.url}/{e}/messages?session_id={sid}", headers=auth[1],
+                                  json={"jsonrpc": "2.0", "id": 99, "method": "ping"})
+                assert r.status_code == 404, (i, node.url, kind, r.status_code, r.text[:200])
+            for node in nodes:
+                r = raw_call(http, node.url, e, "tools/call", {"name": "recall", "arguments": {"key": "k"}},
+                             session_id=sid, request_id=99, headers=auth[0])
+                assert text_of(jsonrpc_reply(r, 99)) == "a"
+    finally:
+        for n in nodes:
+            n.stop()
