@@ -445,6 +445,51 @@ pub trait EntityConfigStore: Send + Sync + 'static {
     ) -> Result<()>;
 }
 
+/// Every storage role of a server, as trait objects. Usually one backend value plays them all
+/// ([`Stores::of`]); the server and the behavioural suite both take this bundle.
+#[derive(Clone)]
+pub struct Stores {
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Event logs and reply routing.
+    pub queue: Arc<dyn MessageQueue>,
+    /// Log records.
+    pub logs: Arc<dyn LogStore>,
+    /// Server secrets.
+    pub keys: Arc<dyn KeyStore>,
+    /// API keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Limit counters.
+    pub limits: Arc<dyn LimitStore>,
+    /// Entity configurations.
+    pub entity_configs: Arc<dyn EntityConfigStore>,
+}
+
+impl Stores {
+    /// All roles played by one backend value.
+    pub fn of<S>(store: S) -> Self
+    where
+        S: SessionStore
+            + MessageQueue
+            + LogStore
+            + KeyStore
+            + ApiKeyStore
+            + LimitStore
+            + EntityConfigStore
+            + Clone,
+    {
+        Stores {
+            sessions: Arc::new(store.clone()),
+            queue: Arc::new(store.clone()),
+            logs: Arc::new(store.clone()),
+            keys: Arc::new(store.clone()),
+            api_keys: Arc::new(store.clone()),
+            limits: Arc::new(store.clone()),
+            entity_configs: Arc::new(store),
+        }
+    }
+}
+
 /// Counters behind per-entity limits, shared by every instance so a limit holds across them.
 ///
 /// Guarantees: `hit` is atomic (concurrent hits from any instance are all counted, each sees a

@@ -21,53 +21,11 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, KeyStore, LimitStore, LogKind,
-    LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore, StreamKey, Visibility,
+    ApiKeyRecord, EntityConfig, LogKind, LogRecord, SessionRecord, StreamKey, Visibility,
 };
 
-/// The two halves of a backend under test (usually the same object twice).
-#[derive(Clone)]
-pub struct Stores {
-    /// The session store.
-    pub sessions: Arc<dyn SessionStore>,
-    /// The message queue.
-    pub queue: Arc<dyn MessageQueue>,
-    /// The log store.
-    pub logs: Arc<dyn LogStore>,
-    /// The key store.
-    pub keys: Arc<dyn KeyStore>,
-    /// The API key store.
-    pub api_keys: Arc<dyn ApiKeyStore>,
-    /// The limit counters.
-    pub limits: Arc<dyn LimitStore>,
-    /// Entity configurations.
-    pub entity_configs: Arc<dyn EntityConfigStore>,
-}
-
-impl Stores {
-    /// All three roles played by one backend value.
-    pub fn of<S>(store: S) -> Self
-    where
-        S: SessionStore
-            + MessageQueue
-            + LogStore
-            + KeyStore
-            + ApiKeyStore
-            + LimitStore
-            + EntityConfigStore
-            + Clone,
-    {
-        Stores {
-            sessions: Arc::new(store.clone()),
-            queue: Arc::new(store.clone()),
-            logs: Arc::new(store.clone()),
-            keys: Arc::new(store.clone()),
-            api_keys: Arc::new(store.clone()),
-            limits: Arc::new(store.clone()),
-            entity_configs: Arc::new(store),
-        }
-    }
-}
+/// A backend under test: every storage role, usually played by one value.
+pub use crate::store::Stores;
 
 /// The URL of an external backend for tests, from the environment variable `var`. `None` (the
 /// caller skips) when it is unset, except under CI, where a required backend that is missing is

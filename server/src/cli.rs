@@ -234,22 +234,10 @@ pub enum StartError {
     },
 }
 
-/// The backend chosen by the store URL.
+/// The backend chosen by the store URL: every storage role, plus what only the server needs.
 pub struct Stores {
-    /// Sessions.
-    pub sessions: Arc<dyn SessionStore>,
-    /// Event logs and replies.
-    pub queue: Arc<dyn MessageQueue>,
-    /// Log records.
-    pub logs: Arc<dyn LogStore>,
-    /// Server secrets.
-    pub keys: Arc<dyn KeyStore>,
-    /// API keys.
-    pub api_keys: Arc<dyn ApiKeyStore>,
-    /// Limit counters.
-    pub limits: Arc<dyn fastmcp_core::LimitStore>,
-    /// Entity configurations.
-    pub entity_configs: Arc<dyn fastmcp_core::EntityConfigStore>,
+    /// The storage roles.
+    pub roles: fastmcp_core::store::Stores,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -271,13 +259,7 @@ impl Stores {
             + Clone,
     {
         Stores {
-            sessions: Arc::new(s.clone()),
-            queue: Arc::new(s.clone()),
-            logs: Arc::new(s.clone()),
-            keys: Arc::new(s.clone()),
-            api_keys: Arc::new(s.clone()),
-            limits: Arc::new(s.clone()),
-            entity_configs: Arc::new(s),
+            roles: fastmcp_core::store::Stores::of(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,
@@ -470,7 +452,7 @@ pub async fn serve_with_auth(
 ) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
     let stores = open_store(&url, &StoreOptions::from_args(&args)).await?;
-    let auth = authenticator(&args, &stores.api_keys, custom_auth)?;
+    let auth = authenticator(&args, &stores.roles.api_keys, custom_auth)?;
     let kind = stores.kind;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
@@ -482,10 +464,13 @@ pub async fn serve_with_auth(
     let mcp = builder
         .config(config)
         .observer(Arc::clone(&metrics) as Arc<dyn fastmcp_core::dispatch::CallObserver>)
-        .logs(Arc::clone(&stores.logs))
-        .keys(Arc::clone(&stores.keys))
-        .entity_configs(Arc::clone(&stores.entity_configs))
-        .build(Arc::clone(&stores.sessions), Arc::clone(&stores.queue));
+        .logs(Arc::clone(&stores.roles.logs))
+        .keys(Arc::clone(&stores.roles.keys))
+        .entity_configs(Arc::clone(&stores.roles.entity_configs))
+        .build(
+            Arc::clone(&stores.roles.sessions),
+            Arc::clone(&stores.roles.queue),
+        );
     #[cfg(feature = "storage-postgres")]
     if let Some(pg) = &stores.postgres {
         let r = mcp.registry();
@@ -533,10 +518,10 @@ pub async fn serve_with_auth(
             scopes: args.auth_scopes.clone(),
             public_url: args.public_url.clone(),
         },
-        api_keys: Arc::clone(&stores.api_keys),
+        api_keys: Arc::clone(&stores.roles.api_keys),
         metrics,
         limits: crate::limits::Limits {
-            store: Arc::clone(&stores.limits),
+            store: Arc::clone(&stores.roles.limits),
             rps: args.rate_limit_rps,
             concurrent_calls: args.max_concurrent_calls,
             call_lease: Duration::from_secs(args.client_request_timeout.max(1) + 300),
