@@ -75,7 +75,8 @@ pub struct ServeArgs {
     pub request_state_keys: Vec<String>,
     /// Who may call the MCP endpoints: `none` (loopback only unless
     /// `--allow-unauthenticated`), `api-key` (keys minted through the admin API, kept hashed in
-    /// the store) or `jwt` (HS256 bearer tokens, `--jwt-secret`).
+    /// the store) or `jwt` (bearer tokens: HS256 with `--jwt-secret`, RS256/ES256 with keys from
+    /// `--jwt-jwks-url`).
     #[arg(long, env = "FASTMCP_MT_AUTH", value_enum, default_value_t = AuthMode::None)]
     pub auth: AuthMode,
     /// Serve a non-loopback address without authentication (logged as a warning).
@@ -84,6 +85,19 @@ pub struct ServeArgs {
     /// HS256 secret of `--auth jwt`.
     #[arg(long, env = "FASTMCP_MT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// JWKS URL of the authorization server whose public keys verify RS256/ES256 tokens
+    /// (`https://`; plain `http://` only on loopback).
+    #[arg(long, env = "FASTMCP_MT_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// Asymmetric algorithms accepted with `--jwt-jwks-url` keys, comma-separated.
+    #[arg(long, env = "FASTMCP_MT_JWT_ALGORITHMS", value_delimiter = ',',
+          default_value = "RS256,ES256", value_parser = parse_jwt_algorithm)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Seconds a fetched JWKS is used before it is refreshed (a token naming an unknown key
+    /// refreshes it sooner, at most every 10 seconds or every `--jwks-cache-secs` if shorter).
+    #[arg(long, env = "FASTMCP_MT_JWKS_CACHE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub jwks_cache_secs: u64,
     /// Required `aud` of JWTs.
     #[arg(long, env = "FASTMCP_MT_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
@@ -144,6 +158,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("request_state_keys", &self.request_state_keys)
             .field("auth", &self.auth)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("jwt_jwks_url", &self.jwt_jwks_url)
+            .field("jwt_algorithms", &self.jwt_algorithms)
             .field("jwt_audience", &self.jwt_audience)
             .field("jwt_issuer", &self.jwt_issuer)
             .finish()
@@ -162,6 +178,19 @@ fn parse_key_id(raw: &str) -> Result<String, String> {
     }
 }
 
+fn parse_jwt_algorithm(raw: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    use jsonwebtoken::Algorithm::*;
+    match raw.parse() {
+        Ok(HS256 | HS384 | HS512) => {
+            Err("HMAC algorithms take a secret (--jwt-secret), not JWKS keys".into())
+        }
+        Ok(a) => Ok(a),
+        Err(_) => Err(format!(
+            "unknown JWT algorithm `{raw}` (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
+        )),
+    }
+}
+
 /// Built-in authentication modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthMode {
@@ -169,7 +198,7 @@ pub enum AuthMode {
     None,
     /// API keys per entity (admin API: `/admin/api-keys`).
     ApiKey,
-    /// HS256 JWT bearer tokens.
+    /// JWT bearer tokens (HS256 secret and/or a JWKS URL).
     Jwt,
 }
 
@@ -186,22 +215,7 @@ pub fn authenticator(
             Arc::clone(api_keys),
             Duration::from_secs(args.api_key_cache_secs),
         )),
-        (None, AuthMode::Jwt) => {
-            let secret = args
-                .jwt_secret
-                .clone()
-                .filter(|s| s.len() >= 16)
-                .ok_or_else(|| {
-                    StartError::Auth("--auth jwt needs --jwt-secret of at least 16 bytes".into())
-                })?;
-            Arc::new(crate::auth::JwtAuth::new(crate::auth::JwtConfig {
-                secret: secret.into_bytes(),
-                audience: args.jwt_audience.clone(),
-                issuer: args.jwt_issuer.clone(),
-                entity_claim: args.jwt_entity_claim.clone(),
-                leeway: Duration::from_secs(30),
-            }))
-        }
+        (None, AuthMode::Jwt) => Arc::new(crate::auth::JwtAuth::new(jwt_config(args)?)),
     };
     if !auth.enforces() && !args.bind.ip().is_loopback() {
         if !args.allow_unauthenticated {
@@ -213,6 +227,48 @@ pub fn authenticator(
         tracing::warn!(bind = %args.bind, "serving a non-loopback address WITHOUT authentication");
     }
     Ok(auth)
+}
+
+fn jwt_config(args: &ServeArgs) -> Result<crate::auth::JwtConfig, StartError> {
+    let secret = match &args.jwt_secret {
+        Some(s) if s.len() < 16 => {
+            return Err(StartError::Auth(
+                "--jwt-secret must be at least 16 bytes".into(),
+            ))
+        }
+        s => s.clone().map(String::into_bytes),
+    };
+    let jwks = match &args.jwt_jwks_url {
+        Some(url) => {
+            let jwks = crate::auth::Jwks::new(crate::auth::JwksConfig {
+                ttl: Duration::from_secs(args.jwks_cache_secs),
+                min_refetch: Duration::from_secs(args.jwks_cache_secs.min(10)),
+                ..crate::auth::JwksConfig::new(url.clone())
+            })
+            .map_err(StartError::Auth)?;
+            // Warm the cache so the first token does not wait; failure is not fatal.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let warm = Arc::clone(&jwks);
+                rt.spawn(async move { warm.prefetch().await });
+            }
+            Some(jwks)
+        }
+        None => None,
+    };
+    if secret.is_none() && jwks.is_none() {
+        return Err(StartError::Auth(
+            "--auth jwt needs --jwt-secret (HS256) or --jwt-jwks-url (RS256/ES256)".into(),
+        ));
+    }
+    Ok(crate::auth::JwtConfig {
+        secret,
+        jwks,
+        algorithms: args.jwt_algorithms.clone(),
+        audience: args.jwt_audience.clone(),
+        issuer: args.jwt_issuer.clone(),
+        entity_claim: args.jwt_entity_claim.clone(),
+        leeway: Duration::from_secs(30),
+    })
 }
 
 /// Errors that stop the process before it serves.

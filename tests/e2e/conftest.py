@@ -9,6 +9,7 @@ to run the suite against an already-running server instead.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +47,49 @@ def _tail(path: Path, lines: int = 60) -> str:
     except OSError:
         return "<no output>"
     return "\n".join(text.splitlines()[-lines:]) or "<empty>"
+
+
+class Instance:
+    """One server process on its own port (on `store` when given, else in memory), ready when
+    constructed."""
+
+    def __init__(self, binary: Path, tmp: Path, name: str, store: str | None, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"{name}-{self.port}.log"
+        env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn", **(env or {}))
+        store_args = ["--store", store] if store else []
+        self.proc = subprocess.Popen(
+            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", *store_args, *(extra or [])],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {_tail(self.log)}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} not ready: {_tail(self.log)}")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def pytest_configure(config):

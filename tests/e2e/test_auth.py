@@ -3,9 +3,6 @@ eras: keys minted through the admin API, sent as a bearer token by the SDK's HTT
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from typing import Iterator
 
 import httpx
@@ -14,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import ADMIN_TOKEN, REPO_ROOT, _binary_path, _free_port, _tail
+from conftest import ADMIN_TOKEN, Instance, _binary_path
 from e2e_helpers import new_entity, only_text
 
 pytestmark = pytest.mark.anyio
@@ -22,30 +19,12 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("auth") / "server.log"
-    env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn", FASTMCP_MT_ADMIN_TOKEN=ADMIN_TOKEN)
-    proc = subprocess.Popen(
-        [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{port}", "--auth", "api-key",
-         "--api-key-cache-secs", "0", "--auth-servers", "https://auth.example.com"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(REPO_ROOT), env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {_tail(log)}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"server not ready: {_tail(log)}")
-        time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = Instance(_binary_path(), tmp_path_factory.mktemp("auth"), "auth", None,
+                      ["--auth", "api-key", "--api-key-cache-secs", "0",
+                       "--auth-servers", "https://auth.example.com"],
+                      env={"FASTMCP_MT_ADMIN_TOKEN": ADMIN_TOKEN})
+    yield server.url
+    server.stop()
 
 
 def mint(url: str, entity: str) -> dict:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, _binary_path, _free_port, _tail
+from conftest import REPO_ROOT, Instance, _binary_path, _free_port, _tail
 from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_initialize
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
@@ -35,46 +35,6 @@ if not BACKENDS:
     pytest.skip("neither FASTMCP_E2E_REDIS_URL nor FASTMCP_E2E_DATABASE_URL is set", allow_module_level=True)
 
 CONFORMANCE_BIN = REPO_ROOT / "target/debug/examples/conformance"
-
-
-class Instance:
-    """One server process on its own port, sharing the Redis store."""
-
-    def __init__(self, binary: Path, tmp: Path, name: str, store: str, extra: list[str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"{name}-{self.port}.log"
-        env = dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn")
-        self.proc = subprocess.Popen(
-            [str(binary), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", store, *(extra or [])],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited: {_tail(self.log)}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} not ready: {_tail(self.log)}")
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture(scope="module", params=sorted(BACKENDS))

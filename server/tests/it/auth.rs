@@ -382,11 +382,9 @@ fn jwt(claims: Value) -> String {
 async fn jwt_bearer_tokens_carry_their_entities() {
     let cli = app(|_| {
         Arc::new(JwtAuth::new(JwtConfig {
-            secret: SECRET.to_vec(),
             audience: Some("fastmcp".into()),
-            issuer: None,
-            entity_claim: "entities".into(),
             leeway: Duration::ZERO,
+            ..JwtConfig::hs256(SECRET.to_vec())
         }))
     });
     let now = std::time::SystemTime::now()
@@ -493,11 +491,8 @@ async fn verification_caches_honour_revocation_and_expiry() {
     );
 
     let jwt_auth = JwtAuth::new(JwtConfig {
-        secret: SECRET.to_vec(),
-        audience: None,
-        issuer: None,
-        entity_claim: "entities".into(),
         leeway: Duration::ZERO,
+        ..JwtConfig::hs256(SECRET.to_vec())
     });
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
