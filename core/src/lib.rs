@@ -47,9 +47,9 @@ pub use registry::{
     TemplateParams, Tool,
 };
 pub use store::{
-    ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, Event, EventId, EventStream,
-    KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord, SessionStore,
-    StreamKey, Visibility,
+    ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityLimits, Event, EventId,
+    EventStream, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
+    SessionStore, StreamKey, Visibility,
 };
 pub use url::redact_url;
 

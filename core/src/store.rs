@@ -414,8 +414,24 @@ impl Visibility {
     }
 }
 
+/// An entity's own limits, overriding the server's. `None` keeps the server's value; `Some(0)`
+/// lifts the limit for this entity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityLimits {
+    /// Requests per second to the MCP endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u64>,
+    /// Tool calls running at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_calls: Option<u64>,
+    /// Live sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u64>,
+}
+
 /// An entity's configuration: which tools (by name), resources (by URI or URI template) and
-/// prompts (by name) it sees. Hidden items are absent from lists and answer like unknown ones.
+/// prompts (by name) it sees, and its own limits. Hidden items are absent from lists and answer
+/// like unknown ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EntityConfig {
     /// Tools by name.
@@ -427,6 +443,9 @@ pub struct EntityConfig {
     /// Prompts by name.
     #[serde(default)]
     pub prompts: Visibility,
+    /// Limits overriding the server's (configurations stored before this field have none).
+    #[serde(default)]
+    pub limits: EntityLimits,
 }
 
 /// Per-entity configuration, shared by every instance.

@@ -21,7 +21,8 @@ use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 use crate::store::{
-    ApiKeyRecord, EntityConfig, LogKind, LogRecord, SessionRecord, StreamKey, Visibility,
+    ApiKeyRecord, EntityConfig, EntityLimits, LogKind, LogRecord, SessionRecord, StreamKey,
+    Visibility,
 };
 
 /// A backend under test: every storage role, usually played by one value.
@@ -266,6 +267,12 @@ pub async fn entity_configs_are_replaced_and_scoped(s: Stores) {
         prompts: Visibility {
             allow: None,
             hide: vec!["p".into()],
+        },
+        // Limits round-trip too, `Some(0)` (no limit) distinct from `None` (server default).
+        limits: EntityLimits {
+            requests_per_second: Some(5),
+            concurrent_calls: Some(0),
+            max_sessions: None,
         },
         ..EntityConfig::default()
     };

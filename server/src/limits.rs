@@ -1,13 +1,15 @@
 //! Per-entity limits at the MCP edge, enforced through the shared [`LimitStore`] so they hold
 //! across every instance: requests per second (fixed one-second windows, counted before
-//! authentication so unauthenticated floods are limited too) and tool calls running at once
-//! (leased slots, released when the call ends; a killed instance's slots expire).
+//! authentication so unauthenticated floods are limited too), tool calls running at once
+//! (leased slots, released when the call ends; a killed instance's slots expire) and live
+//! sessions. The flags set every entity's limits; an entity's stored configuration
+//! ([`EntityLimits`]) overrides them, read through the dispatcher's per-instance cache.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fastmcp_core::protocol::{ErrorObject, RequestId};
-use fastmcp_core::{EntityId, LimitStore};
+use fastmcp_core::{EntityId, EntityLimits, LimitStore, McpServer};
 use poem::http::StatusCode;
 use poem::Response;
 use serde_json::json;
@@ -45,51 +47,61 @@ impl Limits {
         }
     }
 
+    /// The entity's own limits, if its configuration sets any.
+    async fn overrides(mcp: &McpServer, entity: &EntityId) -> Result<EntityLimits, Denied> {
+        let cfg = mcp
+            .entity_config(entity)
+            .await
+            .map_err(|e| Denied::Response(store_error(&e)))?;
+        Ok(cfg.map(|c| c.limits).unwrap_or_default())
+    }
+
     /// Counts the request against the entity's rate; 429 with `Retry-After` beyond it.
     pub(crate) async fn check_rate(
         &self,
+        mcp: &McpServer,
         metrics: &Metrics,
         entity: &EntityId,
-    ) -> Result<(), Response> {
-        if self.rps == 0 {
+    ) -> Result<(), Denied> {
+        let rps = Self::overrides(mcp, entity)
+            .await?
+            .requests_per_second
+            .unwrap_or(self.rps);
+        if rps == 0 {
             return Ok(());
         }
         let (count, left) = self
             .store
             .hit(&format!("rps:{entity}"), Duration::from_secs(1))
             .await
-            .map_err(|e| store_error(&e))?;
-        if count <= self.rps {
+            .map_err(|e| Denied::Response(store_error(&e)))?;
+        if count <= rps {
             return Ok(());
         }
         metrics.rate_limited(entity, "rate");
-        Err(too_many(
-            None,
-            format!(
-                "entity `{entity}` is over its limit of {} requests per second",
-                self.rps
-            ),
-            left,
-        ))
+        Err(Denied::Limit(Refusal {
+            message: format!("entity `{entity}` is over its limit of {rps} requests per second"),
+            retry_after: left,
+        }))
     }
 
     /// Takes one of the entity's concurrent-call slots for a `tools/call`; 429 when all are
     /// taken. The slot is given back when the returned guard is dropped.
     pub(crate) async fn take_call_slot(
         &self,
+        mcp: &McpServer,
         metrics: &Metrics,
         entity: &EntityId,
-        id: &RequestId,
-    ) -> Result<Option<CallSlot>, Response> {
-        if self.concurrent_calls == 0 {
+    ) -> Result<Option<CallSlot>, Denied> {
+        let cap = Self::overrides(mcp, entity)
+            .await?
+            .concurrent_calls
+            .unwrap_or(self.concurrent_calls);
+        if cap == 0 {
             return Ok(None);
         }
         let key = format!("calls:{entity}");
-        match self
-            .store
-            .acquire(&key, self.concurrent_calls, self.call_lease)
-            .await
-        {
+        match self.store.acquire(&key, cap, self.call_lease).await {
             Ok(Some(slot)) => Ok(Some(CallSlot {
                 store: Arc::clone(&self.store),
                 key,
@@ -97,16 +109,12 @@ impl Limits {
             })),
             Ok(None) => {
                 metrics.rate_limited(entity, "concurrency");
-                Err(too_many(
-                    Some(id),
-                    format!(
-                        "entity `{entity}` already has {} tool calls running",
-                        self.concurrent_calls
-                    ),
-                    Duration::from_secs(1),
-                ))
+                Err(Denied::Limit(Refusal {
+                    message: format!("entity `{entity}` already has {cap} tool calls running"),
+                    retry_after: Duration::from_secs(1),
+                }))
             }
-            Err(e) => Err(store_error(&e)),
+            Err(e) => Err(Denied::Response(store_error(&e))),
         }
     }
 
@@ -114,15 +122,20 @@ impl Limits {
     /// the shared store, so across instances).
     pub(crate) async fn check_sessions(
         &self,
-        mcp: &fastmcp_core::McpServer,
+        mcp: &McpServer,
         metrics: &Metrics,
         entity: &EntityId,
         id: Option<&RequestId>,
     ) -> Result<(), Response> {
-        if self.max_sessions == 0 {
+        let max = Self::overrides(mcp, entity)
+            .await
+            .map_err(|d| d.into_response(id))?
+            .max_sessions
+            .unwrap_or(self.max_sessions);
+        if max == 0 {
             return Ok(());
         }
-        let cap = usize::try_from(self.max_sessions).unwrap_or(usize::MAX);
+        let cap = usize::try_from(max).unwrap_or(usize::MAX);
         let page = mcp
             .sessions()
             .list(entity, None, cap)
@@ -132,23 +145,60 @@ impl Limits {
             return Ok(());
         }
         metrics.rate_limited(entity, "sessions");
-        Err(too_many(
-            id,
-            format!("entity `{entity}` already has {cap} live sessions; end one first"),
-            Duration::from_secs(60),
-        ))
+        let refusal = Refusal {
+            message: format!("entity `{entity}` already has {cap} live sessions; end one first"),
+            retry_after: Duration::from_secs(60),
+        };
+        Err(refusal.response(id))
     }
 }
 
-fn too_many(id: Option<&RequestId>, message: String, retry_after: Duration) -> Response {
-    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-    let err =
-        ErrorObject::new(RATE_LIMITED, message).with_data(json!({ "retryAfterSeconds": secs }));
-    let mut resp = rpc_error(StatusCode::TOO_MANY_REQUESTS, id, err);
-    if let Ok(v) = secs.to_string().parse() {
-        resp.headers_mut().insert("retry-after", v);
+/// A request refused by a per-entity limit. Answered with 429 and `Retry-After` when the
+/// answer is the HTTP response, or as a JSON-RPC error on the stream that carries the answers
+/// (the legacy transport, whose clients treat a failed POST as a broken connection).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    message: String,
+    retry_after: Duration,
+}
+
+impl Refusal {
+    fn retry_secs(&self) -> u64 {
+        self.retry_after.as_secs_f64().ceil().max(1.0) as u64
     }
-    resp
+
+    /// The JSON-RPC error: -32029 with `data.retryAfterSeconds`.
+    pub(crate) fn error(&self) -> ErrorObject {
+        ErrorObject::new(RATE_LIMITED, self.message.clone())
+            .with_data(json!({ "retryAfterSeconds": self.retry_secs() }))
+    }
+
+    /// 429 with `Retry-After` and the JSON-RPC error as body.
+    pub(crate) fn response(&self, id: Option<&RequestId>) -> Response {
+        let mut resp = rpc_error(StatusCode::TOO_MANY_REQUESTS, id, self.error());
+        if let Ok(v) = self.retry_secs().to_string().parse() {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        resp
+    }
+}
+
+/// Why a request may not proceed: a limit, or another HTTP answer (store down, missing scope).
+pub(crate) enum Denied {
+    /// A per-entity limit.
+    Limit(Refusal),
+    /// Any other refusal, already an HTTP response.
+    Response(Response),
+}
+
+impl Denied {
+    /// The HTTP answer, for request `id` when known.
+    pub(crate) fn into_response(self, id: Option<&RequestId>) -> Response {
+        match self {
+            Denied::Limit(r) => r.response(id),
+            Denied::Response(r) => r,
+        }
+    }
 }
 
 /// A held concurrent-call slot; released (in the background) when dropped.

@@ -471,9 +471,10 @@ async def test_sdk_modern_client_round_robin_across_instances(cluster):
 
 
 def test_entity_limits_hold_across_instances(tmp_path, store):
-    """One entity's rate and concurrent-call limits are shared by two instances on one store."""
-    nodes = [Instance(_binary_path(), tmp_path, n, store, ["--rate-limit-rps", "6", "--max-concurrent-calls", "1"])
-             for n in ("la", "lb")]
+    """One entity's rate and concurrent-call limits are shared by two instances on one store, and
+    an entity's own limits, set through one instance's admin API, are applied by the other."""
+    args = ["--rate-limit-rps", "6", "--max-concurrent-calls", "1", "--admin-token", "scale-admin"]
+    nodes = [Instance(_binary_path(), tmp_path, n, store, args) for n in ("la", "lb")]
     try:
         a, b = nodes
         e = entity()
@@ -501,6 +502,16 @@ def test_entity_limits_hold_across_instances(tmp_path, store):
             passed = sum(c != 429 for c in codes)
             assert 6 <= passed <= 12, codes
             assert 429 in codes[0::2] or 429 in codes[1::2], codes
+            # An override stored through A: 2 rps for one entity, no rate limit for another.
+            strict, free = entity(), entity()
+            for ent, rps in ((strict, 2), (free, 0)):
+                put = http.put(f"{a.url}/admin/entities/{ent}/config", headers={"authorization": "Bearer scale-admin"},
+                               json={"limits": {"requests_per_second": rps}})
+                assert put.status_code == 200, put.text
+            for ent, lo, hi in ((strict, 2, 4), (free, 20, 20)):
+                codes = [raw_call(http, (a, b)[i % 2].url, ent, "tools/list", None, session_id="x", request_id=i).status_code
+                         for i in range(20)]
+                assert lo <= sum(c != 429 for c in codes) <= hi, (ent, codes)
     finally:
         for n in nodes:
             n.stop()

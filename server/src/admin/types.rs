@@ -26,7 +26,8 @@ pub(crate) enum ApiTags {
     Server,
     /// API keys that authenticate clients of the MCP endpoints (`--auth api-key`).
     ApiKeys,
-    /// Per-entity configuration: which tools, resources and prompts an entity sees.
+    /// Per-entity configuration: which tools, resources and prompts an entity sees, and its
+    /// own limits.
     Entities,
 }
 
@@ -41,8 +42,23 @@ pub(crate) struct VisibilityView {
     pub(crate) hide: Vec<String>,
 }
 
+/// An entity's own limits, overriding the server's flags. Absent: the server's value; 0: no
+/// limit for this entity.
+#[derive(Object, Clone, Copy, Default)]
+pub(crate) struct EntityLimitsView {
+    /// Requests per second to the MCP endpoints (`--rate-limit-rps`).
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) requests_per_second: Option<u64>,
+    /// Tool calls running at once (`--max-concurrent-calls`).
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) concurrent_calls: Option<u64>,
+    /// Live sessions (`--max-sessions-per-entity`).
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) max_sessions: Option<u64>,
+}
+
 /// An entity's configuration. Hidden items are absent from list results and answer like
-/// unknown ones; every instance applies a change within 5 seconds.
+/// unknown ones; every instance applies a change (visibility and limits) within 5 seconds.
 #[derive(Object, Clone, Default)]
 pub(crate) struct EntityConfigView {
     /// Tools by name.
@@ -54,6 +70,9 @@ pub(crate) struct EntityConfigView {
     /// Prompts by name.
     #[oai(default)]
     pub(crate) prompts: VisibilityView,
+    /// Limits overriding the server's.
+    #[oai(default)]
+    pub(crate) limits: EntityLimitsView,
 }
 
 impl From<VisibilityView> for fastmcp_core::Visibility {
@@ -76,20 +95,32 @@ impl From<fastmcp_core::Visibility> for VisibilityView {
 
 impl From<EntityConfigView> for fastmcp_core::EntityConfig {
     fn from(c: EntityConfigView) -> Self {
+        let l = c.limits;
         Self {
             tools: c.tools.into(),
             resources: c.resources.into(),
             prompts: c.prompts.into(),
+            limits: fastmcp_core::EntityLimits {
+                requests_per_second: l.requests_per_second,
+                concurrent_calls: l.concurrent_calls,
+                max_sessions: l.max_sessions,
+            },
         }
     }
 }
 
 impl From<fastmcp_core::EntityConfig> for EntityConfigView {
     fn from(c: fastmcp_core::EntityConfig) -> Self {
+        let l = c.limits;
         Self {
             tools: c.tools.into(),
             resources: c.resources.into(),
             prompts: c.prompts.into(),
+            limits: EntityLimitsView {
+                requests_per_second: l.requests_per_second,
+                concurrent_calls: l.concurrent_calls,
+                max_sessions: l.max_sessions,
+            },
         }
     }
 }

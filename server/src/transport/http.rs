@@ -9,6 +9,7 @@ use poem::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::config::HttpConfig;
+use crate::limits::{Denied, Refusal};
 
 /// `Mcp-Session-Id`.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -141,30 +142,72 @@ pub(crate) fn check_origin(cfg: &HttpConfig, headers: &HeaderMap) -> Result<(), 
     Ok(())
 }
 
-/// The first checks of every MCP endpoint: the caller's `Origin`/`Host` (403), then the entity
-/// in the path (400).
-/// The checks every MCP request passes first: `Origin`/`Host`, the entity in the path, then
-/// authentication (401/403/503 per [`crate::auth::reject`]).
+/// The checks every MCP request passes first: `Origin`/`Host`, the entity in the path, the
+/// entity's request rate, then authentication (401/403/503 per [`crate::auth::reject`]).
 pub(crate) async fn tenant(
     state: &crate::app::AppState,
     req: &Request,
 ) -> Result<(EntityId, std::sync::Arc<fastmcp_core::Principal>), Response> {
+    let (entity, principal, _) = tenant_checks(state, req, false).await?;
+    Ok((entity, principal))
+}
+
+/// [`tenant`] for a transport that answers on a stream: a request over the entity's rate is
+/// still authenticated, and the refusal handed back to be answered on the stream (a caller
+/// that fails authentication gets the 429, as the rate is checked first).
+pub(crate) async fn tenant_over_rate(
+    state: &crate::app::AppState,
+    req: &Request,
+) -> Result<
+    (
+        EntityId,
+        std::sync::Arc<fastmcp_core::Principal>,
+        Option<Refusal>,
+    ),
+    Response,
+> {
+    tenant_checks(state, req, true).await
+}
+
+async fn tenant_checks(
+    state: &crate::app::AppState,
+    req: &Request,
+    defer_rate: bool,
+) -> Result<
+    (
+        EntityId,
+        std::sync::Arc<fastmcp_core::Principal>,
+        Option<Refusal>,
+    ),
+    Response,
+> {
     check_origin(&state.http, req.headers())?;
     let entity = entity_from_path(req)?;
     // Before authentication: unauthenticated floods count against the entity too.
-    state.limits.check_rate(&state.metrics, &entity).await?;
-    let headers = crate::auth::PoemHeaders(req.headers());
-    let principal = state
-        .auth
-        .authenticate(&headers, &entity)
+    let over = match state
+        .limits
+        .check_rate(&state.mcp, &state.metrics, &entity)
         .await
-        .map_err(|e| crate::auth::reject(&state.auth_meta, req, &entity, &e))?;
+    {
+        Ok(()) => None,
+        Err(Denied::Limit(r)) if defer_rate => Some(r),
+        Err(d) => return Err(d.into_response(None)),
+    };
+    let refuse = |over: Option<Refusal>, e: fastmcp_core::AuthError| match over {
+        Some(r) => r.response(None),
+        None => crate::auth::reject(&state.auth_meta, req, &entity, &e),
+    };
+    let headers = crate::auth::PoemHeaders(req.headers());
+    let principal = match state.auth.authenticate(&headers, &entity).await {
+        Ok(p) => p,
+        Err(e) => return Err(refuse(over, e)),
+    };
     if !principal.may_act_for(&entity) {
         let e =
             fastmcp_core::AuthError::Forbidden(format!("not allowed to act for entity `{entity}`"));
-        return Err(crate::auth::reject(&state.auth_meta, req, &entity, &e));
+        return Err(refuse(over, e));
     }
-    Ok((entity, principal))
+    Ok((entity, principal, over))
 }
 
 /// Everything a request must pass before it is dispatched: tool scopes, then (for
@@ -175,14 +218,14 @@ pub(crate) async fn admit(
     entity: &EntityId,
     principal: &fastmcp_core::Principal,
     rpc: &fastmcp_core::protocol::Request,
-) -> Result<Option<crate::limits::CallSlot>, Response> {
-    check_tool_scopes(state, req, entity, principal, rpc)?;
+) -> Result<Option<crate::limits::CallSlot>, Denied> {
+    check_tool_scopes(state, req, entity, principal, rpc).map_err(Denied::Response)?;
     if rpc.method != "tools/call" {
         return Ok(None);
     }
     state
         .limits
-        .take_call_slot(&state.metrics, entity, &rpc.id)
+        .take_call_slot(&state.mcp, &state.metrics, entity)
         .await
 }
 

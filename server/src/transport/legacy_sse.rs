@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fastmcp_core::protocol::{jsonrpc, Message};
+use fastmcp_core::protocol::{jsonrpc, Message, RequestId};
 use fastmcp_core::{SessionRecord, StreamKey};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -16,10 +16,12 @@ use tokio::sync::mpsc;
 
 use super::http::{
     load_session, parse_json, read_body, rpc_error, sse_frame, sse_response, store_error, tenant,
+    tenant_over_rate,
 };
 use super::outlet::QueueOutlet;
 use super::streamable::forward_stream;
 use crate::app::AppState;
+use crate::limits::{Denied, Refusal};
 
 const STREAM: &str = "sse";
 
@@ -81,13 +83,22 @@ fn session_id_from_query(req: &Request) -> Option<&str> {
         .find_map(|kv| kv.strip_prefix("session_id="))
 }
 
-/// `POST /{entity}/messages?session_id=…`: 202, the answer arrives on the stream.
+/// `POST /{entity}/messages?session_id=…`: 202, the answer arrives on the stream, including
+/// a request's refusal by a limit (-32029): the SDKs' legacy clients take any failed POST for a
+/// dead connection, so a 429 here would end the session instead of one call. Over-rate
+/// notifications and responses are still processed (a dropped `notifications/cancelled` or
+/// answer would strand work); they count towards the rate all the same.
 #[handler]
 pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let state = *state;
-    let (entity, principal) = match tenant(state, req).await {
+    let (entity, principal, over_rate) = match tenant_over_rate(state, req).await {
         Ok(t) => t,
         Err(r) => return r,
+    };
+    // Until the session is known, an over-rate request gets the plain 429.
+    let fail = |r: Response| match &over_rate {
+        Some(refusal) => refusal.response(None),
+        None => r,
     };
     let mcp = &state.mcp;
     let mut session = match load_session(
@@ -100,23 +111,42 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
     .await
     {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return fail(r),
     };
     let id = session.id;
     let bytes = match read_body(&state.http, body).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return fail(r),
     };
     let value = match parse_json(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return fail(r),
     };
     let message = match Message::from_value(value) {
         Ok(m) => m,
-        Err(inv) => return rpc_error(StatusCode::BAD_REQUEST, inv.id.as_ref(), inv.error),
+        Err(inv) => {
+            return fail(rpc_error(
+                StatusCode::BAD_REQUEST,
+                inv.id.as_ref(),
+                inv.error,
+            ))
+        }
     };
     let stream = StreamKey::new(id, STREAM);
     let queue = Arc::clone(mcp.queue());
+    let refuse_on_stream = |rid: &RequestId, refusal: &Refusal| {
+        let reply = jsonrpc::error_response(Some(rid), &refusal.error());
+        let (queue, entity, stream) = (Arc::clone(&queue), entity.clone(), stream.clone());
+        async move {
+            match queue.publish(&entity, &stream, &reply).await {
+                Ok(_) => accepted(),
+                Err(e) => store_error(&e),
+            }
+        }
+    };
+    if let (Some(refusal), Message::Request(r)) = (&over_rate, &message) {
+        return refuse_on_stream(&r.id, refusal).await;
+    }
     match message {
         Message::Request(r) if r.method == "initialize" => {
             // Synchronous, so the session is initialized before the client's next POST.
@@ -138,7 +168,8 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         Message::Request(r) => {
             let slot = match super::http::admit(state, req, &entity, &principal, &r).await {
                 Ok(slot) => slot,
-                Err(resp) => return resp,
+                Err(Denied::Limit(refusal)) => return refuse_on_stream(&r.id, &refusal).await,
+                Err(Denied::Response(resp)) => return resp,
             };
             let mcp = mcp.clone();
             let outlet = Arc::new(QueueOutlet {
@@ -167,6 +198,10 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
             }
         }
     }
+    accepted()
+}
+
+fn accepted() -> Response {
     Response::builder()
         .status(StatusCode::ACCEPTED)
         .body("Accepted")

@@ -191,7 +191,7 @@ pub(crate) async fn post(
     }
     let slot = match super::http::admit(state, req, &entity, &principal, &rpc).await {
         Ok(slot) => slot,
-        Err(resp) => return resp,
+        Err(denied) => return denied.into_response(Some(&rpc.id)),
     };
     if rpc.method == "subscriptions/listen" {
         return listen(state, entity, rpc).await;

@@ -128,7 +128,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             };
             let slot = match super::http::admit(state, req, &entity, &principal, &r).await {
                 Ok(slot) => slot,
-                Err(resp) => return resp,
+                Err(denied) => return denied.into_response(Some(&r.id)),
             };
             let how = (accepts_sse, prefers_sse(req));
             run_request(state, session, r, principal, slot, how).await

@@ -287,6 +287,62 @@ async fn concurrent_tool_calls_are_capped_per_entity() {
     assert_eq!(s, 200, "{body}");
 }
 
+/// An entity's stored limits override the server's, in both directions, and only for it.
+#[tokio::test]
+async fn entity_limits_override_the_server_limits() {
+    async fn burst(cli: &TestClient<impl poem::Endpoint>, entity: &str, n: usize) -> usize {
+        let mut refused = 0;
+        for i in 0..n {
+            let resp = cli
+                .post(format!("/{entity}/mcp"))
+                .header("accept", ACCEPT)
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/list")
+                .content_type("application/json")
+                .body(modern_body(i as i64, "tools/list", json!({})))
+                .send()
+                .await;
+            refused += usize::from(resp.0.status().as_u16() == 429);
+        }
+        refused
+    }
+    // No server limits: an entity given 3 rps is limited, its neighbour is not.
+    let cli = limited(0, 0);
+    let strict = json!({"limits": {"requests_per_second": 3, "max_sessions": 1}});
+    assert_eq!(admin_config(&cli, "PUT", "acme", Some(strict)).await, 200);
+    assert!(burst(&cli, "acme", 12).await >= 2);
+    assert_eq!(burst(&cli, "globex", 12).await, 0);
+    // Its session cap: the second session is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    init(&cli, "acme").await;
+    let body = json!({"jsonrpc":"2.0","id":9,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let (s, body) = post(&cli, "acme", None, body).await;
+    assert_eq!(s, 429, "{body}");
+    assert_eq!(body["error"]["code"], -32029);
+
+    // A server limit of 2 rps, lifted (0) for one entity and raised for another.
+    let cli = limited(2, 0);
+    let lifted = json!({"limits": {"requests_per_second": 0}});
+    assert_eq!(admin_config(&cli, "PUT", "acme", Some(lifted)).await, 200);
+    assert_eq!(burst(&cli, "acme", 12).await, 0);
+    assert!(burst(&cli, "globex", 12).await >= 2);
+    // Reading the configuration back shows the override; clearing it restores the default.
+    let got: Value = cli
+        .get("/admin/entities/acme/config")
+        .header("authorization", "Bearer test-token")
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(got["limits"], json!({"requests_per_second": 0}));
+    assert_eq!(admin_config(&cli, "DELETE", "acme", None).await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(burst(&cli, "acme", 12).await >= 2);
+}
+
 async fn admin_config(
     cli: &TestClient<impl poem::Endpoint>,
     method: &str,
