@@ -162,6 +162,20 @@ pub trait SessionStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<SessionPage>;
 
+    /// How many live (unexpired, undeleted) records `entity` has. The default pages through
+    /// [`SessionStore::list`]; a backend that can count directly overrides it.
+    async fn count(&self, entity: &EntityId) -> Result<u64> {
+        let (mut n, mut cursor) = (0u64, None::<String>);
+        loop {
+            let page = self.list(entity, cursor.as_deref(), 500).await?;
+            n += page.sessions.len() as u64;
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
+
     /// Cheap reachability check for `/ready`.
     async fn ping(&self) -> Result<()>;
 }

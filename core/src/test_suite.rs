@@ -399,6 +399,11 @@ pub async fn ttl_expiry_and_touch(s: Stores) {
         "b was touched"
     );
     assert!(!s.sessions.touch(&e, &a.id, short).await.unwrap());
+    assert_eq!(
+        s.sessions.count(&e).await.unwrap(),
+        1,
+        "expired records are not counted"
+    );
 }
 
 /// delete is idempotent and entity-scoped.
@@ -417,7 +422,7 @@ pub async fn delete_is_idempotent_and_scoped(s: Stores) {
     assert!(s.sessions.load(&e, &rec.id).await.unwrap().is_none());
 }
 
-/// list pages through one entity's sessions in id order, and only those.
+/// list pages through one entity's sessions in id order, and only those; count agrees.
 pub async fn list_paginates_per_entity(s: Stores) {
     let e = random_entity();
     let other = random_entity();
@@ -439,6 +444,11 @@ pub async fn list_paginates_per_entity(s: Stores) {
         }
     }
     assert_eq!(seen, ids);
+    assert_eq!(s.sessions.count(&e).await.unwrap(), 5);
+    assert_eq!(s.sessions.count(&other).await.unwrap(), 1);
+    assert_eq!(s.sessions.count(&random_entity()).await.unwrap(), 0);
+    assert!(s.sessions.delete(&e, &ids[0]).await.unwrap());
+    assert_eq!(s.sessions.count(&e).await.unwrap(), 4);
     assert!(s
         .sessions
         .list(&random_entity(), None, 10)

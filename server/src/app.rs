@@ -122,7 +122,7 @@ async fn observed<E: poem::Endpoint>(
 
 /// Prometheus scrape (admin token required: the series name tenants).
 #[handler]
-fn metrics(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+async fn metrics(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     let token = req
         .headers()
         .get("authorization")
@@ -140,9 +140,16 @@ fn metrics(req: &Request, state: Data<&Arc<AppState>>) -> Response {
         );
         return resp;
     }
+    let store = state
+        .metrics
+        .read_store(
+            state.mcp.sessions().as_ref(),
+            std::time::Duration::from_secs(2),
+        )
+        .await;
     Response::builder()
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render(&store))
 }
 
 /// RFC 9728 protected-resource metadata of one entity's MCP endpoint (public, no auth).

@@ -152,9 +152,49 @@ impl Metrics {
         bump(map, self.label(Some(entity)));
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
+    /// The entities labelled by name (at most `max_entities`).
+    pub fn labelled(&self) -> Vec<(EntityId, Arc<str>)> {
+        self.entities
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect()
+    }
+
+    /// Reads the shared store's gauges at scrape time: whether it answers, and the live
+    /// sessions of each labelled entity (entities labelled `other` are not counted). Bounded
+    /// by `budget`: a slow store yields `up = 0` and no session series rather than a hung scrape.
+    pub async fn read_store(
+        &self,
+        sessions: &dyn fastmcp_core::SessionStore,
+        budget: Duration,
+    ) -> StoreGauges {
+        use futures::StreamExt as _;
+        let read = async {
+            sessions.ping().await?;
+            let counts =
+                futures::stream::iter(self.labelled())
+                    .map(|(entity, label)| async move {
+                        sessions.count(&entity).await.map(|n| (label, n))
+                    })
+                    .buffer_unordered(8)
+                    .collect::<Vec<_>>()
+                    .await;
+            counts.into_iter().collect::<fastmcp_core::Result<Vec<_>>>()
+        };
+        match tokio::time::timeout(budget, read).await {
+            Ok(Ok(live)) => StoreGauges { up: true, live },
+            _ => StoreGauges::default(),
+        }
+    }
+
+    /// The exposition text, with the store's gauges read for this scrape.
+    pub fn render(&self, store: &StoreGauges) -> String {
         let mut text = String::with_capacity(4096);
+        let _ = writeln!(text, "# HELP fastmcp_store_up Whether the shared store answered this scrape (1) or not (0).\n# TYPE fastmcp_store_up gauge\nfastmcp_store_up {}", u8::from(store.up));
+        let _ = writeln!(text, "# HELP fastmcp_live_sessions Live sessions in the shared store by entity: the same on every instance sharing the store (aggregate with max, not sum).\n# TYPE fastmcp_live_sessions gauge");
+        for (e, n) in &store.live {
+            let _ = writeln!(text, "fastmcp_live_sessions{{entity=\"{}\"}} {n}", esc(e));
+        }
         let _ = writeln!(text, "# HELP fastmcp_requests_total HTTP requests to MCP endpoints by entity, endpoint and status (503: the store is unavailable).\n# TYPE fastmcp_requests_total counter");
         for r in &self.requests {
             let (e, ep, st) = r.key();
@@ -246,6 +286,15 @@ impl Metrics {
     }
 }
 
+/// What the shared store reported at scrape time (see [`Metrics::read_store`]).
+#[derive(Debug, Default)]
+pub struct StoreGauges {
+    /// The store answered.
+    pub up: bool,
+    /// Live sessions per labelled entity.
+    pub live: Vec<(Arc<str>, u64)>,
+}
+
 impl fastmcp_core::dispatch::CallObserver for Metrics {
     fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str) {
         Metrics::tool_call(self, entity, tool, outcome);
@@ -271,7 +320,15 @@ mod tests {
             200,
             Duration::from_micros(700),
         );
-        let text = m.render();
+        let text = m.render(&StoreGauges {
+            up: true,
+            live: vec![(Arc::from("a"), 3)],
+        });
+        assert!(text.contains("fastmcp_store_up 1\n"), "{text}");
+        assert!(
+            text.contains("fastmcp_live_sessions{entity=\"a\"} 3\n"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"fastmcp_tool_calls_total{entity="other",tool="echo \"x\"",outcome="ok"} 1"#

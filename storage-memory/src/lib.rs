@@ -361,6 +361,17 @@ impl SessionStore for MemoryStore {
             .is_some_and(|(_, e)| e.expires_at > now))
     }
 
+    async fn count(&self, entity: &EntityId) -> Result<u64> {
+        let now = Instant::now();
+        let n = self
+            .inner
+            .sessions
+            .iter()
+            .filter(|e| &e.key().0 == entity && e.expires_at > now)
+            .count();
+        Ok(n as u64)
+    }
+
     async fn list(
         &self,
         entity: &EntityId,

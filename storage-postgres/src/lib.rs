@@ -518,6 +518,17 @@ impl SessionStore for PostgresStore {
         })
     }
 
+    async fn count(&self, entity: &EntityId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions WHERE entity_id = $1 AND expires_at > now()",
+        )
+        .bind(entity.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| map_err("count sessions", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

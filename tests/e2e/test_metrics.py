@@ -30,7 +30,12 @@ async def test_tool_calls_requests_and_latency_are_counted_per_entity(base_url):
         for _ in range(3):
             await client.call_tool("echo", {"text": "m"})
         await client.call_tool("fail", {"message": "x"})
+        live = scrape(base_url)
+        assert value(live["fastmcp_live_sessions"], "fastmcp_live_sessions", entity=entity) == 1
+        assert value(live["fastmcp_store_up"], "fastmcp_store_up") == 1
     families = scrape(base_url)
+    # The client ended its session (DELETE) on leaving.
+    assert value(families["fastmcp_live_sessions"], "fastmcp_live_sessions", entity=entity) == 0
     calls = families["fastmcp_tool_calls"]
     assert value(calls, "fastmcp_tool_calls_total", entity=entity, tool="echo", outcome="ok") == 3
     assert value(calls, "fastmcp_tool_calls_total", entity=entity, tool="fail", outcome="tool_error") == 1
