@@ -152,20 +152,21 @@ pub(crate) async fn tenant(
     Ok((entity, principal))
 }
 
+/// Who is calling: the path's entity, the authenticated principal, and whether the request is
+/// over the entity's rate (only from [`tenant_over_rate`]).
+pub(crate) type Caller = (
+    EntityId,
+    std::sync::Arc<fastmcp_core::Principal>,
+    Option<Refusal>,
+);
+
 /// [`tenant`] for a transport that answers on a stream: a request over the entity's rate is
 /// still authenticated, and the refusal handed back to be answered on the stream (a caller
 /// that fails authentication gets the 429, as the rate is checked first).
 pub(crate) async fn tenant_over_rate(
     state: &crate::app::AppState,
     req: &Request,
-) -> Result<
-    (
-        EntityId,
-        std::sync::Arc<fastmcp_core::Principal>,
-        Option<Refusal>,
-    ),
-    Response,
-> {
+) -> Result<Caller, Response> {
     tenant_checks(state, req, true).await
 }
 
@@ -173,14 +174,7 @@ async fn tenant_checks(
     state: &crate::app::AppState,
     req: &Request,
     defer_rate: bool,
-) -> Result<
-    (
-        EntityId,
-        std::sync::Arc<fastmcp_core::Principal>,
-        Option<Refusal>,
-    ),
-    Response,
-> {
+) -> Result<Caller, Response> {
     check_origin(&state.http, req.headers())?;
     let entity = entity_from_path(req)?;
     // Before authentication: unauthenticated floods count against the entity too.
