@@ -111,7 +111,8 @@ pub struct ServeArgs {
     /// reaches every instance within this time; 0 = read the store on every request).
     #[arg(long, env = "FASTMCP_MT_API_KEY_CACHE_SECS", default_value_t = 5)]
     pub api_key_cache_secs: u64,
-    /// Authorization servers advertised in the protected-resource metadata, comma-separated.
+    /// Authorization servers advertised in the protected-resource metadata, comma-separated
+    /// (default with `--auth jwt`: `--jwt-issuer`).
     #[arg(long, env = "FASTMCP_MT_AUTH_SERVERS", value_delimiter = ',')]
     pub auth_servers: Vec<String>,
     /// Scopes advertised in the protected-resource metadata, comma-separated.
@@ -570,7 +571,11 @@ pub async fn serve_with_auth(
         admin_token,
         auth,
         auth_meta: crate::auth::AuthMetadata {
-            authorization_servers: args.auth_servers.clone(),
+            // The JWT issuer is the authorization server clients should find, unless told else.
+            authorization_servers: match (&args.auth_servers[..], &args.jwt_issuer) {
+                ([], Some(issuer)) if args.auth == AuthMode::Jwt => vec![issuer.clone()],
+                _ => args.auth_servers.clone(),
+            },
             scopes: args.auth_scopes.clone(),
             public_url: args.public_url.clone(),
         },

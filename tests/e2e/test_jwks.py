@@ -146,6 +146,14 @@ def test_rotation_withdrawal_and_forged_tokens(server, issuer):
         assert r.status_code == 401, (header, r.text)
 
 
+def test_metadata_names_the_issuer_as_authorization_server(server):
+    entity = new_entity()
+    r = httpx.post(f"{server}/{entity}/mcp", json=initialize_body(), headers=mcp_headers())
+    assert r.status_code == 401
+    meta_url = r.headers["www-authenticate"].split('resource_metadata="', 1)[1].split('"', 1)[0]
+    assert httpx.get(meta_url).json()["authorization_servers"] == [ISSUER]
+
+
 def test_issuer_outage_keeps_known_keys_and_refuses_unknown_ones(server, issuer):
     entity = new_entity()
     assert post_initialize(server, entity, issuer.token("ec-1", entity)).status_code == 200
