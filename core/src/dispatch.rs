@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub request_state_ttl: Duration,
     /// How long an instance trusts an entity configuration it read before re-reading it.
     pub entity_config_ttl: Duration,
+    /// How long a request runs before this instance also listens in the shared queue for a
+    /// `notifications/cancelled` that reached another instance. Shorter requests can only be
+    /// cancelled on the instance running them; the delay keeps quick calls off the store.
+    pub remote_cancel_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             request_state_keys: vec!["k1".into()],
             request_state_ttl: Duration::from_secs(600),
             entity_config_ttl: Duration::from_secs(5),
+            remote_cancel_after: Duration::from_secs(1),
         }
     }
 }
@@ -406,6 +411,7 @@ impl McpServer {
             };
             let ctx = self.context(session, Some(&request), outlet, cancel.clone(), principal);
             let fut = AssertUnwindSafe(self.route(request, ctx)).catch_unwind();
+            let remote_cancel = self.cancelled_elsewhere(session, &id);
             tokio::select! {
                 r = fut => r.unwrap_or_else(|panic| {
                     let what = panic
@@ -417,6 +423,7 @@ impl McpServer {
                     Err(Error::Internal("the handler panicked".into()))
                 }),
                 _ = cancel.cancelled() => Err(Error::Cancelled),
+                () = remote_cancel => Err(Error::Cancelled),
             }
         };
         let failed = match &outcome {
@@ -458,6 +465,29 @@ impl McpServer {
         }
     }
 
+    /// Resolves when the client cancels request `id` through another instance: after
+    /// `remote_cancel_after`, waits in the shared queue for what [`Self::handle_notification`]
+    /// left there. Never resolves otherwise (store errors are logged and retried).
+    async fn cancelled_elsewhere(&self, session: &SessionRecord, id: &RequestId) {
+        tokio::time::sleep(self.shared.config.remote_cancel_after).await;
+        let key = cancel_key(id);
+        loop {
+            match self
+                .shared
+                .queue
+                .take_reply(&session.entity, &session.id, &key, Duration::from_secs(30))
+                .await
+            {
+                Ok(Some(_)) => return,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot watch for a remote cancellation; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     /// Handles a client notification (`initialized`, `cancelled`, …).
     pub async fn handle_notification(
         &self,
@@ -479,8 +509,22 @@ impl McpServer {
                     .and_then(|p| p.get("requestId"))
                     .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok());
                 if let Some(id) = id {
-                    if let Some(token) = self.running().get(&(session.id, id)) {
-                        token.cancel();
+                    let local = self.running().get(&(session.id, id.clone())).cloned();
+                    match local {
+                        Some(token) => token.cancel(),
+                        // Running on another instance (or already over): leave the cancellation
+                        // where that instance's watcher looks; it expires with the reply TTL.
+                        None => {
+                            self.shared
+                                .queue
+                                .deliver_reply(
+                                    &session.entity,
+                                    &session.id,
+                                    &cancel_key(&id),
+                                    &json!({ "cancelled": true }),
+                                )
+                                .await?
+                        }
                     }
                 }
             }
@@ -933,6 +977,12 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
         .strip_prefix("o:")?
         .parse()
         .ok()
+}
+
+/// Where a `notifications/cancelled` for request `id` waits for the instance running it (the
+/// JSON form keeps `1` and `"1"` apart).
+fn cancel_key(id: &RequestId) -> String {
+    format!("cancel:{}", serde_json::to_string(id).unwrap_or_default())
 }
 
 #[cfg(test)]

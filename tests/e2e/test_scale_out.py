@@ -149,6 +149,30 @@ def test_session_state_follows_the_session_across_instances(cluster):
             assert r.status_code == 404
 
 
+def test_a_cancellation_posted_to_another_instance_stops_the_call(cluster):
+    """A 5 s call runs on A; the client's `notifications/cancelled` lands on B; A stops it."""
+    a, b, _ = cluster
+    e = entity()
+    with httpx.Client(timeout=30) as http:
+        sid = raw_initialize(http, a.url, e)
+        done: dict[str, Any] = {}
+
+        def slow() -> None:
+            started = time.monotonic()
+            r = raw_call(http, a.url, e, "tools/call", {"name": "count", "arguments": {"n": 20, "delay_ms": 250}},
+                         session_id=sid, request_id=41)
+            done.update(r=r, took=time.monotonic() - started)
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(1.5)
+        note = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 41, "reason": "e2e"}}
+        assert http.post(f"{b.url}/{e}/mcp", json=note, headers=mcp_headers(sid)).status_code == 202
+        t.join(10)
+        assert done["took"] < 3.5, done
+        assert jsonrpc_reply(done["r"], 41)["error"]["code"] == -32800
+
+
 def test_legacy_sse_stream_on_one_instance_receives_answers_to_posts_on_others(cluster):
     a, b, c = cluster
     e = entity()

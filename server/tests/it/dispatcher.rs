@@ -31,11 +31,16 @@ struct Level {
 }
 
 fn server(page_size: usize) -> McpServer {
-    let store = MemoryStore::default();
-    let mut b = McpServer::builder("t", "1").config(ServerConfig {
+    let cfg = ServerConfig {
         page_size,
         ..Default::default()
-    });
+    };
+    server_on(MemoryStore::default(), cfg)
+}
+
+/// A dispatcher on `store`: several on one store stand for instances sharing it.
+fn server_on(store: MemoryStore, cfg: ServerConfig) -> McpServer {
+    let mut b = McpServer::builder("t", "1").config(cfg);
     let r = b.registry();
     r.tool(Tool::new("boom").description("panics").handler(
         |_: NoArgs, _ctx: Context| async move {
@@ -135,6 +140,54 @@ async fn cancellation_stops_the_running_handler() {
     let r = tokio::time::timeout(Duration::from_secs(2), task)
         .await
         .expect("cancelled promptly")
+        .unwrap();
+    assert_eq!(r["error"]["code"], -32800, "{r}");
+}
+
+fn cancelled(id: Value) -> fastmcp_core::protocol::Notification {
+    let msg = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": id, "reason": "test"}});
+    match Message::from_value(msg).unwrap() {
+        Message::Notification(n) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Two dispatchers on one store stand for two instances: a cancellation that reaches B stops
+/// the handler running on A, and only the request it names.
+#[tokio::test]
+async fn a_cancellation_sent_to_another_instance_stops_the_handler() {
+    let store = MemoryStore::default();
+    let cfg = ServerConfig {
+        remote_cancel_after: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let (a, b) = (server_on(store.clone(), cfg.clone()), server_on(store, cfg));
+    let rec = session(&a).await;
+    let run = |id: i64| {
+        let (a, rec) = (a.clone(), rec.clone());
+        tokio::spawn(async move { call(&a, &rec, id, "tools/call", json!({"name": "slow"})).await })
+    };
+    let (eight, ten) = (run(8), run(10));
+    // Sent before A watches: the cancellation of 10 waits in the store until it does. Other
+    // ids (and "8" as a string) cancel nothing.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for id in [json!(10), json!(9), json!("8")] {
+        b.handle_notification(&rec, cancelled(id)).await.unwrap();
+    }
+    let r = tokio::time::timeout(Duration::from_secs(2), ten)
+        .await
+        .expect("10 cancelled once A watched")
+        .unwrap();
+    assert_eq!(r["error"]["code"], -32800, "{r}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!eight.is_finished(), "8 cancelled by another request's id");
+    b.handle_notification(&rec, cancelled(json!(8)))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(2), eight)
+        .await
+        .expect("8 cancelled promptly")
         .unwrap();
     assert_eq!(r["error"]["code"], -32800, "{r}");
 }
