@@ -60,6 +60,11 @@ pub struct ServeArgs {
     /// Extra allowed `Host` names, comma-separated (`*` for any).
     #[arg(long, env = "FASTMCP_MT_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Seconds between SSE keep-alive comments. Also how long a 2026-07-28 call answers in
+    /// plain JSON before moving to a stream (so a client that leaves cancels it).
+    #[arg(long, env = "FASTMCP_MT_SSE_KEEP_ALIVE_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sse_keep_alive_secs: u64,
     /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
     #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
     pub client_request_timeout: u64,
@@ -544,6 +549,7 @@ pub async fn serve_with_auth(
         allowed_origins: args.allowed_origins.clone(),
         allowed_hosts: args.allowed_hosts.clone(),
         loopback_only: args.bind.ip().is_loopback(),
+        keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
         ..HttpConfig::default()
     };
     let acceptor = NoDelayAcceptor::bind(args.bind)

@@ -274,8 +274,7 @@ MISSING_CLIENT_CAPABILITY = -32021
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
-def modern_call(
-    client: httpx.Client,
+def modern_request(
     base: str,
     entity: str,
     method: str,
@@ -284,8 +283,9 @@ def modern_call(
     request_id: int = 1,
     capabilities: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    """One 2026-07-28 request by hand: the `_meta` envelope plus matching routing headers."""
+) -> dict[str, Any]:
+    """One 2026-07-28 request by hand, as `httpx` arguments (url, json, headers): the `_meta`
+    envelope plus matching routing headers."""
     params = dict(params or {})
     params["_meta"] = {
         "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -298,4 +298,10 @@ def modern_call(
         h["mcp-name"] = params[NAME_PARAMS[method]]
     h.update(headers or {})
     body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-    return client.post(f"{base}/{entity}/mcp", json=body, headers=h)
+    return {"url": f"{base}/{entity}/mcp", "json": body, "headers": h}
+
+
+def modern_call(client: httpx.Client, base: str, entity: str, method: str,
+                params: dict[str, Any] | None = None, **kw: Any) -> httpx.Response:
+    """[`modern_request`], sent."""
+    return client.post(**modern_request(base, entity, method, params, **kw))

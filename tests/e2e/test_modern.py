@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import anyio
 import httpx
@@ -14,6 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
+from conftest import Instance, _binary_path
 from e2e_helpers import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -22,6 +24,7 @@ from e2e_helpers import (
     MODERN,
     jsonrpc_reply,
     modern_call,
+    modern_request,
     new_entity,
     only_text,
 )
@@ -189,3 +192,25 @@ def test_request_state_is_bound_to_its_tenant_and_integrity_checked(base_url):
         junk = {"name": "greet", "arguments": {}, "inputResponses": {"name": 12345}}
         reply = jsonrpc_reply(modern_call(http, base_url, mine, "tools/call", junk, request_id=5), 5)
         assert reply["error"]["code"] == INVALID_PARAMS
+
+
+def test_closing_a_slow_call_cancels_it(tmp_path):
+    """2026-07-28 cancels by closing the POST. A call still running after one keep-alive
+    interval moves from plain JSON to a stream, so the close is noticed and the handler stops;
+    a quick call still answers in plain JSON."""
+    inst = Instance(_binary_path(), tmp_path, "close", None, ["--sse-keep-alive-secs", "1", "--admin-token", "ka"])
+    try:
+        e = new_entity()
+        with httpx.Client(timeout=10) as http:
+            r = modern_call(http, inst.url, e, "tools/call", {"name": "echo", "arguments": {"text": "x"}})
+            assert r.headers["content-type"].startswith("application/json"), r.headers
+            slow = modern_request(inst.url, e, "tools/call", {"name": "count", "arguments": {"n": 10, "delay_ms": 500}})
+            with http.stream("POST", **slow) as r:
+                assert r.headers["content-type"].startswith("text/event-stream"), r.headers
+            # Leaving the block closed the connection, about 1 s into a 5 s call.
+            time.sleep(6)
+            logs = http.get(f"{inst.url}/admin/entities/{e}/logs", headers={"authorization": "Bearer ka"}).json()
+        steps = [x["message"] for x in logs if x["kind"] == "log"]
+        assert 1 <= len(steps) < 10, steps
+    finally:
+        inst.stop()

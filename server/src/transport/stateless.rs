@@ -196,7 +196,17 @@ pub(crate) async fn post(
     if rpc.method == "subscriptions/listen" {
         return listen(state, entity, rpc).await;
     }
-    run(state, entity, rpc, meta, principal, slot, prefers_sse).await
+    let accepts_sse = super::http::accepts(req.headers(), "text/event-stream");
+    run(
+        state,
+        entity,
+        rpc,
+        meta,
+        principal,
+        slot,
+        (accepts_sse, prefers_sse),
+    )
+    .await
 }
 
 /// JSON when the handler says nothing before its result, else SSE with the notifications first.
@@ -208,7 +218,7 @@ async fn run(
     meta: fastmcp_core::modern::RequestMeta,
     principal: Arc<fastmcp_core::Principal>,
     slot: Option<crate::limits::CallSlot>,
-    prefers_sse: bool,
+    (accepts_sse, prefers_sse): (bool, bool),
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outlet = Arc::new(ChannelOutlet(tx));
@@ -219,7 +229,13 @@ async fn run(
             .await
     });
     let mut first = None;
+    let keep_alive = state.http.keep_alive;
     if !prefers_sse {
+        // A call still running after one keep-alive interval moves to a stream when the
+        // client accepts one: this revision cancels by closing the POST, and only a response
+        // that is being written (keep-alives included) notices the close. A plain-JSON answer
+        // pending in hyper would let the handler run on for nobody.
+        let slow = tokio::time::sleep(keep_alive);
         tokio::select! {
             biased;
             done = &mut work => match rx.try_recv() {
@@ -238,6 +254,7 @@ async fn run(
                 }
             },
             m = rx.recv() => first = m,
+            () = slow, if accepts_sse => {}
         }
     }
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
@@ -245,6 +262,8 @@ async fn run(
         if let Some(m) = first {
             forward(&frames_tx, m).await;
         }
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
         let done = loop {
             tokio::select! {
                 biased;
@@ -252,6 +271,8 @@ async fn run(
                 done = &mut work => break done,
                 // The client went away: dropping the work cancels the handler.
                 _ = frames_tx.closed() => return,
+                // Writing is how a closed connection is noticed while the handler is silent.
+                _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return },
             }
         };
         while let Ok(m) = rx.try_recv() {
