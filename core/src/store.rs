@@ -498,19 +498,35 @@ pub struct Stores {
     pub entity_configs: Arc<dyn EntityConfigStore>,
 }
 
+/// A backend value that plays every storage role (what [`Stores::of`] takes). Implemented for
+/// every type that implements all the role traits and `Clone`.
+pub trait Backend:
+    SessionStore
+    + MessageQueue
+    + LogStore
+    + KeyStore
+    + ApiKeyStore
+    + LimitStore
+    + EntityConfigStore
+    + Clone
+{
+}
+
+impl<S> Backend for S where
+    S: SessionStore
+        + MessageQueue
+        + LogStore
+        + KeyStore
+        + ApiKeyStore
+        + LimitStore
+        + EntityConfigStore
+        + Clone
+{
+}
+
 impl Stores {
     /// All roles played by one backend value.
-    pub fn of<S>(store: S) -> Self
-    where
-        S: SessionStore
-            + MessageQueue
-            + LogStore
-            + KeyStore
-            + ApiKeyStore
-            + LimitStore
-            + EntityConfigStore
-            + Clone,
-    {
+    pub fn of<S: Backend>(store: S) -> Self {
         Stores {
             sessions: Arc::new(store.clone()),
             queue: Arc::new(store.clone()),

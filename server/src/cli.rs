@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use fastmcp_core::{
-    redact_url, ApiKeyStore, Authenticator, KeyStore, LogStore, McpServerBuilder, MessageQueue,
-    NoAuth, ServerConfig, SessionStore,
+    redact_url, ApiKeyStore, Authenticator, McpServerBuilder, NoAuth, ServerConfig,
 };
 use poem::Server;
 
@@ -309,17 +308,7 @@ pub struct Stores {
 
 impl Stores {
     #[allow(dead_code)] // unused when no backend feature is enabled
-    fn of<S>(s: S, kind: &'static str) -> Self
-    where
-        S: SessionStore
-            + MessageQueue
-            + LogStore
-            + KeyStore
-            + ApiKeyStore
-            + fastmcp_core::LimitStore
-            + fastmcp_core::EntityConfigStore
-            + Clone,
-    {
+    fn of<S: fastmcp_core::store::Backend>(s: S, kind: &'static str) -> Self {
         Stores {
             roles: fastmcp_core::store::Stores::of(s),
             kind,
