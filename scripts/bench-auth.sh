@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # tools/call echo throughput with no auth, API keys, HS256 JWTs and RS256 JWTs verified with a
-# key from a JWKS URL (served locally), one run, interleaved repeats, with shared/bench's mcpload
+# key from a JWKS URL (served locally), one run, interleaved repeats, with fastmcp-load (bench/load)
 # (handshake era, memory store). fastmcp on CPU 0, mcpload (and the JWKS server) on CPU 1.
 # Usage: scripts/bench-auth.sh [-r 2] [-d 8s] [-c "16 64"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=2 DUR=8s LEVELS="16 64"
 while getopts "r:d:c:" o; do case $o in r) REPEATS=$OPTARG;; d) DUR=$OPTARG;; c) LEVELS=$OPTARG;; *) exit 2;; esac; done
-MCPLOAD=${MCPLOAD:-/tmp/peers/target/release/mcpload}
+MCPLOAD=${MCPLOAD:-target/release/fastmcp-load}
+[ -x "$MCPLOAD" ] || cargo build --release --locked -p fastmcp-load
 BIN=target/release/fastmcp PORT=18996 SECRET=bench-secret-0123456789
 JWT=$(python3 - "$SECRET" <<'PY'
 import base64, hashlib, hmac, json, sys, time

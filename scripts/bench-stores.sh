@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# tools/call echo throughput per store, one run, interleaved repeats, with shared/bench's mcpload.
+# tools/call echo throughput per store, one run, interleaved repeats, with fastmcp-load (bench/load).
 # Usage: scripts/bench-stores.sh [-r REPEATS] [-d 10s] [-c "16 64"] NAME=STORE_URL...
 #   e.g. scripts/bench-stores.sh memory=memory redis=redis://127.0.0.1:6379 pg=postgres://postgres@127.0.0.1:5432/postgres
 # The server runs on CPU 0 (pin the store there too for a like-for-like comparison), mcpload on
-# CPU 1. MCPLOAD defaults to /tmp/peers/target/release/mcpload (shared/bench/setup.sh builds it).
+# CPU 1. The load generator is this repository's own fastmcp-load (bench/load), built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=2 DUR=10s LEVELS="16 64" PATH_="/bench/mcp" EXTRA=()
@@ -11,7 +11,8 @@ while getopts "r:d:c:p:a:" o; do case $o in
   r) REPEATS=$OPTARG;; d) DUR=$OPTARG;; c) LEVELS=$OPTARG;; p) PATH_=$OPTARG;; a) EXTRA+=("$OPTARG");;
   *) exit 2;; esac; done
 shift $((OPTIND - 1))
-MCPLOAD=${MCPLOAD:-/tmp/peers/target/release/mcpload}
+MCPLOAD=${MCPLOAD:-target/release/fastmcp-load}
+[ -x "$MCPLOAD" ] || cargo build --release --locked -p fastmcp-load
 BIN=target/release/fastmcp
 [ -x "$BIN" ] || { echo "build first: cargo build --release --all-features" >&2; exit 2; }
 PORT=18990

@@ -10,6 +10,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 ART=${ARTIFACTS_DIR:-$ROOT/artifacts}
 mkdir -p "$ART"
+export ARTIFACTS_DIR="$ART"
+# Everything a test makes goes under artifacts/ (logs worth keeping) or artifacts/tmp (removed at
+# the end); the system temp folder keeps nothing. PostgreSQL alone lives in /tmp while it runs:
+# its data folder must be reachable by the `postgres` user from any clone path.
+export TMPDIR="$ART/tmp"
+rm -rf "$TMPDIR"; mkdir -p "$TMPDIR"
 passed=0; failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
@@ -44,6 +50,7 @@ export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgre
 export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
 cleanup() {
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
+  rm -rf "$REDIS_DIR" "$TMPDIR"
   (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1)
   cp "$PG_DIR/postgres.log" "$ART/" 2>/dev/null; rm -rf "$PG_DIR"
   true
@@ -68,7 +75,7 @@ VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 set +e
-FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider 2>&1 | tee "$ART/e2e.log"
+FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider --basetemp="$ART/pytest" 2>&1 | tee "$ART/e2e.log"
 rc=${PIPESTATUS[0]}
 set -e
 p=$(grep -Eo '[0-9]+ passed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
@@ -76,26 +83,16 @@ f=$(grep -Eo '[0-9]+ failed' "$ART/e2e.log" | tail -1 | grep -Eo '[0-9]+' || ech
 count "${p:-0}" "${f:-0}"
 [ "$rc" -eq 0 ] || { echo "e2e tests failed"; exit 1; }
 
-# A conformance run's checks. Suite runs: the Total line. Requirement runs (`req:REVISION`): the
-# scored scenarios only; the suite's exit status already failed the run if one of them failed,
-# and its Total line also counts the optional extensions (tasks-*) we do not implement.
-count_conformance() {  # $1: suite or req:REVISION, $2: the script's output
-  local total
-  if [ "${1#req:}" != "$1" ]; then
-    total=$(echo "$2" | awk '/^Not scored/ {exit} /^[✓✗] [a-z0-9-]+: [0-9]+ passed, [0-9]+ failed/ {p+=$3; f+=$5} END {print p+0, f+0}')
-    count $total
-  else
-    total=$(echo "$2" | grep -Eo 'Total: [0-9]+ passed, [0-9]+ failed' | tail -1)
-    count "$(echo "$total" | awk '{print $2}')" "$(echo "$total" | awk '{print $4}')"
-  fi
+# One conformance run through the repository's own runner (tests/conformance/run.sh: pinned
+# suites, Node 22 from npm, expected failures and counting rules in that folder). Its last line
+# is `COUNT <passed> <failed>`.
+conformance() {  # $1: active|all|req:REVISION, $2: URL, then an optional server command
+  bash "$ROOT/tests/conformance/run.sh" "$@" 2>&1
 }
-conformance() {  # $1: suite (active|all) or req:REVISION, $2: URL, then an optional server command
-  local sel=$1 url=$2; shift 2
-  if [ "${sel#req:}" != "$sel" ]; then
-    CONF_VERSION=0.2.0-alpha.12 REQUIREMENTS=${sel#req:} bash ../shared/conformance/run-conformance.sh "$url" "$@" 2>&1
-  else
-    SUITE=$sel bash ../shared/conformance/run-conformance.sh "$url" "$@" 2>&1
-  fi
+count_conformance() {  # $1: the runner's output
+  local line
+  line=$(echo "$1" | grep -E '^COUNT [0-9]+ [0-9]+$' | tail -1)
+  count "$(echo "$line" | awk '{print $2}')" "$(echo "$line" | awk '{print $3}')"
 }
 
 echo "== MCP conformance suite against examples/conformance: 0.1.16 active + all, 0.2.0-alpha.12 requirements"
@@ -109,7 +106,7 @@ for run in "active memory" "all memory" "req:2026-07-28 memory" "req:2025-11-25 
         "$ROOT/target/debug/examples/conformance" --bind "127.0.0.1:$port" --store "$2") \
     || { echo "$out"; exit 1; }
   echo "store ${2%%:*}, $1: $(echo "$out" | tail -1)"
-  count_conformance "$1" "$out"
+  count_conformance "$out"
 done
 
 echo "== conformance through a round-robin nginx over two instances sharing Redis, then PostgreSQL"
@@ -164,7 +161,7 @@ CONF
     out=$(conformance "$suite" "http://127.0.0.1:$LB/conformance/mcp") \
       || { echo "$out"; tail -20 "$ART/lb-$1-a.log" "$ART/lb-$1-b.log"; rc=1; break; }
     echo "nginx round robin ($1), $suite: $(echo "$out" | tail -1)"
-    count_conformance "$suite" "$out"
+    count_conformance "$out"
   done
   kill "$A_PID" "$B_PID" "$LB_PID" 2>/dev/null || true
   wait "$A_PID" "$B_PID" "$LB_PID" 2>/dev/null || true

@@ -546,5 +546,5 @@ async fn main() -> std::process::ExitCode {
         .with(modern_tools)
         .with(resources)
         .with(prompts);
-    fastmcp_server::cli::main_with("conformance", builder).await
+    fastmcp_server::cli::main_with(builder).await
 }

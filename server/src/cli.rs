@@ -96,7 +96,7 @@ pub struct ServeArgs {
     /// Asymmetric algorithms accepted with `--jwt-jwks-url` keys, comma-separated.
     #[arg(long, env = "FASTMCP_MT_JWT_ALGORITHMS", value_delimiter = ',',
           default_value = "RS256,ES256", value_parser = parse_jwt_algorithm)]
-    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub jwt_algorithms: Vec<String>,
     /// Seconds a fetched JWKS is used before it is refreshed (a token naming an unknown key
     /// refreshes it sooner, at most every 10 seconds or every `--jwks-cache-secs` if shorter).
     #[arg(long, env = "FASTMCP_MT_JWKS_CACHE_SECS", default_value_t = 300,
@@ -183,16 +183,23 @@ fn parse_key_id(raw: &str) -> Result<String, String> {
     }
 }
 
-fn parse_jwt_algorithm(raw: &str) -> Result<jsonwebtoken::Algorithm, String> {
-    use jsonwebtoken::Algorithm::*;
-    match raw.parse() {
-        Ok(HS256 | HS384 | HS512) => {
-            Err("HMAC algorithms take a secret (--jwt-secret), not JWKS keys".into())
-        }
-        Ok(a) => Ok(a),
-        Err(_) => Err(format!(
-            "unknown JWT algorithm `{raw}` (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
-        )),
+/// The asymmetric algorithms `--jwt-algorithms` may name (checked here, so that a build without
+/// `auth-jwt` refuses a bad flag the same way).
+const JWKS_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+fn parse_jwt_algorithm(raw: &str) -> Result<String, String> {
+    if matches!(raw, "HS256" | "HS384" | "HS512") {
+        return Err("HMAC algorithms take a secret (--jwt-secret), not JWKS keys".into());
+    }
+    if JWKS_ALGORITHMS.contains(&raw) {
+        Ok(raw.to_string())
+    } else {
+        Err(format!(
+            "unknown JWT algorithm `{raw}` ({})",
+            JWKS_ALGORITHMS.join(", ")
+        ))
     }
 }
 
@@ -220,7 +227,13 @@ pub fn authenticator(
             Arc::clone(api_keys),
             Duration::from_secs(args.api_key_cache_secs),
         )),
+        #[cfg(feature = "auth-jwt")]
         (None, AuthMode::Jwt) => Arc::new(crate::auth::JwtAuth::new(jwt_config(args)?)),
+        #[cfg(not(feature = "auth-jwt"))]
+        (None, AuthMode::Jwt) => return Err(StartError::Auth(
+            "this build has no JWT verification: rebuild with `--features auth-jwt` (or `full`)"
+                .into(),
+        )),
     };
     if !auth.enforces() && !args.bind.ip().is_loopback() {
         if !args.allow_unauthenticated {
@@ -234,6 +247,7 @@ pub fn authenticator(
     Ok(auth)
 }
 
+#[cfg(feature = "auth-jwt")]
 fn jwt_config(args: &ServeArgs) -> Result<crate::auth::JwtConfig, StartError> {
     let secret = match &args.jwt_secret {
         Some(s) if s.len() < 16 => {
@@ -268,7 +282,11 @@ fn jwt_config(args: &ServeArgs) -> Result<crate::auth::JwtConfig, StartError> {
     Ok(crate::auth::JwtConfig {
         secret,
         jwks,
-        algorithms: args.jwt_algorithms.clone(),
+        algorithms: args
+            .jwt_algorithms
+            .iter()
+            .map(|a| a.parse().map_err(|e| StartError::Auth(format!("{a}: {e}"))))
+            .collect::<Result<_, _>>()?,
         audience: args.jwt_audience.clone(),
         issuer: args.jwt_issuer.clone(),
         entity_claim: args.jwt_entity_claim.clone(),
@@ -423,20 +441,24 @@ fn init_tracing() {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&default)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal: log files and collectors get plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .try_init();
 }
 
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
-pub async fn main_with(name: &str, builder: McpServerBuilder) -> std::process::ExitCode {
-    main_with_auth(name, builder, None).await
+///
+/// Start-up errors (a store that cannot be reached, a bad flag) are printed prefixed with the
+/// program's own file name, and the process exits with status 1.
+pub async fn main_with(builder: McpServerBuilder) -> std::process::ExitCode {
+    main_with_auth(builder, None).await
 }
 
 /// [`main_with`] with your own [`Authenticator`] (it replaces `--auth`).
 pub async fn main_with_auth(
-    name: &str,
     builder: McpServerBuilder,
     auth: Option<Arc<dyn Authenticator>>,
 ) -> std::process::ExitCode {
@@ -450,10 +472,22 @@ pub async fn main_with_auth(
     match serve_with_auth(args, builder, auth).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            eprintln!("{}: {e}", program_name());
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// This executable's file name, for messages (`fastmcp` when it cannot be read).
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "fastmcp".into())
 }
 
 /// `fastmcp migrate`: brings a PostgreSQL database's schema up to date.

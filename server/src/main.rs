@@ -13,5 +13,5 @@ async fn main() -> std::process::ExitCode {
     let builder = McpServer::builder("fastmcp-mt-demo", env!("CARGO_PKG_VERSION"))
         .instructions("A demo multi-tenant MCP server: try `echo`, `add`, `count` and the `summarize` prompt.")
         .with(fastmcp_server::demo::register);
-    fastmcp_server::cli::main_with("fastmcp", builder).await
+    fastmcp_server::cli::main_with(builder).await
 }

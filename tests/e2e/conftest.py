@@ -128,7 +128,10 @@ def base_url(request):
     # The suite makes hundreds of entities; label them all so per-entity assertions hold
     # (the cardinality guard itself is unit-tested).
     env["FASTMCP_MT_METRICS_MAX_ENTITIES"] = "100000"
-    log_dir = Path(tempfile.mkdtemp(prefix="fastmcp-e2e-"))
+    # Kept with the run's artifacts (scripts/test.sh sets ARTIFACTS_DIR), never in the system temp.
+    artifacts = Path(os.environ.get("ARTIFACTS_DIR", REPO_ROOT / "artifacts")) / "e2e"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="server-", dir=artifacts))
     stdout_path = log_dir / "stdout.log"
     stderr_path = log_dir / "stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:

@@ -4,11 +4,15 @@
 //! for the entity.
 
 mod api_key;
+#[cfg(feature = "auth-jwt")]
 mod jwks;
+#[cfg(feature = "auth-jwt")]
 mod jwt;
 
 pub use api_key::{ApiKeyAuth, MintedKey};
+#[cfg(feature = "auth-jwt")]
 pub use jwks::{Jwks, JwksConfig};
+#[cfg(feature = "auth-jwt")]
 pub use jwt::{JwtAuth, JwtConfig};
 
 use dashmap::DashMap;

@@ -4,18 +4,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "auth-jwt")]
 use base64::Engine as _;
 use fastmcp_core::{Authenticator, Context, McpServer, NoArgs, Tool};
-use fastmcp_server::auth::{ApiKeyAuth, AuthMetadata, JwtAuth, JwtConfig};
+use fastmcp_server::auth::{ApiKeyAuth, AuthMetadata};
+#[cfg(feature = "auth-jwt")]
+use fastmcp_server::auth::{JwtAuth, JwtConfig};
 use fastmcp_server::{routes, AppState, HttpConfig};
 use fastmcp_storage_memory::MemoryStore;
+#[cfg(feature = "auth-jwt")]
 use hmac::{Hmac, KeyInit, Mac};
 use poem::test::TestClient;
 use serde_json::{json, Value};
+#[cfg(feature = "auth-jwt")]
 use sha2::Sha256;
 
 const ADMIN: &str = "admin-token";
 const ACCEPT: &str = "application/json, text/event-stream";
+#[cfg(feature = "auth-jwt")]
 const SECRET: &[u8] = b"0123456789abcdef0123";
 
 fn app(
@@ -366,6 +372,7 @@ async fn a_session_is_unusable_by_another_principal_on_every_endpoint() {
     assert_eq!(r.body["result"]["content"][0]["text"], "a", "{}", r.body);
 }
 
+#[cfg(feature = "auth-jwt")]
 fn jwt(claims: Value) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let body = format!(
@@ -378,6 +385,7 @@ fn jwt(claims: Value) -> String {
     format!("{body}.{}", b64.encode(mac.finalize().into_bytes()))
 }
 
+#[cfg(feature = "auth-jwt")]
 #[tokio::test]
 async fn jwt_bearer_tokens_carry_their_entities() {
     let cli = app(|_| {
@@ -465,8 +473,16 @@ async fn jwt_bearer_tokens_carry_their_entities() {
 
 /// Verified credentials are cached per instance: a revoked key keeps working until the cache
 /// entry expires (the documented bound), then fails; a cached JWT still expires on time.
+struct AuthHeader(String);
+
+impl fastmcp_core::RequestHeaders for AuthHeader {
+    fn header(&self, name: &str) -> Option<&str> {
+        (name == "authorization").then_some(self.0.as_str())
+    }
+}
+
 #[tokio::test]
-async fn verification_caches_honour_revocation_and_expiry() {
+async fn the_api_key_cache_honours_revocation() {
     let store = MemoryStore::default();
     let keys: Arc<dyn fastmcp_core::ApiKeyStore> = Arc::new(store.clone());
     let auth = ApiKeyAuth::new(Arc::clone(&keys), Duration::from_millis(300));
@@ -474,13 +490,7 @@ async fn verification_caches_honour_revocation_and_expiry() {
     let minted = ApiKeyAuth::mint(keys.as_ref(), &acme, "k", vec![])
         .await
         .unwrap();
-    struct H(String);
-    impl fastmcp_core::RequestHeaders for H {
-        fn header(&self, name: &str) -> Option<&str> {
-            (name == "authorization").then_some(self.0.as_str())
-        }
-    }
-    let h = H(format!("Bearer {}", minted.key));
+    let h = AuthHeader(format!("Bearer {}", minted.key));
     assert!(auth.authenticate(&h, &acme).await.is_ok());
     assert!(keys.revoke_key(&acme, &minted.record.id).await.unwrap());
     assert!(auth.authenticate(&h, &acme).await.is_ok(), "still cached");
@@ -489,7 +499,12 @@ async fn verification_caches_honour_revocation_and_expiry() {
         auth.authenticate(&h, &acme).await.is_err(),
         "revocation reached this instance"
     );
+}
 
+#[cfg(feature = "auth-jwt")]
+#[tokio::test]
+async fn the_jwt_cache_honours_expiry() {
+    let acme = fastmcp_core::EntityId::parse("acme").unwrap();
     let jwt_auth = JwtAuth::new(JwtConfig {
         leeway: Duration::ZERO,
         ..JwtConfig::hs256(SECRET.to_vec())
@@ -498,7 +513,7 @@ async fn verification_caches_honour_revocation_and_expiry() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let short = H(format!(
+    let short = AuthHeader(format!(
         "Bearer {}",
         jwt(json!({"sub": "s", "exp": now + 1, "entities": ["acme"]}))
     ));
