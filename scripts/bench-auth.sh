@@ -5,6 +5,7 @@
 # Usage: scripts/bench-auth.sh [-r 2] [-d 8s] [-c "16 64"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p artifacts
 REPEATS=2 DUR=8s LEVELS="16 64"
 while getopts "r:d:c:" o; do case $o in r) REPEATS=$OPTARG;; d) DUR=$OPTARG;; c) LEVELS=$OPTARG;; *) exit 2;; esac; done
 MCPLOAD=${MCPLOAD:-target/release/fastmcp-load}
@@ -43,7 +44,7 @@ for rep in $(seq 1 "$REPEATS"); do
   for mode in none api-key jwt jwt-rs256; do
     for c in $LEVELS; do
       taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --admin-token bench --auth "${mode%-rs256}" \
-        --jwt-secret "$SECRET" --jwt-jwks-url "http://127.0.0.1:$JWKS_PORT/jwks.json" >/tmp/bench-auth.log 2>&1 &
+        --jwt-secret "$SECRET" --jwt-jwks-url "http://127.0.0.1:$JWKS_PORT/jwks.json" >artifacts/bench-auth.log 2>&1 &
       pid=$!
       for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
       case $mode in

@@ -6,6 +6,7 @@
 # CPU 1. The load generator is this repository's own fastmcp-load (bench/load), built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p artifacts
 REPEATS=2 DUR=10s LEVELS="16 64" PATH_="/bench/mcp" EXTRA=()
 while getopts "r:d:c:p:a:" o; do case $o in
   r) REPEATS=$OPTARG;; d) DUR=$OPTARG;; c) LEVELS=$OPTARG;; p) PATH_=$OPTARG;; a) EXTRA+=("$OPTARG");;
@@ -21,7 +22,7 @@ for rep in $(seq 1 "$REPEATS"); do
   for spec in "$@"; do
     name=${spec%%=*} url=${spec#*=}
     for c in $LEVELS; do
-      taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --store "$url" --admin-token bench ${EXTRA[@]+"${EXTRA[@]}"} >/tmp/bench-$name.log 2>&1 &
+      taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --store "$url" --admin-token bench ${EXTRA[@]+"${EXTRA[@]}"} >"artifacts/bench-$name.log" 2>&1 &
       pid=$!
       "$MCPLOAD" wait --url "http://127.0.0.1:$PORT$PATH_" --max-wait 30s >/dev/null 2>&1
       out=$(taskset -c 1 "$MCPLOAD" call --url "http://127.0.0.1:$PORT$PATH_" -c "$c" -w 3s -d "$DUR" 2>/dev/null)
