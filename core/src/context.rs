@@ -476,35 +476,34 @@ impl Context {
         }
     }
 
-    /// Tells listeners of this entity that the tool list changed (`notifications/tools/list_changed`
-    /// on every `subscriptions/listen` stream that asked for it, on every instance).
+    /// Tells this entity's clients that the tool list changed:
+    /// `notifications/tools/list_changed` to every handshake-era session and every
+    /// `subscriptions/listen` stream that asked for it, on every instance.
     pub async fn notify_tools_changed(&self) -> Result<()> {
-        crate::modern::publish_change(
-            &self.shared,
-            &self.scope.entity,
-            crate::modern::Change::Tools,
-        )
-        .await
+        self.notify(crate::modern::Change::Tools).await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for prompts.
     pub async fn notify_prompts_changed(&self) -> Result<()> {
-        crate::modern::publish_change(
-            &self.shared,
-            &self.scope.entity,
-            crate::modern::Change::Prompts,
-        )
-        .await
+        self.notify(crate::modern::Change::Prompts).await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for the resource list.
     pub async fn notify_resources_changed(&self) -> Result<()> {
-        crate::modern::publish_change(
-            &self.shared,
-            &self.scope.entity,
-            crate::modern::Change::Resources,
-        )
-        .await
+        self.notify(crate::modern::Change::Resources).await
+    }
+
+    /// Tells this entity's clients subscribed to `uri` that it changed
+    /// (`notifications/resources/updated`, both eras, every instance).
+    pub async fn notify_resource_updated(&self, uri: impl Into<String>) -> Result<()> {
+        self.notify(crate::modern::Change::ResourceUpdated(uri.into()))
+            .await
+    }
+
+    async fn notify(&self, change: crate::modern::Change) -> Result<()> {
+        crate::notify::notify(&self.shared, &self.scope.entity, &change)
+            .await
+            .map(|_| ())
     }
 
     fn auto_key(&self, kind: &str) -> String {

@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{Context, Outlet, RequestScope};
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::{
-    codes, jsonrpc, ErrorObject, LoggingLevel, Notification, Request, RequestId, Response,
+    codes, jsonrpc, ErrorObject, LoggingLevel, Method, Notification, Request, RequestId, Response,
     LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::registry::{Registry, RegistryBuilder};
@@ -131,6 +131,42 @@ impl Shared {
         if let Err(e) = logs.append(&rec).await {
             tracing::warn!(error = %e, "cannot keep a log record");
         }
+    }
+
+    /// Keeps a failed request (a JSON-RPC error, or an `isError` result) in the log store, in
+    /// either era: what the admin logs routes show for the entity and session.
+    pub(crate) async fn record_failure(
+        &self,
+        entity: &EntityId,
+        session: Option<SessionId>,
+        id: &RequestId,
+        outcome: &Result<Value>,
+    ) {
+        if self.logs.is_none() {
+            return;
+        }
+        let (message, data) = match outcome {
+            Ok(r) if r.get("isError").and_then(Value::as_bool) == Some(true) => (
+                format!("request {id} returned an error result"),
+                json!({ "request_id": id, "result": r }),
+            ),
+            Ok(_) => return,
+            // Not a failure: the request goes on in its next round.
+            Err(Error::InputRequired) => return,
+            Err(e) => (
+                format!("request {id} failed: {e}"),
+                json!({ "request_id": id, "error": e.to_error_object() }),
+            ),
+        };
+        self.record(
+            entity,
+            session,
+            LogKind::Error,
+            LoggingLevel::Error,
+            message,
+            data,
+        )
+        .await;
     }
 
     /// Load-modify-save with compare-and-swap, retried a few times on conflict.
@@ -381,6 +417,34 @@ impl McpServer {
         principal: Option<Arc<crate::auth::Principal>>,
     ) -> ResponseMessage {
         let id = request.id.clone();
+        match self
+            .serve_request(session, request, outlet, principal)
+            .await
+        {
+            Ok(result) => jsonrpc::response(&id, result),
+            Err(e) => {
+                if matches!(
+                    e,
+                    Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_)
+                ) {
+                    tracing::warn!(error = %e, "request failed");
+                }
+                jsonrpc::error_response(Some(&id), &e.to_error_object())
+            }
+        }
+    }
+
+    /// [`handle_request_as`](Self::handle_request_as) with the outcome still typed, for edges
+    /// that answer in their own shape (the admin API maps [`Error`] by kind, never by text).
+    /// Failures are kept in the log store here, once, whichever edge asked.
+    pub async fn serve_request(
+        &self,
+        session: &SessionRecord,
+        request: Request,
+        outlet: Arc<dyn Outlet>,
+        principal: Option<Arc<crate::auth::Principal>>,
+    ) -> Result<Value> {
+        let id = request.id.clone();
         let outcome = if request.method == "initialize" {
             Err(Error::Rpc(ErrorObject::invalid_request(
                 "the session is already initialized",
@@ -398,9 +462,9 @@ impl McpServer {
                 let mut running = self.running();
                 if running.contains_key(&key) {
                     drop(running);
-                    let e =
-                        ErrorObject::invalid_request("a request with this id is already running");
-                    return jsonrpc::error_response(Some(&id), &e);
+                    return Err(Error::Rpc(ErrorObject::invalid_request(
+                        "a request with this id is already running",
+                    )));
                 }
                 running.insert(key.clone(), cancel.clone());
             }
@@ -426,43 +490,10 @@ impl McpServer {
                 () = remote_cancel => Err(Error::Cancelled),
             }
         };
-        let failed = match &outcome {
-            Ok(r) => r.get("isError").and_then(Value::as_bool) == Some(true),
-            Err(_) => true,
-        };
-        if failed && self.shared.logs.is_some() {
-            let data = match &outcome {
-                Ok(r) => json!({ "request_id": id, "result": r }),
-                Err(e) => json!({ "request_id": id, "error": e.to_error_object() }),
-            };
-            let message = match &outcome {
-                Ok(_) => format!("request {id} returned an error result"),
-                Err(e) => format!("request {id} failed: {e}"),
-            };
-            let level = LoggingLevel::Error;
-            self.shared
-                .record(
-                    &session.entity,
-                    Some(session.id),
-                    LogKind::Error,
-                    level,
-                    message,
-                    data,
-                )
-                .await;
-        }
-        match outcome {
-            Ok(result) => jsonrpc::response(&id, result),
-            Err(e) => {
-                if matches!(
-                    e,
-                    Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_)
-                ) {
-                    tracing::warn!(error = %e, "request failed");
-                }
-                jsonrpc::error_response(Some(&id), &e.to_error_object())
-            }
-        }
+        self.shared
+            .record_failure(&session.entity, Some(session.id), &id, &outcome)
+            .await;
+        outcome
     }
 
     /// Resolves when the client cancels request `id` through another instance: after
@@ -551,34 +582,15 @@ impl McpServer {
             .await
     }
 
-    /// Tells every session of `entity` subscribed to `uri` (`resources/subscribe`) that it
-    /// changed: `notifications/resources/updated` on the session's standalone stream, wherever
-    /// that stream is held. Returns how many sessions were notified.
+    /// Tells `entity`'s clients that `uri` changed: `notifications/resources/updated` to every
+    /// handshake session subscribed to it (`resources/subscribe`) and every listen stream that
+    /// asked for it, wherever they are held. Returns how many handshake sessions were notified.
     pub async fn notify_resource_updated(&self, entity: &EntityId, uri: &str) -> Result<usize> {
-        let message =
-            jsonrpc::notification("notifications/resources/updated", json!({ "uri": uri }));
-        let mut notified = 0;
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self
-                .shared
-                .sessions
-                .list(entity, cursor.as_deref(), 500)
-                .await?;
-            for rec in page
-                .sessions
-                .iter()
-                .filter(|r| r.subscriptions.contains(uri))
-            {
-                let stream = crate::store::StreamKey::new(rec.id, "get");
-                self.shared.queue.publish(entity, &stream, &message).await?;
-                notified += 1;
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(notified),
-            }
-        }
+        self.notify(
+            entity,
+            crate::modern::Change::ResourceUpdated(uri.to_string()),
+        )
+        .await
     }
 
     /// The entity configuration in force for `entity` (cached per instance for
@@ -704,7 +716,8 @@ impl McpServer {
                 log_threshold: Some(
                     session
                         .logging_level
-                        .unwrap_or(self.shared.config.default_log_level),
+                        // The run-time default (admin API), not the start-up one.
+                        .unwrap_or_else(|| self.shared.default_log_level()),
                 ),
                 client_capabilities: Arc::clone(&session.client_capabilities),
                 outlet,
@@ -723,20 +736,21 @@ impl McpServer {
         let shows = |kind: fn(&EntityConfig) -> &crate::store::Visibility, name: &str| {
             vis.is_none_or(|c| kind(c).shows(name))
         };
-        match request.method.as_str() {
-            "tools/list" => self.visible_page(
+        let method = Method::parse(&request.method);
+        match method {
+            Some(Method::ToolsList) => self.visible_page(
                 &params,
                 &reg.tools_json,
                 "tools",
                 "name",
                 vis.map(|c| &c.tools),
             ),
-            "tools/call" => {
+            Some(Method::ToolsCall) => {
                 let name = str_param(&params, "name")?;
                 let tool = reg
                     .tool(name)
                     .filter(|_| shows(|c| &c.tools, name))
-                    .ok_or_else(|| Error::invalid_params(format!("Unknown tool: {name}")))?;
+                    .ok_or_else(|| Error::unknown(ItemKind::Tool, name))?;
                 let args = take_arguments(&mut params);
                 if !(args.is_null() || args.is_object()) {
                     return Err(Error::invalid_params("`arguments` must be an object"));
@@ -755,21 +769,21 @@ impl McpServer {
                 }
                 serde_json::to_value(result?).map_err(|e| Error::Internal(e.to_string()))
             }
-            "resources/list" => self.visible_page(
+            Some(Method::ResourcesList) => self.visible_page(
                 &params,
                 &reg.resources_json,
                 "resources",
                 "uri",
                 vis.map(|c| &c.resources),
             ),
-            "resources/templates/list" => self.visible_page(
+            Some(Method::ResourcesTemplatesList) => self.visible_page(
                 &params,
                 &reg.templates_json,
                 "resourceTemplates",
                 "uriTemplate",
                 vis.map(|c| &c.resources),
             ),
-            "resources/read" => {
+            Some(Method::ResourcesRead) => {
                 let uri = str_param(&params, "uri")?;
                 if !reg
                     .resource_key(uri)
@@ -780,7 +794,7 @@ impl McpServer {
                 let contents = reg.read_resource(uri, ctx).await?;
                 Ok(json!({ "contents": contents }))
             }
-            "resources/subscribe" | "resources/unsubscribe" => {
+            Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe) => {
                 let uri = str_param(&params, "uri")?.to_string();
                 if !reg
                     .resource_key(&uri)
@@ -788,7 +802,7 @@ impl McpServer {
                 {
                     return Err(Error::ResourceNotFound(uri));
                 }
-                let subscribe = request.method == "resources/subscribe";
+                let subscribe = method == Some(Method::ResourcesSubscribe);
                 let entity = ctx.entity_id().clone();
                 let id = ctx
                     .session_id()
@@ -804,24 +818,24 @@ impl McpServer {
                     .await?;
                 Ok(json!({}))
             }
-            "prompts/list" => self.visible_page(
+            Some(Method::PromptsList) => self.visible_page(
                 &params,
                 &reg.prompts_json,
                 "prompts",
                 "name",
                 vis.map(|c| &c.prompts),
             ),
-            "prompts/get" => {
+            Some(Method::PromptsGet) => {
                 let name = str_param(&params, "name")?;
                 let prompt = reg
                     .prompt(name)
                     .filter(|_| shows(|c| &c.prompts, name))
-                    .ok_or_else(|| Error::invalid_params(format!("Unknown prompt: {name}")))?;
+                    .ok_or_else(|| Error::unknown(ItemKind::Prompt, name))?;
                 let args = take_arguments(&mut params);
                 let result = prompt.get(args, ctx).await?;
                 serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
             }
-            "completion/complete" => {
+            Some(Method::CompletionComplete) => {
                 // A completion for a hidden prompt or template is as unknown as the item.
                 let target = params.get("ref").and_then(|r| {
                     let name = r.get("name").or_else(|| r.get("uri"))?.as_str()?;
@@ -829,18 +843,16 @@ impl McpServer {
                 });
                 match target {
                     Some(("ref/prompt", n)) if !shows(|c| &c.prompts, n) => {
-                        return Err(Error::invalid_params(format!("unknown prompt: {n}")))
+                        return Err(Error::unknown(ItemKind::Prompt, n))
                     }
                     Some(("ref/resource", u)) if !shows(|c| &c.resources, u) => {
-                        return Err(Error::invalid_params(format!(
-                            "unknown resource template: {u}"
-                        )))
+                        return Err(Error::unknown(ItemKind::ResourceTemplate, u))
                     }
                     _ => {}
                 }
                 self.complete(&params, ctx).await
             }
-            "logging/setLevel" => {
+            Some(Method::LoggingSetLevel) => {
                 let level: LoggingLevel = params
                     .get("level")
                     .cloned()
@@ -859,10 +871,13 @@ impl McpServer {
                     .await?;
                 Ok(json!({}))
             }
-            "server/discover" => Err(Error::Rpc(unsupported_version_error(
+            Some(Method::ServerDiscover) => Err(Error::Rpc(unsupported_version_error(
                 crate::protocol::MODERN_PROTOCOL_VERSION,
             ))),
-            other => Err(Error::Rpc(ErrorObject::method_not_found(other))),
+            // Answered before routing (initialize, ping) or by the transport (listen).
+            Some(Method::Initialize | Method::Ping | Method::SubscriptionsListen) | None => {
+                Err(Error::Rpc(ErrorObject::method_not_found(&request.method)))
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 //! The one error type of `fastmcp-core`, shared by the storage traits, the registry and handlers.
 //!
 //! Each variant says what went wrong in terms a caller can act on (retry, 404, 409, -32602 …);
-//! the transport maps it to an HTTP status or a JSON-RPC error code at the edge
-//! ([`Error::rpc_code`], [`Error::is_retryable`]).
+//! the edge maps it with the one table here: [`Error::rpc_code`] / [`Error::to_error_object`]
+//! for JSON-RPC, [`Error::http_status`] for HTTP, and [`Error::is_retryable`] for both.
+//! Nothing classifies an error by its message text.
 
 use crate::protocol::jsonrpc::{codes, ErrorObject};
 
@@ -50,6 +51,16 @@ pub enum Error {
     #[error("{0}")]
     InvalidParams(String),
 
+    /// A tool, prompt or resource template that does not exist for this entity (unknown, or
+    /// hidden from it): -32602, HTTP 404.
+    #[error("Unknown {kind}: {name}")]
+    UnknownItem {
+        /// What was looked up.
+        kind: ItemKind,
+        /// The name (or URI template) asked for.
+        name: String,
+    },
+
     /// A resource URI that no static resource or template serves (-32002).
     #[error("resource not found: {0}")]
     ResourceNotFound(String),
@@ -90,6 +101,27 @@ pub enum Error {
     Internal(String),
 }
 
+/// The kinds of catalog item an [`Error::UnknownItem`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A tool.
+    Tool,
+    /// A prompt.
+    Prompt,
+    /// A resource template (completion of its variables).
+    ResourceTemplate,
+}
+
+impl std::fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ItemKind::Tool => "tool",
+            ItemKind::Prompt => "prompt",
+            ItemKind::ResourceTemplate => "resource template",
+        })
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -120,15 +152,55 @@ impl Error {
         }
     }
 
-    /// Whether the same call may succeed if retried later (maps to HTTP 503).
+    /// An unknown item of `kind`.
+    pub fn unknown(kind: ItemKind, name: impl Into<String>) -> Self {
+        Error::UnknownItem {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// Whether the same call, unchanged, may succeed if made again later: the store was
+    /// unreachable, a compare-and-swap lost a race, or the client was slow to answer. The one
+    /// definition: JSON-RPC errors carry it as `data.retryable`, HTTP edges as 503/409/504.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Unavailable { .. } | Error::Timeout(_))
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::Conflict(_) | Error::Timeout(_)
+        )
+    }
+
+    /// The HTTP status an edge answers with when this error is the whole answer (admin API,
+    /// a session that cannot be loaded, 2026-07-28 statuses are separate: see `modern`).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::NotFound(_) | Error::UnknownItem { .. } | Error::ResourceNotFound(_) => 404,
+            Error::InvalidEntityId(_) => 400,
+            Error::InvalidParams(_) | Error::MissingCapability(_) | Error::InputRequired => 422,
+            Error::Conflict(_) => 409,
+            Error::Unavailable { .. } => 503,
+            Error::Timeout(_) => 504,
+            Error::Rpc(e) => match e.code {
+                codes::INVALID_PARAMS | codes::MISSING_CLIENT_CAPABILITY => 422,
+                codes::METHOD_NOT_FOUND | codes::RESOURCE_NOT_FOUND => 404,
+                codes::INVALID_REQUEST | codes::PARSE_ERROR => 400,
+                codes::RATE_LIMITED => 429,
+                _ => 500,
+            },
+            Error::Backend { .. }
+            | Error::Tool(_)
+            | Error::Cancelled
+            | Error::Client(_)
+            | Error::Internal(_) => 500,
+        }
     }
 
     /// The JSON-RPC error code this error is reported with.
     pub fn rpc_code(&self) -> i64 {
         match self {
-            Error::InvalidEntityId(_) | Error::InvalidParams(_) => codes::INVALID_PARAMS,
+            Error::InvalidEntityId(_) | Error::InvalidParams(_) | Error::UnknownItem { .. } => {
+                codes::INVALID_PARAMS
+            }
             Error::NotFound(_) => codes::INVALID_PARAMS,
             Error::ResourceNotFound(_) => codes::RESOURCE_NOT_FOUND,
             Error::Cancelled => codes::REQUEST_CANCELLED,
@@ -148,12 +220,9 @@ impl Error {
             }
             Error::MissingCapability(name) => ErrorObject::new(self.rpc_code(), self.to_string())
                 .with_data(serde_json::json!({ "requiredCapabilities": { name: {} } })),
-            // Retrying may succeed (store briefly down, lost race): say so, so edges can answer
-            // 503 rather than 500.
-            Error::Unavailable { .. } | Error::Conflict(_) => {
-                ErrorObject::new(self.rpc_code(), self.to_string())
-                    .with_data(serde_json::json!({ "retryable": true }))
-            }
+            // Retrying may succeed: say so, so edges can answer 503 rather than 500.
+            e if e.is_retryable() => ErrorObject::new(self.rpc_code(), self.to_string())
+                .with_data(serde_json::json!({ "retryable": true })),
             _ => ErrorObject::new(self.rpc_code(), self.to_string()),
         }
     }

@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod error;
 pub mod ids;
 pub mod modern;
+mod notify;
 pub mod protocol;
 pub mod registry;
 pub mod store;
@@ -40,7 +41,7 @@ pub use context::{Context, ElicitResult, InputRequest, NullOutlet, Outlet};
 pub use dispatch::{
     unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ItemKind, Result};
 pub use ids::{EntityId, SessionId};
 pub use registry::{
     Completer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Structured,
@@ -49,7 +50,7 @@ pub use registry::{
 pub use store::{
     ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityLimits, Event, EventId,
     EventStream, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
-    SessionStore, StreamKey, Visibility,
+    SessionStore, SessionTransport, StreamKey, Visibility,
 };
 pub use url::redact_url;
 

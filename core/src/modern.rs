@@ -23,11 +23,12 @@ use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{Context, InputRound, Outlet, RequestScope};
-use crate::dispatch::{McpServer, Shared};
+use crate::dispatch::McpServer;
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::{
-    codes, ErrorObject, LoggingLevel, Request, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
+    codes, ErrorObject, LoggingLevel, Method, Request, MODERN_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::store::{now_ms, KeyStore, StreamKey};
 
@@ -44,32 +45,6 @@ pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// `_meta` key tying listen-stream notifications to their `subscriptions/listen` request.
 pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
-
-/// Methods a 2026-07-28 request may call, besides `subscriptions/listen` (a transport stream).
-const MODERN_METHODS: &[&str] = &[
-    "server/discover",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/templates/list",
-    "resources/read",
-    "prompts/list",
-    "prompts/get",
-    "completion/complete",
-];
-
-/// Results clients may cache, with the hints the revision requires on them.
-const CACHEABLE: &[&str] = &[
-    "server/discover",
-    "tools/list",
-    "prompts/list",
-    "resources/list",
-    "resources/templates/list",
-    "resources/read",
-];
-
-/// Methods whose handlers may ask the client for input (and so answer `input_required`).
-const MAY_ASK: &[&str] = &["tools/call", "prompts/get", "resources/read"];
 
 /// Every revision this server speaks, newest first (`server/discover`, and -32022's `supported`).
 pub fn all_supported_versions() -> Vec<&'static str> {
@@ -148,16 +123,14 @@ pub fn unsupported_modern_version(requested: &str) -> ErrorObject {
     .with_data(json!({ "requested": requested, "supported": all_supported_versions() }))
 }
 
-/// Where the body names what `Mcp-Name` must repeat, for the methods that have one.
+/// Where the body names what `Mcp-Name` must repeat, for the methods that have one (the
+/// method table's `name_param`).
 pub fn name_param(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
-        _ => None,
-    }
+    Method::parse(method).and_then(|m| m.info().name_param)
 }
 
-/// A catalog change, fanned out to `subscriptions/listen` streams.
+/// A catalog change or a resource update, for [`McpServer::notify`]: it reaches the entity's
+/// `subscriptions/listen` streams and its handshake-era sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// `notifications/tools/list_changed`.
@@ -171,7 +144,7 @@ pub enum Change {
 }
 
 impl Change {
-    fn to_event(&self) -> Value {
+    pub(crate) fn to_event(&self) -> Value {
         match self {
             Change::Tools => json!({ "change": "tools" }),
             Change::Prompts => json!({ "change": "prompts" }),
@@ -195,18 +168,6 @@ impl Change {
 /// nil UUID, which no real (v4) session id can be.
 pub fn changes_stream() -> StreamKey {
     StreamKey::new(SessionId::entity_wide(), "changes")
-}
-
-pub(crate) async fn publish_change(
-    shared: &Shared,
-    entity: &EntityId,
-    change: Change,
-) -> Result<()> {
-    shared
-        .queue
-        .publish(entity, &changes_stream(), &change.to_event())
-        .await
-        .map(|_| ())
 }
 
 /// What a `subscriptions/listen` stream asked for.
@@ -492,9 +453,12 @@ impl McpServer {
         })
     }
 
-    /// Tells every `subscriptions/listen` stream of `entity` (on any instance) about a change.
-    pub async fn publish_change(&self, entity: &EntityId, change: Change) -> Result<()> {
-        publish_change(&self.shared, entity, change).await
+    /// Tells every client of `entity` that should hear of `change`, on any instance: the
+    /// `subscriptions/listen` streams that asked for it (2026-07-28) and the handshake-era
+    /// sessions (on their standalone stream; resource updates only to subscribers). Returns how
+    /// many handshake sessions were notified.
+    pub async fn notify(&self, entity: &EntityId, change: Change) -> Result<usize> {
+        crate::notify::notify(&self.shared, entity, &change).await
     }
 
     /// Serves one 2026-07-28 request whose envelope the transport has checked (version, headers).
@@ -512,6 +476,9 @@ impl McpServer {
         let method = request.method.clone();
         let outcome = self
             .serve_modern(entity, request, meta, outlet, principal)
+            .await;
+        self.shared
+            .record_failure(entity, None, &id, &outcome)
             .await;
         let outcome = match outcome {
             Ok(result) => Ok(result),
@@ -535,12 +502,9 @@ impl McpServer {
             Ok(mut result) => {
                 if let Some(obj) = result.as_object_mut() {
                     obj.entry("resultType").or_insert_with(|| json!("complete"));
-                    if CACHEABLE.contains(&method.as_str()) {
-                        // Lists depend only on the server's static catalog; reads may not.
-                        let public = method != "resources/read";
-                        obj.entry("ttlMs")
-                            .or_insert(json!(if public { 60_000 } else { 0 }));
-                        obj.entry("cacheScope").or_insert(json!(if public {
+                    if let Some(hint) = Method::parse(&method).and_then(|m| m.info().cache) {
+                        obj.entry("ttlMs").or_insert(json!(hint.ttl_ms));
+                        obj.entry("cacheScope").or_insert(json!(if hint.public {
                             "public"
                         } else {
                             "private"
@@ -568,13 +532,17 @@ impl McpServer {
         principal: Option<Arc<crate::auth::Principal>>,
     ) -> Result<Value> {
         let method = request.method.as_str();
-        if method == "server/discover" {
+        // `subscriptions/listen` is the transport's (a stream); anything else not in this
+        // revision is as unknown as a method nobody defined.
+        let known = Method::parse(method)
+            .filter(|m| m.in_modern_era() && *m != Method::SubscriptionsListen);
+        let Some(known) = known else {
+            return Err(Error::Rpc(ErrorObject::method_not_found(method)));
+        };
+        if known == Method::ServerDiscover {
             return Ok(self.discover());
         }
-        if !MODERN_METHODS.contains(&method) {
-            return Err(Error::Rpc(ErrorObject::method_not_found(method)));
-        }
-        let may_ask = MAY_ASK.contains(&method);
+        let may_ask = known.info().may_ask;
         let target = name_param(method)
             .and_then(|k| request.params.as_ref()?.get(k)?.as_str())
             .unwrap_or_default()

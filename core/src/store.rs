@@ -62,6 +62,34 @@ pub struct SessionRecord {
     /// Subject of the principal that opened the session; only it may use the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// How the client is connected: where server-initiated messages for it go.
+    #[serde(default, skip_serializing_if = "SessionTransport::is_streamable_http")]
+    pub transport: SessionTransport,
+}
+
+/// The transport a handshake-era session was opened on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTransport {
+    /// Streamable HTTP (`/{entity}/mcp`): server-initiated messages go on the GET stream.
+    #[default]
+    StreamableHttp,
+    /// HTTP+SSE (2024-11-05): every message goes on the session's one event stream.
+    LegacySse,
+}
+
+impl SessionTransport {
+    /// The name of the stream that carries messages not tied to a request.
+    pub fn standalone_stream(self) -> &'static str {
+        match self {
+            SessionTransport::StreamableHttp => "get",
+            SessionTransport::LegacySse => "sse",
+        }
+    }
+
+    fn is_streamable_http(&self) -> bool {
+        *self == SessionTransport::StreamableHttp
+    }
 }
 
 impl SessionRecord {
@@ -80,6 +108,7 @@ impl SessionRecord {
             created_at_ms: now_ms(),
             version: 0,
             principal: None,
+            transport: SessionTransport::StreamableHttp,
         }
     }
 

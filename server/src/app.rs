@@ -14,35 +14,9 @@ use poem::{get, handler, EndpointExt, Request, Response, Route};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::config::HttpConfig;
+pub use crate::state::AppState;
 use crate::transport::http::json_response;
 use crate::transport::{legacy_sse, streamable};
-
-/// Everything a request handler needs.
-pub struct AppState {
-    /// The protocol engine (registry + stores).
-    pub mcp: McpServer,
-    /// HTTP-level settings.
-    pub http: HttpConfig,
-    /// This process's id (distinguishes instances sharing a store).
-    pub instance_id: String,
-    /// Store kind (`memory`, `redis`, `postgres`).
-    pub store_kind: String,
-    /// Start time, for uptime.
-    pub started: Instant,
-    /// Bearer token of the admin API.
-    pub admin_token: String,
-    /// Who may call the MCP endpoints.
-    pub auth: Arc<dyn fastmcp_core::Authenticator>,
-    /// What the protected-resource metadata advertises.
-    pub auth_meta: crate::auth::AuthMetadata,
-    /// Where API keys live (the admin API mints and revokes them).
-    pub api_keys: Arc<dyn fastmcp_core::ApiKeyStore>,
-    /// This instance's metrics (`GET /metrics`).
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Per-entity limits, enforced through the shared store.
-    pub limits: crate::limits::Limits,
-}
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
 pub(crate) async fn end_session(

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use fastmcp_core::{
@@ -545,43 +545,6 @@ pub async fn serve_with_auth(
         request_state_keys: args.request_state_keys.clone(),
         ..ServerConfig::default()
     };
-    let metrics = Arc::new(crate::metrics::Metrics::new(args.metrics_max_entities));
-    let mcp = builder
-        .config(config)
-        .observer(Arc::clone(&metrics) as Arc<dyn fastmcp_core::dispatch::CallObserver>)
-        .logs(Arc::clone(&stores.roles.logs))
-        .keys(Arc::clone(&stores.roles.keys))
-        .entity_configs(Arc::clone(&stores.roles.entity_configs))
-        .build(
-            Arc::clone(&stores.roles.sessions),
-            Arc::clone(&stores.roles.queue),
-        );
-    #[cfg(feature = "storage-postgres")]
-    if let Some(pg) = &stores.postgres {
-        let r = mcp.registry();
-        let tools: Vec<_> = r.tools().iter().map(|t| t.info().clone()).collect();
-        let resources: Vec<_> = r.resources().iter().map(|x| x.info().clone()).collect();
-        let templates: Vec<_> = r.templates().iter().map(|x| x.info().clone()).collect();
-        let prompts: Vec<_> = r.prompts().iter().map(|x| x.info().clone()).collect();
-        pg.upsert_catalog(&mcp.info().name, &tools, &resources, &templates, &prompts)
-            .await
-            .map_err(|e| StartError::Store(format!("cannot record the catalog: {e}")))?;
-    }
-    let http = HttpConfig {
-        body_limit: args.body_limit,
-        allowed_origins: args.allowed_origins.clone(),
-        allowed_hosts: args.allowed_hosts.clone(),
-        loopback_only: args.bind.ip().is_loopback(),
-        keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
-        ..HttpConfig::default()
-    };
-    let acceptor = NoDelayAcceptor::bind(args.bind)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: args.bind,
-            source,
-        })?;
-    let local = acceptor.local_addr().unwrap_or(args.bind);
     let admin_token = match args.admin_token.clone().filter(|t| !t.is_empty()) {
         Some(t) => t,
         None => {
@@ -591,15 +554,20 @@ pub async fn serve_with_auth(
             t
         }
     };
-    let state = Arc::new(AppState {
-        mcp,
-        http,
-        instance_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
-        store_kind: kind.to_string(),
-        started: Instant::now(),
-        admin_token,
-        auth,
-        auth_meta: crate::auth::AuthMetadata {
+    let http = HttpConfig {
+        body_limit: args.body_limit,
+        allowed_origins: args.allowed_origins.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        loopback_only: args.bind.ip().is_loopback(),
+        keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
+        ..HttpConfig::default()
+    };
+    let state = AppState::builder(builder.config(config), stores.roles.clone())
+        .http(http)
+        .store_kind(kind)
+        .admin_token(admin_token)
+        .auth(auth)
+        .auth_meta(crate::auth::AuthMetadata {
             // The JWT issuer is the authorization server clients should find, unless told else.
             authorization_servers: match (&args.auth_servers[..], &args.jwt_issuer) {
                 ([], Some(issuer)) if args.auth == AuthMode::Jwt => vec![issuer.clone()],
@@ -607,17 +575,34 @@ pub async fn serve_with_auth(
             },
             scopes: args.auth_scopes.clone(),
             public_url: args.public_url.clone(),
-        },
-        api_keys: Arc::clone(&stores.roles.api_keys),
-        metrics,
-        limits: crate::limits::Limits {
-            store: Arc::clone(&stores.roles.limits),
-            rps: args.rate_limit_rps,
-            concurrent_calls: args.max_concurrent_calls,
-            call_lease: Duration::from_secs(args.client_request_timeout.max(1) + 300),
-            max_sessions: args.max_sessions_per_entity,
-        },
-    });
+        })
+        .metrics_max_entities(args.metrics_max_entities)
+        .limits(|l| {
+            l.rps = args.rate_limit_rps;
+            l.concurrent_calls = args.max_concurrent_calls;
+            l.call_lease = Duration::from_secs(args.client_request_timeout.max(1) + 300);
+            l.max_sessions = args.max_sessions_per_entity;
+        })
+        .build();
+    #[cfg(feature = "storage-postgres")]
+    if let Some(pg) = &stores.postgres {
+        let mcp = &state.mcp;
+        let r = mcp.registry();
+        let tools: Vec<_> = r.tools().iter().map(|t| t.info().clone()).collect();
+        let resources: Vec<_> = r.resources().iter().map(|x| x.info().clone()).collect();
+        let templates: Vec<_> = r.templates().iter().map(|x| x.info().clone()).collect();
+        let prompts: Vec<_> = r.prompts().iter().map(|x| x.info().clone()).collect();
+        pg.upsert_catalog(&mcp.info().name, &tools, &resources, &templates, &prompts)
+            .await
+            .map_err(|e| StartError::Store(format!("cannot record the catalog: {e}")))?;
+    }
+    let acceptor = NoDelayAcceptor::bind(args.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: args.bind,
+            source,
+        })?;
+    let local = acceptor.local_addr().unwrap_or(args.bind);
     tracing::info!(
         addr = %local,
         store = kind,

@@ -19,7 +19,9 @@ pub mod config;
 pub mod demo;
 pub mod limits;
 pub mod metrics;
+pub mod state;
 mod transport;
 
-pub use app::{routes, AppState, NoDelayAcceptor};
+pub use app::{routes, NoDelayAcceptor};
 pub use config::HttpConfig;
+pub use state::{AppBuilder, AppState};

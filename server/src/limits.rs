@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::transport::http::{rpc_error, store_error};
 
 /// JSON-RPC code of a refused request (implementation-defined server error range).
-pub const RATE_LIMITED: i64 = -32029;
+pub use fastmcp_core::protocol::codes::RATE_LIMITED;
 
 /// The limits in force and where their counters live.
 pub struct Limits {

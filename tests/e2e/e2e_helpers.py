@@ -63,6 +63,7 @@ async def connect(
     logging_callback: LoggingCallback | None = None,
     initialize: bool = True,
     read_timeout: float = 15.0,
+    message_handler: Callable[[Any], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Conn]:
     """Open an SDK ClientSession to ``entity`` over ``transport`` and (by default) initialize it."""
     logs: list[types.LoggingMessageNotificationParams] = []
@@ -88,7 +89,8 @@ async def connect(
         async with http:
             async with streamable_http_client(f"{base}/{entity}/mcp", http_client=http) as (read, write):
                 async with ClientSession(
-                    read, write, read_timeout_seconds=read_timeout, logging_callback=_log
+                    read, write, read_timeout_seconds=read_timeout, logging_callback=_log,
+                    message_handler=message_handler,
                 ) as session:
                     if initialize:
                         await session.initialize()
@@ -101,7 +103,10 @@ async def connect(
         async with sse_client(
             f"{base}/{entity}/sse", timeout=10.0, on_session_created=on_session_created
         ) as (read, write):
-            async with ClientSession(read, write, read_timeout_seconds=read_timeout, logging_callback=_log) as session:
+            async with ClientSession(
+                read, write, read_timeout_seconds=read_timeout, logging_callback=_log,
+                message_handler=message_handler,
+            ) as session:
                 if initialize:
                     await session.initialize()
                 yield Conn(session, entity, transport, logs, ids)

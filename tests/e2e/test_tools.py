@@ -216,3 +216,39 @@ async def test_cancelled_count_stops(base_url, entity, transport):
         assert len(c.logs) <= seen_logs + 1, f"count kept running after cancellation: {len(c.logs) - seen_logs} more logs"
         # The session is still usable.
         assert only_text(await c.session.call_tool("echo", {"text": "after-cancel"})) == "after-cancel"
+
+
+def _method_of(message) -> str | None:
+    """The method of a server notification as the SDK hands it to a message handler."""
+    for m in (message, getattr(message, "root", None)):
+        method = getattr(m, "method", None)
+        if isinstance(method, str):
+            return method
+    return None
+
+
+async def test_list_changes_reach_handshake_sessions_on_both_transports(base_url):
+    """`ctx.notify_tools_changed()` (the demo's `announce_change`) reaches every handshake-era
+    session of the entity, over Streamable HTTP (GET stream) and legacy SSE alike, and no session
+    of another entity."""
+    entity, other = new_entity(), new_entity()
+    seen: dict[str, list[str]] = {"streamable": [], "sse": [], "other": []}
+
+    def recorder(key: str):
+        async def handle(message) -> None:
+            method = _method_of(message)
+            if method:
+                seen[key].append(method)
+        return handle
+
+    async with connect(base_url, entity, "streamable", message_handler=recorder("streamable")), \
+            connect(base_url, entity, "sse", message_handler=recorder("sse")), \
+            connect(base_url, other, "streamable", message_handler=recorder("other")), \
+            connect(base_url, entity, "streamable") as trigger:
+        await anyio.sleep(0.3)  # the SDK opens its GET stream after initialize
+        result = await trigger.session.call_tool("announce_change", {})
+        assert only_text(result) == "listeners notified"
+        want = "notifications/tools/list_changed"
+        assert await wait_until(lambda: want in seen["streamable"] and want in seen["sse"], 5.0), seen
+        await anyio.sleep(0.3)
+        assert want not in seen["other"], seen

@@ -26,6 +26,9 @@ pub mod codes {
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
     /// The request was cancelled (LSP's code, used by several MCP SDKs).
     pub const REQUEST_CANCELLED: i64 = -32800;
+    /// FastMCP-MT: a per-entity limit refused the request; `data.retryAfterSeconds` says when
+    /// to try again (HTTP 429 where the status is the answer).
+    pub const RATE_LIMITED: i64 = -32029;
 }
 
 /// A JSON-RPC request id: an integer or a string (floats and null are rejected).

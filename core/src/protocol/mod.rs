@@ -3,7 +3,9 @@
 //! Hand-written rather than borrowed from `rmcp::model`: see `docs/decisions.md` ("Wire types").
 
 pub mod jsonrpc;
+pub mod methods;
 pub mod types;
 
 pub use jsonrpc::{codes, ErrorObject, Message, Notification, Request, RequestId, Response};
+pub use methods::{CacheHint, Method, MethodInfo};
 pub use types::*;

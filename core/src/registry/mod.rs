@@ -237,7 +237,7 @@ impl Registry {
             "ref/prompt" => {
                 let p = self
                     .prompt(ref_name)
-                    .ok_or_else(|| Error::invalid_params(format!("unknown prompt: {ref_name}")))?;
+                    .ok_or_else(|| Error::unknown(crate::error::ItemKind::Prompt, ref_name))?;
                 Ok(p.completers.get(arg).cloned())
             }
             "ref/resource" => {
@@ -251,9 +251,10 @@ impl Registry {
                 if self.resource_index.contains_key(ref_name) {
                     return Ok(None);
                 }
-                Err(Error::invalid_params(format!(
-                    "unknown resource or template: {ref_name}"
-                )))
+                Err(Error::unknown(
+                    crate::error::ItemKind::ResourceTemplate,
+                    ref_name,
+                ))
             }
             other => Err(Error::invalid_params(format!(
                 "unknown completion ref type: {other}"

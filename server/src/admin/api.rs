@@ -5,7 +5,7 @@ use std::sync::Arc;
 use fastmcp_core::protocol::{
     codes, ErrorObject, LoggingLevel, Message, SUPPORTED_PROTOCOL_VERSIONS,
 };
-use fastmcp_core::{EntityId, Error, NullOutlet, SessionId, SessionRecord};
+use fastmcp_core::{EntityId, Error, ItemKind, NullOutlet, SessionId, SessionRecord};
 use poem::Request;
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
@@ -52,20 +52,38 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
         .ok_or_else(|| ApiError::new(ApiError::NotFound, "not_found", "session not found"))
 }
 
-fn store_error(e: Error) -> ApiError {
+/// The admin API's answer to a core error: by kind, through the one table
+/// ([`Error::http_status`]) the MCP edge uses too; never by message text.
+fn api_error(e: Error) -> ApiError {
     match e {
-        Error::NotFound(_) => ApiError::new(ApiError::NotFound, "not_found", "session not found"),
-        Error::InvalidParams(m) => ApiError::new(ApiError::Unprocessable, "invalid_argument", m),
-        e if e.is_retryable() => ApiError::new(
-            ApiError::Unavailable,
-            "unavailable",
-            "session store unavailable; retry later",
-        ),
-        e => {
-            tracing::warn!(error = %e, "admin: store failure");
-            ApiError::new(ApiError::Internal, "internal", "session store error")
-        }
+        Error::Rpc(obj) => rpc_error(&obj),
+        Error::MissingCapability(_) => needs_client_input(&e.to_string()),
+        e => match e.http_status() {
+            404 => ApiError::new(ApiError::NotFound, "not_found", e.to_string()),
+            400 => ApiError::new(ApiError::BadRequest, "bad_request", e.to_string()),
+            422 => ApiError::new(ApiError::Unprocessable, "invalid_argument", e.to_string()),
+            409 => ApiError::new(ApiError::Conflict, "conflict", "concurrent update; retry"),
+            503 | 504 => ApiError::new(
+                ApiError::Unavailable,
+                "unavailable",
+                "temporarily unavailable; retry later",
+            ),
+            _ => {
+                tracing::warn!(error = %e, "admin: request failed");
+                ApiError::new(ApiError::Internal, "internal", "internal error")
+            }
+        },
     }
+}
+
+/// A handler that asks the client for input (elicitation, sampling, roots): an admin call has
+/// no client to answer it. A property of the tool, not a server fault.
+fn needs_client_input(message: &str) -> ApiError {
+    ApiError::new(
+        ApiError::Unprocessable,
+        "needs_client_input",
+        format!("{message}; the admin API cannot answer client requests"),
+    )
 }
 
 /// Maps a JSON-RPC error from the dispatcher to the admin error shape.
@@ -90,9 +108,6 @@ fn rpc_error(e: &ErrorObject) -> ApiError {
         );
     }
     match e.code {
-        codes::INVALID_PARAMS if e.message.starts_with("Unknown ") => {
-            ApiError::new(ApiError::NotFound, "not_found", e.message.clone())
-        }
         codes::INVALID_PARAMS => ApiError::new(
             ApiError::Unprocessable,
             "invalid_argument",
@@ -102,13 +117,7 @@ fn rpc_error(e: &ErrorObject) -> ApiError {
         codes::RESOURCE_NOT_FOUND | codes::METHOD_NOT_FOUND => {
             ApiError::new(ApiError::NotFound, "not_found", e.message.clone())
         }
-        // The handler asks the client for input (elicitation, sampling, roots); an admin call
-        // has no client to answer it. A property of the tool, not a server fault.
-        codes::MISSING_CLIENT_CAPABILITY => ApiError::new(
-            ApiError::Unprocessable,
-            "needs_client_input",
-            format!("{}; the admin API cannot answer client requests", e.message),
-        ),
+        codes::MISSING_CLIENT_CAPABILITY => needs_client_input(&e.message),
         _ => ApiError::new(ApiError::Internal, "internal", e.message.clone()),
     }
 }
@@ -130,33 +139,28 @@ impl AdminApi {
             "clientInfo": { "name": "fastmcp-admin-api", "version": env!("CARGO_PKG_VERSION") },
         });
         mcp.initialize(&mut record, Some(&init))
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         let record = mcp
             .sessions()
             .create(record, mcp.config().session_ttl)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         let msg = Message::from_value(
             json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
         );
         let reply = match msg {
-            Ok(Message::Request(r)) => {
-                Some(mcp.handle_request(&record, r, Arc::new(NullOutlet)).await)
-            }
+            Ok(Message::Request(r)) => Some(
+                mcp.serve_request(&record, r, Arc::new(NullOutlet), None)
+                    .await,
+            ),
             _ => None,
         };
         if let Err(e) = crate::app::end_session(mcp, entity, &record.id).await {
             tracing::warn!(error = %e, "admin: cannot remove a throwaway session");
         }
-        let reply = reply.ok_or_else(|| {
-            ApiError::new(ApiError::BadRequest, "bad_request", "malformed request")
-        })?;
-        if let Some(err) = reply.get("error") {
-            let err: ErrorObject = serde_json::from_value(err.clone())
-                .unwrap_or_else(|_| ErrorObject::new(codes::INTERNAL_ERROR, "internal error"));
-            return Err(rpc_error(&err));
-        }
-        Ok(reply.get("result").cloned().unwrap_or(Value::Null))
+        reply
+            .ok_or_else(|| ApiError::new(ApiError::BadRequest, "bad_request", "malformed request"))?
+            .map_err(api_error)
     }
 }
 
@@ -217,13 +221,7 @@ impl AdminApi {
             .registry()
             .tool(&name)
             .map(|t| Json(tool_view(t.info())))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ApiError::NotFound,
-                    "not_found",
-                    format!("Unknown tool: {}", name.0),
-                )
-            })
+            .ok_or_else(|| api_error(Error::unknown(ItemKind::Tool, name.0.clone())))
     }
 
     /// Call a tool for an entity
@@ -239,11 +237,7 @@ impl AdminApi {
     ) -> ApiResult<ToolResultView> {
         let entity = entity(&body.entity_id)?;
         if self.state.mcp.registry().tool(&name).is_none() {
-            return Err(ApiError::new(
-                ApiError::NotFound,
-                "not_found",
-                format!("Unknown tool: {}", name.0),
-            ));
+            return Err(api_error(Error::unknown(ItemKind::Tool, name.0.clone())));
         }
         let arguments = body.0.arguments.unwrap_or_else(|| json!({}));
         if !arguments.is_object() {
@@ -374,11 +368,7 @@ impl AdminApi {
     ) -> ApiResult<RenderedPromptView> {
         let entity = entity(&entity_id)?;
         let Some(prompt) = self.state.mcp.registry().prompt(&id) else {
-            return Err(ApiError::new(
-                ApiError::NotFound,
-                "not_found",
-                format!("Unknown prompt: {}", id.0),
-            ));
+            return Err(api_error(Error::unknown(ItemKind::Prompt, id.0.clone())));
         };
         let known: Vec<&str> = prompt
             .info()
@@ -487,7 +477,7 @@ impl AdminApi {
                     .mcp
                     .set_session_log_level(&entity, &id, level)
                     .await
-                    .map_err(store_error)?;
+                    .map_err(api_error)?;
                 Ok(Json(LoggingLevelResponse {
                     level: level.as_str().into(),
                     scope: "session".into(),
@@ -519,7 +509,7 @@ impl AdminApi {
             .sessions()
             .list(&entity, cursor.0.as_deref(), limit.0 as usize)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(SessionPageView {
             sessions: page.sessions.into_iter().map(SessionView::from).collect(),
             next_cursor: page.next_cursor,
@@ -542,7 +532,7 @@ impl AdminApi {
             .sessions()
             .load(&entity, &id)
             .await
-            .map_err(store_error)?
+            .map_err(api_error)?
         {
             Some(rec) => Ok(Json(rec.into())),
             None => Err(ApiError::new(
@@ -566,12 +556,7 @@ impl AdminApi {
         let entity = entity(&entity_id)?;
         let id = session_id(&id)?;
         let mcp = &self.state.mcp;
-        let Some(rec) = mcp
-            .sessions()
-            .load(&entity, &id)
-            .await
-            .map_err(store_error)?
-        else {
+        let Some(rec) = mcp.sessions().load(&entity, &id).await.map_err(api_error)? else {
             return Err(ApiError::new(
                 ApiError::NotFound,
                 "not_found",
@@ -580,7 +565,7 @@ impl AdminApi {
         };
         crate::app::end_session(mcp, &entity, &id)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(rec.into()))
     }
 
@@ -603,7 +588,7 @@ impl AdminApi {
             .mcp
             .entity_config(&entity)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(cfg.map(|c| (*c).clone().into()).unwrap_or_default()))
     }
 
@@ -624,7 +609,7 @@ impl AdminApi {
             .mcp
             .set_entity_config(&entity, Some(body.0.clone().into()))
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(body.0))
     }
 
@@ -644,7 +629,7 @@ impl AdminApi {
             .mcp
             .set_entity_config(&entity, None)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(EntityConfigView::default()))
     }
 
@@ -665,7 +650,7 @@ impl AdminApi {
             body.scopes.clone(),
         )
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         Ok(Json(ApiKeyCreated {
             key: minted.key,
             api_key: minted.record.into(),
@@ -685,7 +670,7 @@ impl AdminApi {
             .api_keys
             .list_keys(&entity)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(keys.into_iter().map(Into::into).collect()))
     }
 
@@ -706,7 +691,7 @@ impl AdminApi {
             .api_keys
             .revoke_key(&entity, &id)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         if found {
             Ok(Json(ApiKeyRevoked {
                 id: id.0,
@@ -793,7 +778,7 @@ impl AdminApi {
         let records = logs
             .recent(entity, session, limit as usize)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Json(records.into_iter().map(LogView::from).collect()))
     }
 }

@@ -200,6 +200,9 @@ pub(crate) enum ApiError {
     /// Well-formed input that the operation rejects (e.g. tool arguments failing the schema).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// A concurrent update won the race (e.g. two writers to one session); retry.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// The session store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),

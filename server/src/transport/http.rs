@@ -41,23 +41,21 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
         .body(bytes)
 }
 
-/// Maps a storage failure to an HTTP status: gone → 404, lost race → 409, retryable → 503,
-/// anything else → 500; backend details are logged, never sent.
+/// Answers a failure that ends the request before any JSON-RPC exchange (a session that cannot
+/// be loaded or saved): the status from the one table in core ([`Error::http_status`]), a short
+/// message; backend details are logged, never sent.
 pub(crate) fn store_error(e: &Error) -> Response {
-    tracing::warn!(error = %e, "store failure");
-    let (status, message) = match e {
-        Error::NotFound(_) => (StatusCode::NOT_FOUND, "Session not found"),
-        Error::Conflict(_) => (StatusCode::CONFLICT, "concurrent update; retry"),
-        Error::InvalidParams(_) => (
-            StatusCode::BAD_REQUEST,
-            "a value in the request cannot be stored",
-        ),
-        e if e.is_retryable() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session store unavailable; retry later",
-        ),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "session store error"),
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match status.as_u16() {
+        404 => "Session not found",
+        409 => "concurrent update; retry",
+        400 | 422 => "a value in the request cannot be stored",
+        503 | 504 => "session store unavailable; retry later",
+        _ => "session store error",
     };
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "store failure");
+    }
     error_status(status, codes::INTERNAL_ERROR, message)
 }
 

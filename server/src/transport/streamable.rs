@@ -30,6 +30,7 @@ use super::http::{
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use crate::app::AppState;
+use crate::limits::Denied;
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -250,11 +251,17 @@ async fn post_batch(
         match Message::from_value(item) {
             Err(inv) => out.push(jsonrpc::error_response(inv.id.as_ref(), &inv.error)),
             Ok(Message::Request(r)) => {
+                // Each item is admitted like a lone request: scopes, and a call slot for a
+                // `tools/call` (held until its answer). A refused item is answered in its slot.
+                let _slot = match super::http::admit(state, req, entity, principal, &r).await {
+                    Ok(slot) => slot,
+                    Err(Denied::Limit(refusal)) => {
+                        out.push(jsonrpc::error_response(Some(&r.id), &refusal.error()));
+                        continue;
+                    }
+                    Err(Denied::Response(resp)) => return resp,
+                };
                 let outlet = Arc::new(fastmcp_core::NullOutlet);
-                if let Err(resp) = super::http::check_tool_scopes(state, req, entity, principal, &r)
-                {
-                    return resp;
-                }
                 let who = Some(Arc::clone(principal));
                 out.push(state.mcp.handle_request_as(&session, r, outlet, who).await);
             }

@@ -1,10 +1,10 @@
 //! The admin REST API in process: every endpoint, its errors, auth, and the OpenAPI snapshot.
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use fastmcp_core::store::Stores;
 use fastmcp_core::McpServer;
-use fastmcp_server::{routes, AppState, HttpConfig};
+use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
 use poem::test::{TestClient, TestResponse};
 use serde_json::{json, Value};
@@ -12,24 +12,11 @@ use serde_json::{json, Value};
 const TOKEN: &str = "admin-secret";
 
 fn state() -> Arc<AppState> {
-    let store = MemoryStore::default();
-    let mcp = McpServer::builder("t", "1")
-        .with(fastmcp_server::demo::register)
-        .logs(Arc::new(store.clone()))
-        .build(Arc::new(store.clone()), Arc::new(store.clone()));
-    Arc::new(AppState {
-        mcp,
-        http: HttpConfig::default(),
-        instance_id: "i1".into(),
-        store_kind: "memory".into(),
-        started: Instant::now(),
-        admin_token: TOKEN.into(),
-        auth: Arc::new(fastmcp_core::NoAuth::new()),
-        auth_meta: Default::default(),
-        api_keys: Arc::new(store.clone()),
-        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
-        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
-    })
+    let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
+    AppState::builder(builder, Stores::of(MemoryStore::default()))
+        .instance_id("i1")
+        .admin_token(TOKEN)
+        .build()
 }
 
 async fn body(resp: TestResponse) -> (u16, Value) {
@@ -250,6 +237,15 @@ async fn calling_tools_reading_resources_rendering_prompts() {
     let (s, r) = get(&cli, "/admin/prompts/summarize?entity_id=acme").await;
     assert_eq!((s, r["field"].as_str()), (422, Some("text")), "{r}");
     assert_eq!(get(&cli, "/admin/prompts/nope?entity_id=acme").await.0, 404);
+    // The same unknown prompt through completion: the same answer (it was 422), by kind.
+    let (s, r) = post(
+        &cli,
+        "/admin/complete",
+        json!({"entityId": "acme", "refType": "ref/prompt", "name": "nope", "argument": "style", "value": ""}),
+    )
+    .await;
+    assert_eq!((s, r["code"].as_str()), (404, Some("not_found")), "{r}");
+    assert_eq!(r["message"], "Unknown prompt: nope");
 
     let (s, r) = post(&cli, "/admin/complete", json!({"refType": "ref/resource", "name": "demo://profile/{name}", "argument": "name", "value": "c", "entityId": "acme"})).await;
     assert_eq!((s, &r["values"]), (200, &json!(["carol"])), "{r}");

@@ -2,15 +2,16 @@
 //! metadata documents, and sessions bound to the principal that opened them.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(feature = "auth-jwt")]
 use base64::Engine as _;
+use fastmcp_core::store::Stores;
 use fastmcp_core::{Authenticator, Context, McpServer, NoArgs, Tool};
 use fastmcp_server::auth::{ApiKeyAuth, AuthMetadata};
 #[cfg(feature = "auth-jwt")]
 use fastmcp_server::auth::{JwtAuth, JwtConfig};
-use fastmcp_server::{routes, AppState, HttpConfig};
+use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
 #[cfg(feature = "auth-jwt")]
 use hmac::{Hmac, KeyInit, Mac};
@@ -28,7 +29,7 @@ fn app(
     auth: impl FnOnce(&MemoryStore) -> Arc<dyn Authenticator>,
 ) -> TestClient<impl poem::Endpoint> {
     let store = MemoryStore::default();
-    let mcp = McpServer::builder("t", "1")
+    let builder = McpServer::builder("t", "1")
         .with(fastmcp_server::demo::register)
         .with(|r| {
             r.tool(
@@ -42,25 +43,18 @@ fn app(
                             .unwrap_or_default())
                     }),
             );
-        })
-        .build(Arc::new(store.clone()), Arc::new(store.clone()));
-    let state = Arc::new(AppState {
-        mcp,
-        http: HttpConfig::default(),
-        instance_id: "t".into(),
-        store_kind: "memory".into(),
-        started: Instant::now(),
-        admin_token: ADMIN.into(),
-        auth: auth(&store),
-        auth_meta: AuthMetadata {
+        });
+    let auth = auth(&store);
+    let state = AppState::builder(builder, Stores::of(store))
+        .instance_id("t")
+        .admin_token(ADMIN)
+        .auth(auth)
+        .auth_meta(AuthMetadata {
             authorization_servers: vec!["https://auth.example.com".into()],
             scopes: vec!["tools:call".into()],
             public_url: None,
-        },
-        api_keys: Arc::new(store),
-        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
-        limits: fastmcp_server::limits::Limits::off(Arc::new(MemoryStore::default())),
-    });
+        })
+        .build();
     TestClient::new(routes(state))
 }
 

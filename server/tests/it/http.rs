@@ -1,9 +1,7 @@
 //! The poem app in process (poem's TestClient): tenancy, limits and error shapes at the edge.
 //! The real binary is exercised end to end by `tests/e2e` (Python SDK) and the conformance suite.
 
-use std::sync::Arc;
-use std::time::Instant;
-
+use fastmcp_core::store::Stores;
 use fastmcp_core::McpServer;
 use fastmcp_server::{routes, AppState, HttpConfig};
 use fastmcp_storage_memory::MemoryStore;
@@ -16,28 +14,17 @@ fn client(http: HttpConfig) -> TestClient<impl poem::Endpoint> {
 
 /// The demo app on a memory store, with per-entity limits (0: off).
 fn app(http: HttpConfig, rps: u64, calls: u64, sessions: u64) -> TestClient<impl poem::Endpoint> {
-    let store = MemoryStore::default();
-    let mcp = McpServer::builder("t", "1")
-        .with(fastmcp_server::demo::register)
-        .entity_configs(Arc::new(store.clone()))
-        .build(Arc::new(store.clone()), Arc::new(store.clone()));
-    let mut limits = fastmcp_server::limits::Limits::off(Arc::new(store.clone()));
-    limits.rps = rps;
-    limits.concurrent_calls = calls;
-    limits.max_sessions = sessions;
-    let state = Arc::new(AppState {
-        mcp,
-        http,
-        instance_id: "test".into(),
-        store_kind: "memory".into(),
-        started: Instant::now(),
-        admin_token: "test-token".into(),
-        auth: Arc::new(fastmcp_core::NoAuth::new()),
-        auth_meta: Default::default(),
-        api_keys: Arc::new(store.clone()),
-        metrics: Arc::new(fastmcp_server::metrics::Metrics::new(100)),
-        limits,
-    });
+    let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
+    let state = AppState::builder(builder, Stores::of(MemoryStore::default()))
+        .http(http)
+        .instance_id("test")
+        .admin_token("test-token")
+        .limits(|l| {
+            l.rps = rps;
+            l.concurrent_calls = calls;
+            l.max_sessions = sessions;
+        })
+        .build();
     TestClient::new(routes(state))
 }
 
@@ -285,6 +272,47 @@ async fn concurrent_tool_calls_are_capped_per_entity() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let (s, body) = post(&cli, "acme", Some(&sid), quick).await;
     assert_eq!(s, 200, "{body}");
+}
+
+/// A JSON-RPC batch (2025-03-26) is admitted item by item: with the entity's one call slot
+/// taken, a `tools/call` inside a batch is refused in its own slot of the answer (-32029), and
+/// the batch's other items are still served.
+#[tokio::test]
+async fn batch_items_are_admitted_like_single_requests() {
+    let cli = limited(0, 1);
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .content_type("application/json")
+        .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let sid = resp.0.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let slow = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":3,"delay_ms":150}}});
+    let batch = json!([
+        {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}},
+        {"jsonrpc":"2.0","id":4,"method":"tools/list"},
+    ]);
+    let slow_call = post(&cli, "acme", Some(&sid), slow);
+    let batch_call = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        post(&cli, "acme", Some(&sid), batch.clone()).await
+    };
+    let ((s1, _), (s2, body)) = tokio::join!(slow_call, batch_call);
+    assert_eq!((s1, s2), (200, 200), "{body}");
+    let items = body.as_array().expect("a batch answer");
+    assert_eq!(items[0]["id"], 3);
+    assert_eq!(items[0]["error"]["code"], -32029, "{body}");
+    assert_eq!(items[1]["id"], 4);
+    assert!(items[1]["result"]["tools"].is_array(), "{body}");
+    // With the slot free again, the same batch item runs.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (_, body) = post(&cli, "acme", Some(&sid), batch).await;
+    assert_eq!(body[0]["result"]["content"][0]["text"], "x", "{body}");
 }
 
 /// An entity's stored limits override the server's, in both directions, and only for it.

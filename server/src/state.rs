@@ -1,0 +1,152 @@
+//! The application state every handler shares, and the one builder that assembles it: the CLI
+//! and the tests build the app the same way, so a new piece of state has one default and one
+//! place where it is wired.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fastmcp_core::dispatch::CallObserver;
+use fastmcp_core::store::Stores;
+use fastmcp_core::{Authenticator, McpServer, McpServerBuilder, NoAuth};
+
+use crate::auth::AuthMetadata;
+use crate::config::HttpConfig;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The protocol engine (registry + stores).
+    pub mcp: McpServer,
+    /// HTTP-level settings.
+    pub http: HttpConfig,
+    /// This process's id (distinguishes instances sharing a store).
+    pub instance_id: String,
+    /// Store kind (`memory`, `redis`, `postgres`).
+    pub store_kind: String,
+    /// Start time, for uptime.
+    pub started: Instant,
+    /// Bearer token of the admin API.
+    pub admin_token: String,
+    /// Who may call the MCP endpoints.
+    pub auth: Arc<dyn Authenticator>,
+    /// What the protected-resource metadata advertises.
+    pub auth_meta: AuthMetadata,
+    /// Where API keys live (the admin API mints and revokes them).
+    pub api_keys: Arc<dyn fastmcp_core::ApiKeyStore>,
+    /// This instance's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
+    /// Per-entity limits, enforced through the shared store.
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// Starts assembling the app for the catalog in `server` on `stores` (every role: the engine
+    /// gets sessions, queue, logs, keys and entity configurations; the edge gets API keys and
+    /// limit counters). Defaults: no authentication, no limits, a random instance id, an admin
+    /// token that must be set for the admin API to be usable.
+    pub fn builder(server: McpServerBuilder, stores: Stores) -> AppBuilder {
+        AppBuilder {
+            server,
+            limits: Limits::off(Arc::clone(&stores.limits)),
+            stores,
+            http: HttpConfig::default(),
+            instance_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+            store_kind: "memory".into(),
+            admin_token: String::new(),
+            auth: Arc::new(NoAuth::new()),
+            auth_meta: AuthMetadata::default(),
+            metrics_max_entities: 100,
+        }
+    }
+}
+
+/// Assembles an [`AppState`]; see [`AppState::builder`].
+pub struct AppBuilder {
+    server: McpServerBuilder,
+    stores: Stores,
+    http: HttpConfig,
+    instance_id: String,
+    store_kind: String,
+    admin_token: String,
+    auth: Arc<dyn Authenticator>,
+    auth_meta: AuthMetadata,
+    limits: Limits,
+    metrics_max_entities: usize,
+}
+
+impl AppBuilder {
+    /// HTTP-level settings (body limit, origins, keep-alive).
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// This instance's id.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = id.into();
+        self
+    }
+
+    /// The store kind shown by `GET /` and the admin API.
+    pub fn store_kind(mut self, kind: impl Into<String>) -> Self {
+        self.store_kind = kind.into();
+        self
+    }
+
+    /// The admin API's bearer token.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = token.into();
+        self
+    }
+
+    /// Who may call the MCP endpoints.
+    pub fn auth(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// What the protected-resource metadata advertises.
+    pub fn auth_meta(mut self, meta: AuthMetadata) -> Self {
+        self.auth_meta = meta;
+        self
+    }
+
+    /// Adjusts the per-entity limits (all off by default).
+    pub fn limits(mut self, f: impl FnOnce(&mut Limits)) -> Self {
+        f(&mut self.limits);
+        self
+    }
+
+    /// Entities labelled by name in `/metrics`.
+    pub fn metrics_max_entities(mut self, n: usize) -> Self {
+        self.metrics_max_entities = n;
+        self
+    }
+
+    /// Wires the engine to the stores and the metrics, and freezes the state.
+    pub fn build(self) -> Arc<AppState> {
+        let metrics = Arc::new(Metrics::new(self.metrics_max_entities));
+        let s = &self.stores;
+        let mcp = self
+            .server
+            .observer(Arc::clone(&metrics) as Arc<dyn CallObserver>)
+            .logs(Arc::clone(&s.logs))
+            .keys(Arc::clone(&s.keys))
+            .entity_configs(Arc::clone(&s.entity_configs))
+            .build(Arc::clone(&s.sessions), Arc::clone(&s.queue));
+        Arc::new(AppState {
+            mcp,
+            http: self.http,
+            instance_id: self.instance_id,
+            store_kind: self.store_kind,
+            started: Instant::now(),
+            admin_token: self.admin_token,
+            auth: self.auth,
+            auth_meta: self.auth_meta,
+            api_keys: Arc::clone(&self.stores.api_keys),
+            metrics,
+            limits: self.limits,
+        })
+    }
+}
