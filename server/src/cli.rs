@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// Externally visible base URL (for metadata URLs behind a proxy); else from `Host`.
     #[arg(long, env = "FASTMCP_MT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Most messages in one JSON-RPC batch (batches exist only at protocol 2025-03-26).
+    #[arg(long, env = "FASTMCP_MT_MAX_BATCH_ITEMS", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_batch_items: u64,
     /// Requests per second each entity may make to the MCP endpoints, across all instances
     /// (authenticated or not; 0 = no limit). Beyond it: 429 with `Retry-After`.
     #[arg(long, env = "FASTMCP_MT_RATE_LIMIT_RPS", default_value_t = 0)]
@@ -560,6 +564,7 @@ pub async fn serve_with_auth(
         allowed_hosts: args.allowed_hosts.clone(),
         loopback_only: args.bind.ip().is_loopback(),
         keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
+        max_batch_items: usize::try_from(args.max_batch_items).unwrap_or(usize::MAX),
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())

@@ -17,6 +17,10 @@ pub struct HttpConfig {
     pub keep_alive: Duration,
     /// `retry:` hint (ms) sent with the priming event of resumable streams.
     pub sse_retry_ms: u64,
+    /// Most messages in one JSON-RPC batch (2025-03-26 sessions); a larger batch gets 400.
+    /// Each answer can be far larger than its request (`tools/list`), so this bounds what one
+    /// body can make the server build.
+    pub max_batch_items: usize,
 }
 
 impl Default for HttpConfig {
@@ -28,6 +32,7 @@ impl Default for HttpConfig {
             loopback_only: true,
             keep_alive: Duration::from_secs(15),
             sse_retry_ms: 1000,
+            max_batch_items: 32,
         }
     }
 }

@@ -4,22 +4,15 @@
 //! sessions, event logs and client replies.
 //!
 //! ## Layout
-//! Every key of a session carries the hash tag `{prefix:entity:session}`, so all multi-key work
-//! of one session lands in one Redis Cluster slot:
-//!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `{p:e:s}:session` | string `VERSION:JSON` | the [`SessionRecord`] and its version; idle TTL |
-//! | `{p:e:s}:streams` | set | names of the session's streams (for `delete_session`) |
-//! | `{p:e:s}:stream:NAME` | stream | one event log; entry ids are the SSE event ids |
-//! | `{p:e:s}:reply:KEY` | list | a client's answer to one server-to-client request |
-//! | `{p:e:s}:replies` | set | keys of pending replies (for `delete_session`) |
-//! | `p:idx:e` | sorted set | the entity's session ids (for listing; pruned lazily) |
-//! | `p:logs:e` | list | the entity's newest log records (bounded) |
+//! Every key is defined in `keys.rs`, whose header is the full table (type, contents,
+//! lifetime). Every key of a session carries the hash tag `{prefix:entity:session}`, so all
+//! multi-key work of one session lands in one Redis Cluster slot.
 //!
 //! Saves are compare-and-swap in a Lua script; `load_and_touch` is one command (`GETEX … PX`),
 //! the only Redis work of a request answered with JSON. Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
 //! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
+
+mod keys;
 
 use std::time::Duration;
 
@@ -102,6 +95,7 @@ pub struct RedisStore {
     client: Client,
     con: ConnectionManager,
     cfg: RedisConfig,
+    keys: keys::Keys,
     save: Script,
 }
 
@@ -143,41 +137,10 @@ impl RedisStore {
         Ok(Self {
             client,
             con,
+            keys: keys::Keys::new(cfg.prefix.clone()),
             cfg,
             save: Script::new(SAVE),
         })
-    }
-
-    fn tag(&self, entity: &EntityId, session: &SessionId) -> String {
-        format!("{{{}:{}:{}}}", self.cfg.prefix, entity, session)
-    }
-
-    fn session_key(&self, entity: &EntityId, session: &SessionId) -> String {
-        format!("{}:session", self.tag(entity, session))
-    }
-
-    fn index_key(&self, entity: &EntityId) -> String {
-        format!("{}:idx:{}", self.cfg.prefix, entity)
-    }
-
-    fn stream_key(&self, entity: &EntityId, stream: &StreamKey) -> String {
-        format!(
-            "{}:stream:{}",
-            self.tag(entity, &stream.session),
-            stream.name
-        )
-    }
-
-    fn streams_set_key(&self, entity: &EntityId, session: &SessionId) -> String {
-        format!("{}:streams", self.tag(entity, session))
-    }
-
-    fn replies_set_key(&self, entity: &EntityId, session: &SessionId) -> String {
-        format!("{}:replies", self.tag(entity, session))
-    }
-
-    fn reply_key(&self, entity: &EntityId, session: &SessionId, request_key: &str) -> String {
-        format!("{}:reply:{}", self.tag(entity, session), request_key)
     }
 
     /// A connection of its own, for blocking commands. Its response timeout must outlast the
@@ -223,7 +186,7 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     async fn create(&self, mut record: SessionRecord, ttl: Duration) -> Result<SessionRecord> {
         record.version = 1;
-        let key = self.session_key(&record.entity, &record.id);
+        let key = self.keys.session(&record.entity, &record.id);
         let data = Self::encode(&record)?;
         let mut con = self.con.clone();
         let created: Option<String> = redis::cmd("SET")
@@ -241,7 +204,7 @@ impl SessionStore for RedisStore {
         // Listing index: a different slot on Cluster, so a separate command; list() prunes
         // ids whose record is gone.
         let _: () = redis::cmd("ZADD")
-            .arg(self.index_key(&record.entity))
+            .arg(self.keys.session_index(&record.entity))
             .arg(0)
             .arg(record.id.to_string())
             .query_async(&mut con)
@@ -253,7 +216,7 @@ impl SessionStore for RedisStore {
     async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
         let mut con = self.con.clone();
         let raw: Option<String> = redis::cmd("GET")
-            .arg(self.session_key(entity, id))
+            .arg(self.keys.session(entity, id))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("load session", e))?;
@@ -266,7 +229,7 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         ttl: Duration,
     ) -> Result<Option<SessionRecord>> {
-        let key = self.session_key(entity, id);
+        let key = self.keys.session(entity, id);
         let mut con = self.con.clone();
         let raw: Option<String> = redis::cmd("GETEX")
             .arg(&key)
@@ -279,7 +242,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
-        let key = self.session_key(&record.entity, &record.id);
+        let key = self.keys.session(&record.entity, &record.id);
         let next = record.version + 1;
         let mut stored = record.clone();
         stored.version = next;
@@ -308,7 +271,7 @@ impl SessionStore for RedisStore {
     async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
         let mut con = self.con.clone();
         let n: i64 = redis::cmd("PEXPIRE")
-            .arg(self.session_key(entity, id))
+            .arg(self.keys.session(entity, id))
             .arg(ms(ttl))
             .query_async(&mut con)
             .await
@@ -319,12 +282,12 @@ impl SessionStore for RedisStore {
     async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
         let mut con = self.con.clone();
         let n: i64 = redis::cmd("DEL")
-            .arg(self.session_key(entity, id))
+            .arg(self.keys.session(entity, id))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("delete session", e))?;
         let _: i64 = redis::cmd("ZREM")
-            .arg(self.index_key(entity))
+            .arg(self.keys.session_index(entity))
             .arg(id.to_string())
             .query_async(&mut con)
             .await
@@ -347,7 +310,7 @@ impl SessionStore for RedisStore {
                 format!("({c}")
             }
         };
-        let idx = self.index_key(entity);
+        let idx = self.keys.session_index(entity);
         let mut con = self.con.clone();
         let mut found: Vec<SessionRecord> = Vec::new();
         // Ids of expired records are pruned as they are met, so a page may take several reads.
@@ -478,8 +441,8 @@ impl MessageQueue for RedisStore {
         stream: &StreamKey,
         message: &Value,
     ) -> Result<EventId> {
-        let key = self.stream_key(entity, stream);
-        let set = self.streams_set_key(entity, &stream.session);
+        let key = self.keys.stream(entity, stream);
+        let set = self.keys.streams(entity, &stream.session);
         let ttl = ms(self.cfg.stream_ttl);
         let mut con = self.con.clone();
         let (id, _, _, _): (String, i64, i64, i64) = redis::pipe()
@@ -518,7 +481,7 @@ impl MessageQueue for RedisStore {
         };
         let mut con = self.con.clone();
         let v: RV = redis::cmd("XRANGE")
-            .arg(self.stream_key(entity, stream))
+            .arg(self.keys.stream(entity, stream))
             .arg(start)
             .arg("+")
             .query_async(&mut con)
@@ -545,7 +508,7 @@ impl MessageQueue for RedisStore {
         };
         // Registered like a published stream, so `delete_session` ends this subscriber even if
         // nothing was ever published to it.
-        let set = self.streams_set_key(entity, &stream.session);
+        let set = self.keys.streams(entity, &stream.session);
         let mut shared = self.con.clone();
         let _: (i64, i64) = redis::pipe()
             .cmd("SADD")
@@ -568,7 +531,7 @@ impl MessageQueue for RedisStore {
         }
         let state = State {
             con,
-            key: self.stream_key(entity, stream),
+            key: self.keys.stream(entity, stream),
             last,
             block_ms: ms(self.cfg.block_interval),
             buf: Default::default(),
@@ -636,7 +599,7 @@ impl MessageQueue for RedisStore {
     }
 
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
-        let key = self.stream_key(entity, stream);
+        let key = self.keys.stream(entity, stream);
         let mut con = self.con.clone();
         let _: (String, i64) = redis::pipe()
             .cmd("XADD")
@@ -654,7 +617,7 @@ impl MessageQueue for RedisStore {
     }
 
     async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
-        let set = self.streams_set_key(entity, session);
+        let set = self.keys.streams(entity, session);
         let mut con = self.con.clone();
         let names: Vec<String> = redis::cmd("SMEMBERS")
             .arg(&set)
@@ -665,7 +628,9 @@ impl MessageQueue for RedisStore {
         // the keys then expire shortly.
         let mut pipe = redis::pipe();
         for name in &names {
-            let key = self.stream_key(entity, &StreamKey::new(*session, name.clone()));
+            let key = self
+                .keys
+                .stream(entity, &StreamKey::new(*session, name.clone()));
             pipe.cmd("XTRIM").arg(&key).arg("MAXLEN").arg(0).ignore();
             pipe.cmd("XADD")
                 .arg(&key)
@@ -681,7 +646,7 @@ impl MessageQueue for RedisStore {
             .await
             .map_err(|e| map_err("delete streams", e))?;
         // Pending replies of the session go too.
-        let replies = self.replies_set_key(entity, session);
+        let replies = self.keys.replies(entity, session);
         let keys: Vec<String> = redis::cmd("SMEMBERS")
             .arg(&replies)
             .query_async(&mut con)
@@ -690,7 +655,7 @@ impl MessageQueue for RedisStore {
         let mut pipe = redis::pipe();
         for k in &keys {
             pipe.cmd("DEL")
-                .arg(self.reply_key(entity, session, k))
+                .arg(self.keys.reply(entity, session, k))
                 .ignore();
         }
         pipe.cmd("DEL").arg(&replies).ignore();
@@ -708,9 +673,9 @@ impl MessageQueue for RedisStore {
         request_key: &str,
         reply: &Value,
     ) -> Result<()> {
-        let key = self.reply_key(entity, session, request_key);
+        let key = self.keys.reply(entity, session, request_key);
         let mut con = self.con.clone();
-        let set = self.replies_set_key(entity, session);
+        let set = self.keys.replies(entity, session);
         let ttl = ms(self.cfg.reply_ttl);
         let _: (i64, i64, i64, i64) = redis::pipe()
             .cmd("RPUSH")
@@ -738,7 +703,7 @@ impl MessageQueue for RedisStore {
         request_key: &str,
         timeout: Duration,
     ) -> Result<Option<Value>> {
-        let key = self.reply_key(entity, session, request_key);
+        let key = self.keys.reply(entity, session, request_key);
         let mut con = self.dedicated(timeout).await?;
         // BLPOP takes seconds as a float; a non-positive timeout would block forever.
         let secs = timeout.as_secs_f64().max(0.01);
@@ -760,7 +725,7 @@ impl MessageQueue for RedisStore {
 #[async_trait]
 impl KeyStore for RedisStore {
     async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
-        let key = format!("{}:keys:{name}", self.cfg.prefix);
+        let key = self.keys.secret(name);
         let mut con = self.con.clone();
         // SET NX then GET: whoever wins the SET, every caller reads the one stored value.
         let (stored,): (Option<Vec<u8>>,) = redis::pipe()
@@ -781,8 +746,8 @@ impl KeyStore for RedisStore {
 #[async_trait]
 impl ApiKeyStore for RedisStore {
     async fn put_key(&self, key: &ApiKeyRecord) -> Result<()> {
-        let by_hash = format!("{}:apikey:{}", self.cfg.prefix, key.hash);
-        let index = format!("{}:apikeys:{}", self.cfg.prefix, key.entity);
+        let by_hash = self.keys.api_key(&key.hash);
+        let index = self.keys.api_keys(&key.entity);
         let text = serde_json::to_string(key)
             .map_err(|e| Error::Internal(format!("cannot encode api key: {e}")))?;
         let mut con = self.con.clone();
@@ -819,7 +784,7 @@ impl ApiKeyStore for RedisStore {
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
         let mut con = self.con.clone();
         let text: Option<String> = redis::cmd("GET")
-            .arg(format!("{}:apikey:{hash}", self.cfg.prefix))
+            .arg(self.keys.api_key(&hash))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("read api key", e))?;
@@ -832,7 +797,7 @@ impl ApiKeyStore for RedisStore {
     async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>> {
         let mut con = self.con.clone();
         let hashes: Vec<String> = redis::cmd("HVALS")
-            .arg(format!("{}:apikeys:{entity}", self.cfg.prefix))
+            .arg(self.keys.api_keys(entity))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("list api keys", e))?;
@@ -847,7 +812,7 @@ impl ApiKeyStore for RedisStore {
     }
 
     async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool> {
-        let index = format!("{}:apikeys:{entity}", self.cfg.prefix);
+        let index = self.keys.api_keys(entity);
         let mut con = self.con.clone();
         let hash: Option<String> = redis::cmd("HGET")
             .arg(&index)
@@ -858,7 +823,7 @@ impl ApiKeyStore for RedisStore {
         let Some(hash) = hash else { return Ok(false) };
         let _: (i64, i64) = redis::pipe()
             .cmd("DEL")
-            .arg(format!("{}:apikey:{hash}", self.cfg.prefix))
+            .arg(self.keys.api_key(&hash))
             .cmd("HDEL")
             .arg(&index)
             .arg(id)
@@ -893,7 +858,7 @@ impl LimitStore for RedisStore {
         let (idx, left) = fastmcp_core::store::window_of(ms);
         let mut con = self.con.clone();
         let count: u64 = redis::Script::new(HIT_SCRIPT)
-            .key(format!("{}:rl:{key}:{idx}", self.cfg.prefix))
+            .key(self.keys.rate_window(key, idx))
             .arg(ms)
             .invoke_async(&mut con)
             .await
@@ -905,7 +870,7 @@ impl LimitStore for RedisStore {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut con = self.con.clone();
         let got: i64 = redis::Script::new(ACQUIRE_SCRIPT)
-            .key(format!("{}:slots:{key}", self.cfg.prefix))
+            .key(self.keys.slots(key))
             .arg(fastmcp_core::store::now_ms())
             .arg(limit)
             .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
@@ -919,7 +884,7 @@ impl LimitStore for RedisStore {
     async fn release(&self, key: &str, slot: &str) -> Result<()> {
         let mut con = self.con.clone();
         let _: i64 = redis::cmd("ZREM")
-            .arg(format!("{}:slots:{key}", self.cfg.prefix))
+            .arg(self.keys.slots(key))
             .arg(slot)
             .query_async(&mut con)
             .await
@@ -933,7 +898,7 @@ impl EntityConfigStore for RedisStore {
     async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
         let mut con = self.con.clone();
         let text: Option<String> = redis::cmd("GET")
-            .arg(format!("{}:entitycfg:{entity}", self.cfg.prefix))
+            .arg(self.keys.entity_config(entity))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("read entity config", e))?;
@@ -948,7 +913,7 @@ impl EntityConfigStore for RedisStore {
         entity: &EntityId,
         config: Option<&EntityConfig>,
     ) -> Result<()> {
-        let key = format!("{}:entitycfg:{entity}", self.cfg.prefix);
+        let key = self.keys.entity_config(entity);
         let mut con = self.con.clone();
         let cmd = match config {
             Some(c) => {
@@ -975,7 +940,7 @@ impl EntityConfigStore for RedisStore {
 #[async_trait]
 impl LogStore for RedisStore {
     async fn append(&self, record: &LogRecord) -> Result<()> {
-        let key = format!("{}:logs:{}", self.cfg.prefix, record.entity);
+        let key = self.keys.logs(&record.entity);
         let text = serde_json::to_string(record)
             .map_err(|e| Error::Internal(format!("cannot encode log record: {e}")))?;
         let mut con = self.con.clone();
@@ -999,7 +964,7 @@ impl LogStore for RedisStore {
         session: Option<&SessionId>,
         limit: usize,
     ) -> Result<Vec<LogRecord>> {
-        let key = format!("{}:logs:{entity}", self.cfg.prefix);
+        let key = self.keys.logs(entity);
         let mut con = self.con.clone();
         // The window is bounded, so reading it whole to filter by session is bounded too.
         let raw: Vec<String> = redis::cmd("LRANGE")

@@ -348,8 +348,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="no PostgreSQL configured")
 def test_postgres_restart_fails_fast_then_recovers_without_losing_acknowledged_state(tmp_path):
     # A throwaway cluster of its own, so stopping it disturbs no other test.
-    # Not under pytest's tmp_path: the postgres user cannot traverse root's private folders.
-    data = Path(tempfile.mkdtemp(prefix="fastmcp-pg-"))
+    # Not under pytest's tmp_path, nor $TMPDIR (the test command points it into the clone): the
+    # postgres user cannot traverse root's private folders. Removed at the end.
+    data = Path(tempfile.mkdtemp(prefix="fastmcp-pg-", dir="/tmp"))
     shutil.chown(data, "postgres")
     port = _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"]

@@ -231,6 +231,18 @@ async fn post_batch(
             ErrorObject::invalid_request("empty batch"),
         );
     }
+    if items.len() > state.http.max_batch_items {
+        state.metrics.rate_limited(entity, "batch_size");
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorObject::invalid_request(format!(
+                "a batch may hold at most {} messages (this one has {})",
+                state.http.max_batch_items,
+                items.len()
+            )),
+        );
+    }
     let session = match session_from_header(state, req, entity, principal).await {
         Ok(s) => s,
         Err(resp) => return resp,
@@ -247,12 +259,29 @@ async fn post_batch(
         );
     }
     let mut out = Vec::new();
+    let mut requests = 0usize;
     for item in items {
         match Message::from_value(item) {
             Err(inv) => out.push(jsonrpc::error_response(inv.id.as_ref(), &inv.error)),
             Ok(Message::Request(r)) => {
-                // Each item is admitted like a lone request: scopes, and a call slot for a
+                // Each item is admitted like a lone request: counted against the entity's rate
+                // (the first was, with the HTTP request), scopes, and a call slot for a
                 // `tools/call` (held until its answer). A refused item is answered in its slot.
+                requests += 1;
+                if requests > 1 {
+                    match state
+                        .limits
+                        .check_rate(&state.mcp, &state.metrics, entity)
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(Denied::Limit(refusal)) => {
+                            out.push(jsonrpc::error_response(Some(&r.id), &refusal.error()));
+                            continue;
+                        }
+                        Err(Denied::Response(resp)) => return resp,
+                    }
+                }
                 let _slot = match super::http::admit(state, req, entity, principal, &r).await {
                     Ok(slot) => slot,
                     Err(Denied::Limit(refusal)) => {

@@ -315,6 +315,71 @@ async fn batch_items_are_admitted_like_single_requests() {
     assert_eq!(body[0]["result"]["content"][0]["text"], "x", "{body}");
 }
 
+/// A batch has a size cap (400 before the session is even read), and each of its requests
+/// counts against the entity's rate like a lone request.
+#[tokio::test]
+async fn batches_are_capped_and_every_item_counts_against_the_rate() {
+    async fn open(cli: &TestClient<impl poem::Endpoint>) -> String {
+        let resp = cli
+            .post("/acme/mcp")
+            .header("accept", ACCEPT)
+            .content_type("application/json")
+            .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
+            .send()
+            .await;
+        resp.assert_status_is_ok();
+        resp.0.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+    let list = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"jsonrpc":"2.0","id":i + 10,"method":"tools/list"}))
+                .collect(),
+        )
+    };
+    let cli = client(HttpConfig {
+        max_batch_items: 4,
+        ..HttpConfig::default()
+    });
+    let sid = open(&cli).await;
+    let (s, body) = post(&cli, "acme", Some(&sid), list(5)).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error"]["code"], -32600);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 4"),
+        "{body}"
+    );
+    let (s, body) = post(&cli, "acme", Some(&sid), list(4)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body.as_array().unwrap().len(), 4);
+
+    let cli = limited(3, 0);
+    let sid = open(&cli).await;
+    let (s, body) = post(&cli, "acme", Some(&sid), list(6)).await;
+    assert_eq!(s, 200, "{body}");
+    let items = body.as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    let refused = items
+        .iter()
+        .filter(|i| i["error"]["code"] == -32029)
+        .count();
+    let served = items
+        .iter()
+        .filter(|i| i["result"]["tools"].is_array())
+        .count();
+    assert_eq!(refused + served, 6, "{body}");
+    assert!(
+        refused >= 2,
+        "six requests in a batch got through a limit of 3/s: {body}"
+    );
+}
+
 /// An entity's stored limits override the server's, in both directions, and only for it.
 #[tokio::test]
 async fn entity_limits_override_the_server_limits() {
