@@ -784,7 +784,7 @@ impl ApiKeyStore for RedisStore {
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
         let mut con = self.con.clone();
         let text: Option<String> = redis::cmd("GET")
-            .arg(self.keys.api_key(&hash))
+            .arg(self.keys.api_key(hash))
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("read api key", e))?;
