@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fastmcp_core::{EntityId, McpServer, SessionId};
+use fastmcp_core::EntityId;
 use poem::http::StatusCode;
 use poem::listener::Acceptor;
 use poem::web::Data;
@@ -14,20 +14,9 @@ use poem::{get, handler, EndpointExt, Request, Response, Route};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::response::json_response;
 pub use crate::state::AppState;
-use crate::transport::http::json_response;
 use crate::transport::{legacy_sse, streamable};
-
-/// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
-pub(crate) async fn end_session(
-    mcp: &McpServer,
-    entity: &EntityId,
-    id: &SessionId,
-) -> fastmcp_core::Result<()> {
-    mcp.cancel_session(id);
-    mcp.sessions().delete(entity, id).await?;
-    mcp.queue().delete_session(entity, id).await
-}
 
 /// All routes: MCP endpoints per entity, the admin API and its docs, health and readiness.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {

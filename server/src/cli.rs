@@ -12,6 +12,7 @@ use poem::Server;
 
 use crate::app::{routes, AppState, NoDelayAcceptor};
 use crate::config::HttpConfig;
+pub use crate::storage::{open_store, store_url, StoreOptions, Stores};
 
 /// FastMCP-MT: a multi-tenant MCP server.
 #[derive(Debug, Parser)]
@@ -317,49 +318,6 @@ pub enum StartError {
     },
 }
 
-/// The backend chosen by the store URL: every storage role, plus what only the server needs.
-pub struct Stores {
-    /// The storage roles.
-    pub roles: fastmcp_core::store::Stores,
-    /// `memory`, `redis` or `postgres`.
-    pub kind: &'static str,
-    /// The PostgreSQL store, which also records the catalog.
-    #[cfg(feature = "storage-postgres")]
-    pub postgres: Option<fastmcp_storage_postgres::PostgresStore>,
-}
-
-impl Stores {
-    #[allow(dead_code)] // unused when no backend feature is enabled
-    fn of<S: fastmcp_core::store::Backend>(s: S, kind: &'static str) -> Self {
-        Stores {
-            roles: fastmcp_core::store::Stores::of(s),
-            kind,
-            #[cfg(feature = "storage-postgres")]
-            postgres: None,
-        }
-    }
-}
-
-/// The store URL in effect: the flag (or `FASTMCP_MT_STORE`), else `REDIS_URL`, else
-/// `DATABASE_URL`, else `memory`.
-pub fn store_url(flag: Option<&str>) -> String {
-    flag.map(str::to_string)
-        .or_else(|| std::env::var("REDIS_URL").ok())
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .unwrap_or_else(|| "memory".into())
-}
-
-/// Settings of the shared stores (the memory store has none).
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Prefix of every Redis key.
-    pub key_prefix: String,
-    /// How long PostgreSQL keeps log rows.
-    pub log_retention: std::time::Duration,
-    /// PostgreSQL pool size.
-    pub pg_pool_size: u32,
-}
-
 impl StoreOptions {
     /// The options given on the command line.
     pub fn from_args(args: &ServeArgs) -> Self {
@@ -368,72 +326,6 @@ impl StoreOptions {
             log_retention: std::time::Duration::from_secs(args.log_retention_days * 24 * 3600),
             pg_pool_size: args.pg_pool_size,
         }
-    }
-}
-
-/// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
-pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, StartError> {
-    #[cfg(not(any(feature = "storage-redis", feature = "storage-postgres")))]
-    let _ = opts; // only shared stores have options
-    let scheme = url.split_once("://").map_or(url, |(s, _)| s);
-    match scheme {
-        "memory" => {
-            #[cfg(feature = "storage-memory")]
-            {
-                let s = fastmcp_storage_memory::MemoryStore::default();
-                Ok(Stores::of(s, "memory"))
-            }
-            #[cfg(not(feature = "storage-memory"))]
-            Err(StartError::Store(
-                "the memory store needs the `storage-memory` feature".into(),
-            ))
-        }
-        "redis" | "rediss" => {
-            #[cfg(feature = "storage-redis")]
-            {
-                let mut cfg = fastmcp_storage_redis::RedisConfig::new(url);
-                cfg.prefix = opts.key_prefix.clone();
-                let s = fastmcp_storage_redis::RedisStore::connect(cfg)
-                    .await
-                    .map_err(|e| {
-                        StartError::Store(format!("cannot use Redis at {}: {e}", redact_url(url)))
-                    })?;
-                Ok(Stores::of(s, "redis"))
-            }
-            #[cfg(not(feature = "storage-redis"))]
-            Err(StartError::Store(
-                "this build has no Redis store: rebuild with `--features storage-redis`".into(),
-            ))
-        }
-        "postgres" | "postgresql" => {
-            #[cfg(feature = "storage-postgres")]
-            {
-                let mut cfg = fastmcp_storage_postgres::PostgresConfig::new(url);
-                cfg.log_retention = opts.log_retention;
-                cfg.max_connections = opts.pg_pool_size;
-                let s = fastmcp_storage_postgres::PostgresStore::connect(cfg)
-                    .await
-                    .map_err(|e| {
-                        StartError::Store(format!(
-                            "cannot use PostgreSQL at {}: {e}",
-                            redact_url(url)
-                        ))
-                    })?;
-                Ok(Stores {
-                    postgres: Some(s.clone()),
-                    ..Stores::of(s, "postgres")
-                })
-            }
-            #[cfg(not(feature = "storage-postgres"))]
-            Err(StartError::Store(
-                "this build has no PostgreSQL store: rebuild with `--features storage-postgres`"
-                    .into(),
-            ))
-        }
-        _ => Err(StartError::Store(format!(
-            "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
-            redact_url(url)
-        ))),
     }
 }
 
@@ -540,7 +432,9 @@ pub async fn serve_with_auth(
     custom_auth: Option<Arc<dyn Authenticator>>,
 ) -> Result<(), StartError> {
     let url = store_url(args.store.as_deref());
-    let stores = open_store(&url, &StoreOptions::from_args(&args)).await?;
+    let stores = open_store(&url, &StoreOptions::from_args(&args))
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
     let auth = authenticator(&args, &stores.roles.api_keys, custom_auth)?;
     let kind = stores.kind;
     let config = ServerConfig {

@@ -17,9 +17,12 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+mod edge;
 pub mod limits;
 pub mod metrics;
+mod response;
 pub mod state;
+pub mod storage;
 mod transport;
 
 pub use app::{routes, NoDelayAcceptor};

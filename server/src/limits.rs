@@ -15,7 +15,7 @@ use poem::Response;
 use serde_json::json;
 
 use crate::metrics::Metrics;
-use crate::transport::http::{rpc_error, store_error};
+use crate::response::{rpc_error, store_error};
 
 /// JSON-RPC code of a refused request (implementation-defined server error range).
 pub use fastmcp_core::protocol::codes::RATE_LIMITED;

@@ -150,3 +150,14 @@ impl AppBuilder {
         })
     }
 }
+
+/// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
+pub(crate) async fn end_session(
+    mcp: &McpServer,
+    entity: &fastmcp_core::EntityId,
+    id: &fastmcp_core::SessionId,
+) -> fastmcp_core::Result<()> {
+    mcp.cancel_session(id);
+    mcp.sessions().delete(entity, id).await?;
+    mcp.queue().delete_session(entity, id).await
+}

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::constant_time_eq;
 use super::types::*;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `Authorization: Bearer <admin token>`.
 #[derive(SecurityScheme)]
@@ -155,7 +155,7 @@ impl AdminApi {
             ),
             _ => None,
         };
-        if let Err(e) = crate::app::end_session(mcp, entity, &record.id).await {
+        if let Err(e) = crate::state::end_session(mcp, entity, &record.id).await {
             tracing::warn!(error = %e, "admin: cannot remove a throwaway session");
         }
         reply
@@ -563,7 +563,7 @@ impl AdminApi {
                 "session not found",
             ));
         };
-        crate::app::end_session(mcp, &entity, &id)
+        crate::state::end_session(mcp, &entity, &id)
             .await
             .map_err(api_error)?;
         Ok(Json(rec.into()))

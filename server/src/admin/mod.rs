@@ -13,7 +13,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
 use poem_openapi::OpenApiService;
 
-use crate::app::AppState;
+use crate::state::AppState;
 pub use api::AdminApi;
 use types::ErrorBody;
 

@@ -102,11 +102,11 @@ pub(crate) fn reject(
         ),
         AuthError::Unavailable(_) => {
             let body = json!({ "error": "unavailable", "message": e.to_string() });
-            return crate::transport::http::json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
+            return crate::response::json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
         }
     };
     let body = json!({ "error": code, "message": e.to_string() });
-    let mut resp = crate::transport::http::json_response(status, &body);
+    let mut resp = crate::response::json_response(status, &body);
     if let Ok(v) = challenge.parse() {
         resp.headers_mut().insert("www-authenticate", v);
     }

@@ -20,8 +20,8 @@ use super::http::{
 };
 use super::outlet::QueueOutlet;
 use super::streamable::forward_stream;
-use crate::app::AppState;
 use crate::limits::{Denied, Refusal};
+use crate::state::AppState;
 
 const STREAM: &str = "sse";
 
@@ -70,7 +70,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         metrics.stream(&entity, -1);
         metrics.session(&entity, false);
         // The connection is the session in this transport: when it goes, so does the session.
-        if let Err(e) = crate::app::end_session(&mcp, &entity, &id).await {
+        if let Err(e) = crate::state::end_session(&mcp, &entity, &id).await {
             tracing::warn!(error = %e, "cannot clean up legacy session");
         }
     });

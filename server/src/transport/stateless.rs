@@ -24,7 +24,7 @@ use super::http::{
     VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
-use crate::app::AppState;
+use crate::state::AppState;
 
 const METHOD_HEADER: &str = "mcp-method";
 const NAME_HEADER: &str = "mcp-name";

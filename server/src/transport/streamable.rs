@@ -29,8 +29,8 @@ use super::http::{
     tenant, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
-use crate::app::AppState;
 use crate::limits::Denied;
+use crate::state::AppState;
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -596,7 +596,7 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
         Err(resp) => return resp,
     };
     state.metrics.session(&entity, false);
-    match crate::app::end_session(&state.mcp, &entity, &session.id).await {
+    match crate::state::end_session(&state.mcp, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
         Err(e) => store_error(&e),
     }

@@ -1,0 +1,177 @@
+//! Admission: who is calling (authentication, the entity's rate), whether the principal may
+//! act for the entity, whether a message may run (tool scopes, a concurrent-call slot), and
+//! whether a session id names one of the caller's sessions. Every transport, batch items and
+//! the legacy messages endpoint included, goes through these.
+
+use fastmcp_core::protocol::codes;
+use fastmcp_core::EntityId;
+use poem::http::StatusCode;
+use poem::{Request, Response};
+use serde_json::Value;
+
+use super::origin::{check_origin, entity_from_path};
+use crate::limits::{Denied, Refusal};
+use crate::response::{error_status, json_response, store_error};
+
+/// The checks every MCP request passes first: `Origin`/`Host`, the entity in the path, the
+/// entity's request rate, then authentication (401/403/503 per [`crate::auth::reject`]).
+pub(crate) async fn tenant(
+    state: &crate::state::AppState,
+    req: &Request,
+) -> Result<(EntityId, std::sync::Arc<fastmcp_core::Principal>), Response> {
+    let (entity, principal, _) = tenant_checks(state, req, false).await?;
+    Ok((entity, principal))
+}
+
+/// Who is calling: the path's entity, the authenticated principal, and whether the request is
+/// over the entity's rate (only from [`tenant_over_rate`]).
+pub(crate) type Caller = (
+    EntityId,
+    std::sync::Arc<fastmcp_core::Principal>,
+    Option<Refusal>,
+);
+
+/// [`tenant`] for a transport that answers on a stream: a request over the entity's rate is
+/// still authenticated, and the refusal handed back to be answered on the stream (a caller
+/// that fails authentication gets the 429, as the rate is checked first).
+pub(crate) async fn tenant_over_rate(
+    state: &crate::state::AppState,
+    req: &Request,
+) -> Result<Caller, Response> {
+    tenant_checks(state, req, true).await
+}
+
+async fn tenant_checks(
+    state: &crate::state::AppState,
+    req: &Request,
+    defer_rate: bool,
+) -> Result<Caller, Response> {
+    check_origin(&state.http, req.headers())?;
+    let entity = entity_from_path(req)?;
+    // Before authentication: unauthenticated floods count against the entity too.
+    let over = match state
+        .limits
+        .check_rate(&state.mcp, &state.metrics, &entity)
+        .await
+    {
+        Ok(()) => None,
+        Err(Denied::Limit(r)) if defer_rate => Some(r),
+        Err(d) => return Err(d.into_response(None)),
+    };
+    let refuse = |over: Option<Refusal>, e: fastmcp_core::AuthError| match over {
+        Some(r) => r.response(None),
+        None => crate::auth::reject(&state.auth_meta, req, &entity, &e),
+    };
+    let headers = crate::auth::PoemHeaders(req.headers());
+    let principal = match state.auth.authenticate(&headers, &entity).await {
+        Ok(p) => p,
+        Err(e) => return Err(refuse(over, e)),
+    };
+    if !principal.may_act_for(&entity) {
+        let e =
+            fastmcp_core::AuthError::Forbidden(format!("not allowed to act for entity `{entity}`"));
+        return Err(refuse(over, e));
+    }
+    Ok((entity, principal, over))
+}
+
+/// Everything a request must pass before it is dispatched: tool scopes, then (for
+/// `tools/call`) a concurrent-call slot, held by the returned guard until the call ends.
+pub(crate) async fn admit(
+    state: &crate::state::AppState,
+    req: &Request,
+    entity: &EntityId,
+    principal: &fastmcp_core::Principal,
+    rpc: &fastmcp_core::protocol::Request,
+) -> Result<Option<crate::limits::CallSlot>, Denied> {
+    check_tool_scopes(state, req, entity, principal, rpc).map_err(Denied::Response)?;
+    if rpc.method != "tools/call" {
+        return Ok(None);
+    }
+    state
+        .limits
+        .take_call_slot(&state.mcp, &state.metrics, entity)
+        .await
+}
+
+/// A `tools/call` of a tool with required scopes the principal lacks: 403 with
+/// `error="insufficient_scope"` and the scopes it needs (MCP authorization, RFC 6750 §3.1).
+pub(crate) fn check_tool_scopes(
+    state: &crate::state::AppState,
+    req: &Request,
+    entity: &EntityId,
+    principal: &fastmcp_core::Principal,
+    rpc: &fastmcp_core::protocol::Request,
+) -> Result<(), Response> {
+    if rpc.method != "tools/call" {
+        return Ok(());
+    }
+    let name = rpc
+        .params
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(tool) = state.mcp.registry().tool(name) else {
+        return Ok(());
+    };
+    let needed = tool.required_scopes();
+    if principal.has_scopes(needed.iter().map(String::as_str)) {
+        return Ok(());
+    }
+    let scope = needed.join(" ");
+    let url = state.auth_meta.metadata_url(req, entity);
+    let body = serde_json::json!({
+        "error": "insufficient_scope",
+        "message": format!("tool `{name}` needs scope(s): {scope}"),
+    });
+    let mut resp = json_response(StatusCode::FORBIDDEN, &body);
+    let challenge = format!(
+        "Bearer resource_metadata=\"{url}\", error=\"insufficient_scope\", scope=\"{scope}\""
+    );
+    if let Ok(v) = challenge.parse() {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    Err(resp)
+}
+
+/// Loads the session named by a client-supplied id for this entity and restarts its TTL:
+/// 400 when the id is missing, 404 when it is malformed, unknown, expired, another entity's or
+/// another principal's.
+pub(crate) async fn load_session(
+    mcp: &fastmcp_core::McpServer,
+    entity: &EntityId,
+    principal: &fastmcp_core::Principal,
+    raw_id: Option<&str>,
+    missing: &str,
+) -> Result<fastmcp_core::SessionRecord, Response> {
+    let Some(raw) = raw_id else {
+        return Err(error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            missing,
+        ));
+    };
+    let not_found = || {
+        error_status(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            "Session not found",
+        )
+    };
+    let Some(id) = fastmcp_core::SessionId::parse(raw) else {
+        return Err(not_found());
+    };
+    match mcp
+        .sessions()
+        .load_and_touch(entity, &id, mcp.config().session_ttl)
+        .await
+    {
+        // Another principal's session is as unknown as another entity's.
+        Ok(Some(rec)) if rec.principal.as_deref().unwrap_or("anonymous") == principal.subject => {
+            Ok(rec)
+        }
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(store_error(&e)),
+    }
+}

@@ -1,0 +1,49 @@
+//! The HTTP answers every layer shares: a JSON body, a JSON-RPC error with a status, and the
+//! status of a core error (from the one table in core, `Error::http_status`).
+
+use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, RequestId};
+use fastmcp_core::Error;
+use poem::http::StatusCode;
+use poem::Response;
+use serde_json::Value;
+
+/// A JSON-RPC error response with an HTTP status (`id` null unless known).
+pub(crate) fn rpc_error(
+    status: StatusCode,
+    id: Option<&RequestId>,
+    error: ErrorObject,
+) -> Response {
+    json_response(status, &jsonrpc::error_response(id, &error))
+}
+
+/// Shorthand for an error with code and message.
+pub(crate) fn error_status(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+    rpc_error(status, None, ErrorObject::new(code, message))
+}
+
+/// A JSON body with a status.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(bytes)
+}
+
+/// Answers a failure that ends the request before any JSON-RPC exchange (a session that cannot
+/// be loaded or saved): the status from the one table in core ([`Error::http_status`]), a short
+/// message; backend details are logged, never sent.
+pub(crate) fn store_error(e: &Error) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match status.as_u16() {
+        404 => "Session not found",
+        409 => "concurrent update; retry",
+        400 | 422 => "a value in the request cannot be stored",
+        503 | 504 => "session store unavailable; retry later",
+        _ => "session store error",
+    };
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "store failure");
+    }
+    error_status(status, codes::INTERNAL_ERROR, message)
+}
