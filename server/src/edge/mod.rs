@@ -1,5 +1,9 @@
 //! The edge between HTTP and the engine: origin checks, tenant routing and admission.
 
+// A refusal is a whole `poem::Response`, built once and returned at once; boxing it would only
+// add an allocation to the refusal path (the same choice as in `transport`).
+#![allow(clippy::result_large_err)]
+
 mod admission;
 mod origin;
 

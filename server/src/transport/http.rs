@@ -1,5 +1,5 @@
-//! Pieces shared by both MCP transports: tenant parsing, DNS-rebinding protection, body
-//! limits, JSON-RPC error responses and SSE framing.
+//! Pieces shared by the MCP transports: body limits, JSON parsing, content negotiation and SSE
+//! framing (tenant checks and admission live in `edge`, shared answers in `response`).
 
 use bytes::Bytes;
 use fastmcp_core::protocol::codes;
