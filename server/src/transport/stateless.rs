@@ -253,7 +253,10 @@ async fn run(
                     return sse_response(frames_rx, None);
                 }
             },
-            m = rx.recv() => first = m,
+            // A closed channel (the handler's outlet dropped while the engine still records
+            // the outcome, e.g. a failure written to a remote log store) is not a notification:
+            // only a message moves the answer to a stream.
+            Some(m) = rx.recv() => first = Some(m),
             () = slow, if accepts_sse => {}
         }
     }

@@ -170,6 +170,52 @@ fn modern_body(id: i64, method: &str, params: Value) -> String {
     json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}).to_string()
 }
 
+/// A log store that answers after a pause, as a remote one (Redis, PostgreSQL) does.
+struct SlowLogs(MemoryStore);
+
+#[async_trait::async_trait]
+impl fastmcp_core::LogStore for SlowLogs {
+    async fn append(&self, record: &fastmcp_core::LogRecord) -> fastmcp_core::Result<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        fastmcp_core::LogStore::append(&self.0, record).await
+    }
+
+    async fn recent(
+        &self,
+        entity: &fastmcp_core::EntityId,
+        session: Option<&fastmcp_core::SessionId>,
+        limit: usize,
+    ) -> fastmcp_core::Result<Vec<fastmcp_core::LogRecord>> {
+        fastmcp_core::LogStore::recent(&self.0, entity, session, limit).await
+    }
+}
+
+/// At 2026-07-28 an error keeps its HTTP status (404 for a method this revision removed) even
+/// when recording the failure takes a store round trip: the request's notification channel
+/// closing meanwhile is not a notification, so the answer stays plain JSON. (On Redis the
+/// conformance suite saw HTTP 200 with the error inside an SSE stream.)
+#[tokio::test]
+async fn modern_errors_keep_their_status_with_a_remote_log_store() {
+    let store = MemoryStore::default();
+    let mut stores = Stores::of(store.clone());
+    stores.logs = std::sync::Arc::new(SlowLogs(store));
+    let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
+    let cli = TestClient::new(routes(AppState::builder(builder, stores).build()));
+    let resp = cli
+        .post("/acme/mcp")
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "ping")
+        .content_type("application/json")
+        .body(modern_body(5, "ping", json!({})))
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32601, "{body}");
+}
+
 #[tokio::test]
 async fn modern_requests_are_served_without_a_session() {
     let cli = client(HttpConfig::default());
