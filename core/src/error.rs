@@ -15,7 +15,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// An entity id that is empty, too long or has characters outside `[A-Za-z0-9._-]`.
-    #[error("invalid entity id {0:?}: use 1-128 characters of [A-Za-z0-9._-]")]
+    #[error("invalid entity id {0:?}: use 1-128 characters of [A-Za-z0-9._-], not dots alone")]
     InvalidEntityId(String),
 
     /// The record does not exist, has expired, or belongs to another entity

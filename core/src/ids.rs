@@ -25,7 +25,10 @@ impl EntityId {
         let ok_chars = raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok_len && ok_chars {
+        // `.`, `..`, `...`: path segments every proxy and URL library treats specially, so a
+        // rule written for `/acme/` could be walked around; no tenant may be named by dots alone.
+        let not_dots = raw.bytes().any(|b| b != b'.');
+        if ok_len && ok_chars && not_dots {
             Ok(Self(Arc::from(raw)))
         } else {
             Err(Error::InvalidEntityId(raw.chars().take(140).collect()))
@@ -76,9 +79,14 @@ impl SessionId {
         Self(uuid::Uuid::new_v4())
     }
 
-    /// Parses a client-supplied id; `None` when it is not a UUID.
+    /// Parses a client-supplied id; `None` unless it is in the one form the server mints
+    /// (lowercase, hyphenated, 36 characters): a session has one spelling, so an id in another
+    /// case or form (braced, URN, no hyphens, padded) names no session.
     pub fn parse(raw: &str) -> Option<Self> {
-        uuid::Uuid::try_parse(raw.trim()).ok().map(Self)
+        if raw.len() != 36 || raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        uuid::Uuid::try_parse(raw).ok().map(Self)
     }
 
     /// The pseudo-session of entity-wide streams (the nil UUID, which no minted v4 id can be).
@@ -118,6 +126,10 @@ mod tests {
         assert!(EntityId::parse("a b").is_err());
         assert!(EntityId::parse("a/b").is_err());
         assert!(EntityId::parse("é").is_err());
+        for dots in [".", "..", "..."] {
+            assert!(EntityId::parse(dots).is_err(), "{dots}");
+        }
+        assert!(EntityId::parse(".well-known").is_ok());
     }
 
     #[test]
@@ -125,5 +137,16 @@ mod tests {
         let id = SessionId::new_random();
         assert_eq!(SessionId::parse(&id.to_string()), Some(id));
         assert_eq!(SessionId::parse("not-a-uuid"), None);
+        // One spelling: the minted one. Other forms of the same UUID name no session.
+        let text = id.to_string();
+        for other in [
+            text.to_uppercase(),
+            format!("{{{text}}}"),
+            format!("urn:uuid:{text}"),
+            text.replace('-', ""),
+            format!(" {text}"),
+        ] {
+            assert_eq!(SessionId::parse(&other), None, "{other}");
+        }
     }
 }

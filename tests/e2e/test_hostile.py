@@ -39,3 +39,62 @@ def test_a_huge_batch_is_refused_before_any_work(base_url):
         r = http.post(f"{base_url}/{entity}/mcp", json=ok, headers=headers)
         assert r.status_code == 200, r.text[:300]
         assert len(r.json()) == 32
+
+
+def _raw_post(base: str, path: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    """A POST with the path and headers exactly as given (no normalisation, repeats kept)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    u = urlparse(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.putrequest("POST", path, skip_accept_encoding=True)
+        for k, v in [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                     ("Accept", "application/json, text/event-stream"), *headers]:
+            conn.putheader(k, v)
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_one_spelling_per_tenant(base_url):
+    """Dots-only ids and percent-encoded spellings of an id are refused (400), so a proxy rule
+    written for `/acme/` cannot be walked around; the plain spelling works."""
+    import json
+
+    body = json.dumps(initialize_body()).encode()
+    for path in ["/../mcp", "/./mcp", "/.../mcp", "/%2e%2e/mcp", "/%61cme/mcp", "/ac%6De/mcp"]:
+        status, text = _raw_post(base_url, path, body, [])
+        assert status == 400, (path, status, text[:200])
+    status, _ = _raw_post(base_url, "/acme/mcp", body, [])
+    assert status == 200
+
+
+def test_one_spelling_per_session_and_one_value_per_identity_header(base_url):
+    """A session id in another case or form names no session (404); two `Mcp-Session-Id` or
+    two `Authorization` headers are refused (400); `application/jsonx` is not JSON (415)."""
+    import json
+
+    entity = new_entity("hostile")
+    with httpx.Client(timeout=10) as http:
+        r = http.post(f"{base_url}/{entity}/mcp", json=initialize_body(), headers=mcp_headers(protocol_version=None))
+        sid = r.headers["mcp-session-id"]
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        assert http.post(f"{base_url}/{entity}/mcp", json=ping, headers=mcp_headers(sid)).status_code == 200
+        for other in [sid.upper(), "{" + sid + "}", sid.replace("-", ""), "urn:uuid:" + sid]:
+            r = http.post(f"{base_url}/{entity}/mcp", json=ping, headers=mcp_headers(other))
+            assert r.status_code == 404, (other, r.status_code)
+    body = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}).encode()
+    for name, value in [("Mcp-Session-Id", sid), ("Authorization", "Bearer x")]:
+        status, text = _raw_post(base_url, f"/{entity}/mcp", body,
+                                 [("Mcp-Session-Id", sid), ("MCP-Protocol-Version", "2025-11-25"), (name, value)]
+                                 + ([("Authorization", "Bearer y")] if name == "Authorization" else []))
+        assert status == 400, (name, status, text[:200])
+    status, _ = _raw_post(base_url, f"/{entity}/mcp", body, [("Mcp-Session-Id", sid)])
+    assert status == 200
+    r = httpx.post(f"{base_url}/{entity}/mcp", content=body,
+                   headers={**mcp_headers(sid), "content-type": "application/jsonx"}, timeout=10)
+    assert r.status_code == 415, r.status_code

@@ -47,6 +47,17 @@ async fn tenant_checks(
     defer_rate: bool,
 ) -> Result<Caller, Response> {
     check_origin(&state.http, req.headers())?;
+    // A header that decides who is calling, or which session, has one value: with two, a proxy
+    // and this server could each read a different one.
+    for name in ["authorization", "mcp-session-id", "x-api-key"] {
+        if req.headers().get_all(name).iter().nth(1).is_some() {
+            return Err(error_status(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                format!("Bad Request: more than one {name} header"),
+            ));
+        }
+    }
     let entity = entity_from_path(req)?;
     // Before authentication: unauthenticated floods count against the entity too.
     let over = match state

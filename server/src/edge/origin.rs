@@ -10,7 +10,20 @@ use crate::config::HttpConfig;
 use crate::response::error_status;
 
 /// The entity from the `{entity}` path segment, or a 400 naming the rule.
+///
+/// One spelling per tenant: the segment as sent must be the id itself. A percent-encoded
+/// segment (`/%61cme/mcp`) is refused rather than decoded, so a rule a proxy writes for
+/// `/acme/` cannot be walked around by spelling the same tenant another way.
 pub(crate) fn entity_from_path(req: &Request) -> Result<EntityId, Response> {
+    // Every other segment of the MCP and metadata paths is a fixed word, so any `%` at all is a
+    // respelling.
+    if req.original_uri().path().contains('%') {
+        return Err(error_status(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "invalid entity id: percent-encoded characters are not accepted; send the id as is",
+        ));
+    }
     let raw = req.raw_path_param("entity").unwrap_or_default();
     EntityId::parse(raw).map_err(|e| {
         error_status(

@@ -109,10 +109,15 @@ pub(crate) fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     })
 }
 
-/// Whether `value` starts with `prefix`, ignoring ASCII case (no allocation).
-pub(crate) fn starts_with_ignore_case(value: &str, prefix: &str) -> bool {
-    value.len() >= prefix.len()
-        && value.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+/// Whether a `Content-Type` value names exactly the media type `mime` (parameters such as
+/// `charset` allowed, case ignored): `application/jsonx` is not `application/json`.
+pub(crate) fn is_media_type(value: &str, mime: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case(mime)
 }
 
 /// Byte offset of `needle` in `hay`, ignoring ASCII case (no allocation).
@@ -127,12 +132,13 @@ mod tests {
 
     #[test]
     fn header_matching_ignores_case_without_allocating() {
-        assert!(starts_with_ignore_case(
+        assert!(!is_media_type("text/plain", "application/json"));
+        assert!(!is_media_type("é", "application/json"));
+        assert!(!is_media_type("application/jsonx", "application/json"));
+        assert!(is_media_type(
             "Application/JSON; charset=utf-8",
             "application/json"
         ));
-        assert!(!starts_with_ignore_case("text/plain", "application/json"));
-        assert!(!starts_with_ignore_case("é", "application/json"));
         assert_eq!(
             find_ignore_case("a, TEXT/event-stream", "text/event-stream"),
             Some(3)

@@ -24,9 +24,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::http::{
-    accepts, error_status, find_ignore_case, json_response, load_session, parse_json, read_body,
-    rpc_error, sse_frame, sse_keepalive, sse_response, starts_with_ignore_case, store_error,
-    tenant, LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
+    accepts, error_status, find_ignore_case, is_media_type, json_response, load_session,
+    parse_json, read_body, rpc_error, sse_frame, sse_keepalive, sse_response, store_error, tenant,
+    LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use crate::limits::Denied;
@@ -77,7 +77,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         Err(r) => return r,
     };
     let ct = header(req, "content-type").unwrap_or("");
-    if !starts_with_ignore_case(ct, "application/json") {
+    if !is_media_type(ct, "application/json") {
         return error_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::INVALID_REQUEST,
