@@ -138,19 +138,7 @@ impl Client {
                     .to_string();
                 headers.push(("mcp-session-id".into(), sid));
                 headers.push(("mcp-protocol-version".into(), HANDSHAKE_VERSION.into()));
-                let note = Bytes::from_static(
-                    br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-                );
-                let (resp, body) = conn
-                    .exchange(Method::POST, None, &headers, Some(note))
-                    .await?;
-                if !resp.status().is_success() {
-                    return Err(format!(
-                        "initialized: HTTP {}: {}",
-                        resp.status(),
-                        lossy(&body)
-                    ));
-                }
+                initialized(&mut conn, None, &headers).await?;
             }
             Era::Legacy => {
                 let mut get_headers = extra.to_vec();
@@ -186,11 +174,7 @@ impl Client {
                 )
                 .await?;
                 wait_for(&mut stream, 1).await?;
-                let note = Bytes::from_static(
-                    br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-                );
-                post.exchange(Method::POST, Some(&path), &client_headers, Some(note))
-                    .await?;
+                initialized(&mut post, Some(&path), &client_headers).await?;
                 headers = client_headers;
                 legacy = Some((path, stream, post));
             }
@@ -243,6 +227,26 @@ impl Client {
         };
         call.check(&message)
     }
+}
+
+/// `notifications/initialized`, which ends the handshake; any 2xx is an acceptance.
+async fn initialized(
+    conn: &mut Conn,
+    path: Option<&str>,
+    headers: &[(String, String)],
+) -> Result<(), String> {
+    let note = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let (resp, body) = conn
+        .exchange(Method::POST, path, headers, Some(note))
+        .await?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "initialized: HTTP {}: {}",
+            resp.status(),
+            lossy(&body)
+        ));
+    }
+    Ok(())
 }
 
 fn initialize_body(id: u64) -> Bytes {

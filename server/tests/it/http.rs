@@ -201,19 +201,32 @@ async fn modern_errors_keep_their_status_with_a_remote_log_store() {
     stores.logs = std::sync::Arc::new(SlowLogs(store));
     let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
     let cli = TestClient::new(routes(AppState::builder(builder, stores).build()));
+    let (status, body) = modern_post(&cli, "ping", modern_body(5, "ping", json!({}))).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], -32601, "{body}");
+}
+
+/// A 2026-07-28 POST whose `Mcp-Method` header says `method_header`; the status and the JSON.
+async fn modern_post(
+    cli: &TestClient<impl poem::Endpoint>,
+    method_header: &str,
+    body: String,
+) -> (u16, Value) {
     let resp = cli
         .post("/acme/mcp")
         .header("accept", ACCEPT)
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "ping")
+        .header("mcp-method", method_header)
         .content_type("application/json")
-        .body(modern_body(5, "ping", json!({})))
+        .body(body)
         .send()
         .await;
-    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
-    let body: Value =
-        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
-    assert_eq!(body["error"]["code"], -32601, "{body}");
+    let status = resp.0.status().as_u16();
+    let bytes = resp.0.into_body().into_bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -238,18 +251,13 @@ async fn modern_requests_are_served_without_a_session() {
         .unwrap()
         .contains(&json!("2026-07-28")));
     // The same request with a disagreeing method header: 400 + -32020.
-    let resp = cli
-        .post("/acme/mcp")
-        .header("accept", ACCEPT)
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/list")
-        .content_type("application/json")
-        .body(modern_body(1, "server/discover", json!({})))
-        .send()
-        .await;
-    resp.assert_status(poem::http::StatusCode::BAD_REQUEST);
-    let body: Value =
-        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    let (status, body) = modern_post(
+        &cli,
+        "tools/list",
+        modern_body(1, "server/discover", json!({})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], -32020);
     // A foreign Host is refused before anything else, as in the handshake era.
     let resp = cli
@@ -320,12 +328,8 @@ async fn concurrent_tool_calls_are_capped_per_entity() {
     assert_eq!(s, 200, "{body}");
 }
 
-/// A JSON-RPC batch (2025-03-26) is admitted item by item: with the entity's one call slot
-/// taken, a `tools/call` inside a batch is refused in its own slot of the answer (-32029), and
-/// the batch's other items are still served.
-#[tokio::test]
-async fn batch_items_are_admitted_like_single_requests() {
-    let cli = limited(0, 1);
+/// A session at 2025-03-26, the one revision with JSON-RPC batches; its id.
+async fn batch_session(cli: &TestClient<impl poem::Endpoint>) -> String {
     let resp = cli
         .post("/acme/mcp")
         .header("accept", ACCEPT)
@@ -334,10 +338,19 @@ async fn batch_items_are_admitted_like_single_requests() {
         .send()
         .await;
     resp.assert_status_is_ok();
-    let sid = resp.0.headers()["mcp-session-id"]
+    resp.0.headers()["mcp-session-id"]
         .to_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// A JSON-RPC batch (2025-03-26) is admitted item by item: with the entity's one call slot
+/// taken, a `tools/call` inside a batch is refused in its own slot of the answer (-32029), and
+/// the batch's other items are still served.
+#[tokio::test]
+async fn batch_items_are_admitted_like_single_requests() {
+    let cli = limited(0, 1);
+    let sid = batch_session(&cli).await;
     let slow = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":3,"delay_ms":150}}});
     let batch = json!([
         {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}},
@@ -365,20 +378,6 @@ async fn batch_items_are_admitted_like_single_requests() {
 /// counts against the entity's rate like a lone request.
 #[tokio::test]
 async fn batches_are_capped_and_every_item_counts_against_the_rate() {
-    async fn open(cli: &TestClient<impl poem::Endpoint>) -> String {
-        let resp = cli
-            .post("/acme/mcp")
-            .header("accept", ACCEPT)
-            .content_type("application/json")
-            .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string())
-            .send()
-            .await;
-        resp.assert_status_is_ok();
-        resp.0.headers()["mcp-session-id"]
-            .to_str()
-            .unwrap()
-            .to_string()
-    }
     let list = |n: usize| {
         Value::Array(
             (0..n)
@@ -390,7 +389,7 @@ async fn batches_are_capped_and_every_item_counts_against_the_rate() {
         max_batch_items: 4,
         ..HttpConfig::default()
     });
-    let sid = open(&cli).await;
+    let sid = batch_session(&cli).await;
     let (s, body) = post(&cli, "acme", Some(&sid), list(5)).await;
     assert_eq!(s, 400, "{body}");
     assert_eq!(body["error"]["code"], -32600);
@@ -406,7 +405,7 @@ async fn batches_are_capped_and_every_item_counts_against_the_rate() {
     assert_eq!(body.as_array().unwrap().len(), 4);
 
     let cli = limited(3, 0);
-    let sid = open(&cli).await;
+    let sid = batch_session(&cli).await;
     let (s, body) = post(&cli, "acme", Some(&sid), list(6)).await;
     assert_eq!(s, 200, "{body}");
     let items = body.as_array().unwrap();
