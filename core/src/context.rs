@@ -11,11 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::Shared;
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
-use crate::protocol::{jsonrpc, LoggingLevel, RequestId, ResourceContents};
-use crate::store::LogKind;
+use crate::protocol::{jsonrpc, Change, LoggingLevel, RequestId, ResourceContents};
+use crate::storage::{LogKind, SessionRecord};
 
 /// Where a request's own messages (log and progress notifications, server-to-client requests)
 /// go before its response. Provided by the transport: the request's SSE stream in Streamable
@@ -39,6 +38,54 @@ impl Outlet for NullOutlet {
     async fn send(&self, _message: Value) -> Result<()> {
         Ok(())
     }
+}
+
+/// What a [`Context`] may do beyond its own request: the engine's side of the contract,
+/// behind a trait so that handlers (and the registry that holds them) do not depend on the
+/// engine that runs them.
+#[async_trait]
+pub(crate) trait Services: Send + Sync + 'static {
+    /// Keeps a log record if a log store is configured; never fails the request.
+    async fn record(
+        &self,
+        entity: &EntityId,
+        session: Option<SessionId>,
+        kind: LogKind,
+        level: LoggingLevel,
+        message: String,
+        data: Value,
+    );
+
+    /// Reads one of the server's resources.
+    async fn read_resource(&self, uri: &str, ctx: Context) -> Result<Vec<ResourceContents>>;
+
+    /// The session record, `None` once it is gone.
+    async fn load_session(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>>;
+
+    /// Load-modify-save with compare-and-swap, retried on conflict; `Err(NotFound)` if the
+    /// session is gone.
+    async fn update_session(
+        &self,
+        entity: &EntityId,
+        id: &SessionId,
+        f: &mut (dyn for<'r> FnMut(&'r mut SessionRecord) + Send),
+    ) -> Result<SessionRecord>;
+
+    /// Waits (at most the client-request timeout) for the client's answer to the
+    /// server-to-client request whose id has `key`, wherever it arrives.
+    async fn client_reply(
+        &self,
+        entity: &EntityId,
+        session: &SessionId,
+        key: &str,
+    ) -> Result<Option<Value>>;
+
+    /// Publishes a change to every client of `entity` that should hear of it.
+    async fn notify(&self, entity: &EntityId, change: &Change) -> Result<usize>;
 }
 
 pub(crate) struct RequestScope {
@@ -125,12 +172,26 @@ impl InputRound {
             ..Self::default()
         }
     }
+
+    /// What the round ends with: the questions still open, and the answers used (both
+    /// emptied).
+    pub(crate) fn take(
+        &self,
+    ) -> (
+        serde_json::Map<String, Value>,
+        serde_json::Map<String, Value>,
+    ) {
+        (
+            std::mem::take(&mut *lock(&self.pending)),
+            std::mem::take(&mut *lock(&self.used)),
+        )
+    }
 }
 
 /// Per-request handle given to every handler. Cheap to clone.
 #[derive(Clone)]
 pub struct Context {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) services: Arc<dyn Services>,
     pub(crate) scope: Arc<RequestScope>,
 }
 
@@ -184,7 +245,7 @@ impl Context {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        self.shared
+        self.services
             .record(
                 &self.scope.entity,
                 self.scope.session_id,
@@ -242,7 +303,7 @@ impl Context {
             Some(t) => format!("progress {progress} of {t}"),
             None => format!("progress {progress}"),
         };
-        self.shared
+        self.services
             .record(
                 &self.scope.entity,
                 self.scope.session_id,
@@ -270,13 +331,13 @@ impl Context {
 
     /// Reads one of this server's resources as the same entity and session.
     pub async fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
-        self.shared.registry.read_resource(uri, self.clone()).await
+        self.services.read_resource(uri, self.clone()).await
     }
 
     /// A value from the session's state (persisted in the `SessionStore`, so any instance sees it).
     pub async fn get_state<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let id = self.require_session()?;
-        let Some(rec) = self.shared.sessions.load(&self.scope.entity, &id).await? else {
+        let Some(rec) = self.services.load_session(&self.scope.entity, &id).await? else {
             return Err(Error::NotFound("session".into()));
         };
         match rec.state.get(key) {
@@ -291,23 +352,17 @@ impl Context {
     pub async fn set_state(&self, key: &str, value: impl Serialize) -> Result<()> {
         let value = serde_json::to_value(value)
             .map_err(|e| Error::Internal(format!("cannot serialise state `{key}`: {e}")))?;
-        let id = self.require_session()?;
-        self.shared
-            .update_session(&self.scope.entity, &id, |rec| {
-                rec.state.insert(key.to_string(), value.clone());
-            })
-            .await
-            .map(|_| ())
+        self.update_session(|rec| {
+            rec.state.insert(key.to_string(), value.clone());
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Removes a value from the session's state; returns whether it was there.
     pub async fn remove_state(&self, key: &str) -> Result<bool> {
-        let id = self.require_session()?;
         let mut had = false;
-        self.shared
-            .update_session(&self.scope.entity, &id, |rec| {
-                had = rec.state.remove(key).is_some()
-            })
+        self.update_session(|rec| had |= rec.state.remove(key).is_some())
             .await?;
         Ok(had)
     }
@@ -317,22 +372,15 @@ impl Context {
     /// through the `MessageQueue`.
     pub async fn request_client(&self, method: &str, params: Value) -> Result<Value> {
         let session = self.require_session()?;
-        let id = RequestId::Str(format!(
-            "{}{}",
-            crate::dispatch::SERVER_REQUEST_PREFIX,
-            uuid::Uuid::new_v4().simple()
-        ));
+        let id = RequestId::server_minted();
         self.scope
             .outlet
             .send(jsonrpc::request(&id, method, params))
             .await?;
         let key = id.key();
-        let wait = self.shared.queue.take_reply(
-            &self.scope.entity,
-            &session,
-            &key,
-            self.shared.config.client_request_timeout,
-        );
+        let wait = self
+            .services
+            .client_reply(&self.scope.entity, &session, &key);
         let reply = tokio::select! {
             r = wait => r?,
             _ = self.scope.cancel.cancelled() => return Err(Error::Cancelled),
@@ -480,30 +528,41 @@ impl Context {
     /// `notifications/tools/list_changed` to every handshake-era session and every
     /// `subscriptions/listen` stream that asked for it, on every instance.
     pub async fn notify_tools_changed(&self) -> Result<()> {
-        self.notify(crate::modern::Change::Tools).await
+        self.notify(Change::Tools).await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for prompts.
     pub async fn notify_prompts_changed(&self) -> Result<()> {
-        self.notify(crate::modern::Change::Prompts).await
+        self.notify(Change::Prompts).await
     }
 
     /// As [`notify_tools_changed`](Self::notify_tools_changed), for the resource list.
     pub async fn notify_resources_changed(&self) -> Result<()> {
-        self.notify(crate::modern::Change::Resources).await
+        self.notify(Change::Resources).await
     }
 
     /// Tells this entity's clients subscribed to `uri` that it changed
     /// (`notifications/resources/updated`, both eras, every instance).
     pub async fn notify_resource_updated(&self, uri: impl Into<String>) -> Result<()> {
-        self.notify(crate::modern::Change::ResourceUpdated(uri.into()))
-            .await
+        self.notify(Change::ResourceUpdated(uri.into())).await
     }
 
-    async fn notify(&self, change: crate::modern::Change) -> Result<()> {
-        crate::notify::notify(&self.shared, &self.scope.entity, &change)
+    async fn notify(&self, change: Change) -> Result<()> {
+        self.services
+            .notify(&self.scope.entity, &change)
             .await
             .map(|_| ())
+    }
+
+    /// Changes this request's session record (compare-and-swap, retried on conflict).
+    pub(crate) async fn update_session(
+        &self,
+        mut f: impl FnMut(&mut SessionRecord) + Send,
+    ) -> Result<SessionRecord> {
+        let id = self.require_session()?;
+        self.services
+            .update_session(&self.scope.entity, &id, &mut f)
+            .await
     }
 
     fn auto_key(&self, kind: &str) -> String {

@@ -1,9 +1,13 @@
 //! # fastmcp-core
 //!
-//! The transport-free heart of FastMCP-MT: MCP wire types ([`protocol`]), the catalog of tools,
-//! resources and prompts ([`registry`]), the per-request [`Context`], the dispatcher
-//! ([`McpServer`]) and the storage contract ([`store`]) that lets many server processes share
-//! sessions and message streams.
+//! The transport-free heart of FastMCP-MT, in the order a request meets it:
+//! - [`protocol`]: MCP wire types and the method table;
+//! - [`engine`]: the [`McpServer`] both protocol eras run on (envelopes, the shared pipeline,
+//!   cancellation, the notifier);
+//! - [`methods`]: what each method does, over the catalog of tools, resources and prompts
+//!   ([`registry`]), whose handlers get a [`Context`];
+//! - [`storage`]: the contract that lets many server processes share sessions and message
+//!   streams, and ([`testing`]) the suite every backend must pass.
 //!
 //! ```
 //! use fastmcp_core::{Context, McpServer, Result, Tool};
@@ -24,30 +28,30 @@
 
 pub mod auth;
 pub mod context;
-pub mod dispatch;
+pub mod engine;
 pub mod error;
 pub mod ids;
-pub mod modern;
-mod notify;
+pub mod methods;
 pub mod protocol;
 pub mod registry;
-pub mod store;
+pub mod storage;
 #[cfg(feature = "test-suite")]
-pub mod test_suite;
+pub mod testing;
 pub mod url;
 
 pub use auth::{AuthError, Authenticator, NoAuth, Principal, RequestHeaders};
 pub use context::{Context, ElicitResult, InputRequest, NullOutlet, Outlet};
-pub use dispatch::{
-    unsupported_version_error, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
+pub use engine::{
+    unsupported_version_error, CallObserver, McpServer, McpServerBuilder, ServerConfig, ServerInfo,
 };
 pub use error::{Error, ItemKind, Result};
 pub use ids::{EntityId, SessionId};
+pub use protocol::Change;
 pub use registry::{
     Completer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Structured,
     TemplateParams, Tool,
 };
-pub use store::{
+pub use storage::{
     ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityLimits, Event, EventId,
     EventStream, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,
     SessionStore, SessionTransport, StreamKey, Visibility,

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fastmcp_core::modern::{parse_meta, ListenFilter, RequestMeta};
+use fastmcp_core::engine::notify::ListenFilter;
+use fastmcp_core::engine::stateless::{parse_meta, RequestMeta};
 use fastmcp_core::protocol::{LoggingLevel, Message, Request};
 use fastmcp_core::{
     Context, EntityId, Error, ItemKind, LogKind, LogStore, McpServer, NoArgs, Outlet, Prompt,
@@ -158,7 +159,11 @@ async fn list_changes_reach_handshake_sessions_and_listen_streams() {
     // asked for tool changes turns it into the notification.
     let events = s
         .queue()
-        .replay_after(&acme(), &fastmcp_core::modern::changes_stream(), None)
+        .replay_after(
+            &acme(),
+            &fastmcp_core::engine::notify::changes_stream(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(events.len(), 1);
@@ -203,7 +208,11 @@ async fn resource_updates_reach_subscribers_in_both_eras() {
         .is_empty());
     let events = s
         .queue()
-        .replay_after(&acme(), &fastmcp_core::modern::changes_stream(), None)
+        .replay_after(
+            &acme(),
+            &fastmcp_core::engine::notify::changes_stream(),
+            None,
+        )
         .await
         .unwrap();
     let wants = ListenFilter::parse(Some(

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastmcp_core::modern::parse_meta;
+use fastmcp_core::engine::stateless::parse_meta;
 use fastmcp_core::protocol::{Message, Request};
 use fastmcp_core::{EntityId, McpServer, NullOutlet, SessionRecord};
 use fastmcp_storage_memory::MemoryStore;

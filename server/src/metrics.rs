@@ -295,7 +295,7 @@ pub struct StoreGauges {
     pub live: Vec<(Arc<str>, u64)>,
 }
 
-impl fastmcp_core::dispatch::CallObserver for Metrics {
+impl fastmcp_core::engine::CallObserver for Metrics {
     fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str) {
         Metrics::tool_call(self, entity, tool, outcome);
     }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use fastmcp_core::dispatch::CallObserver;
-use fastmcp_core::store::Stores;
+use fastmcp_core::engine::CallObserver;
+use fastmcp_core::storage::Stores;
 use fastmcp_core::{Authenticator, McpServer, McpServerBuilder, NoAuth};
 
 use crate::auth::AuthMetadata;

@@ -11,7 +11,7 @@ pub struct OpenError(pub String);
 /// The backend chosen by the store URL: every storage role, plus what only the server needs.
 pub struct Stores {
     /// The storage roles.
-    pub roles: fastmcp_core::store::Stores,
+    pub roles: fastmcp_core::storage::Stores,
     /// `memory`, `redis` or `postgres`.
     pub kind: &'static str,
     /// The PostgreSQL store, which also records the catalog.
@@ -21,9 +21,9 @@ pub struct Stores {
 
 impl Stores {
     #[allow(dead_code)] // unused when no backend feature is enabled
-    fn of<S: fastmcp_core::store::Backend>(s: S, kind: &'static str) -> Self {
+    fn of<S: fastmcp_core::storage::Backend>(s: S, kind: &'static str) -> Self {
         Stores {
-            roles: fastmcp_core::store::Stores::of(s),
+            roles: fastmcp_core::storage::Stores::of(s),
             kind,
             #[cfg(feature = "storage-postgres")]
             postgres: None,

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use fastmcp_core::error::{Error, Result};
-use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
     ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore, LimitStore,
     LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
@@ -643,7 +643,7 @@ impl ApiKeyStore for MemoryStore {
 impl LimitStore for MemoryStore {
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
         let (idx, left) =
-            fastmcp_core::store::window_of(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+            fastmcp_core::storage::window_of(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
         let mut e = self
             .inner
             .windows
@@ -727,7 +727,7 @@ impl LogStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastmcp_core::test_suite::Stores;
+    use fastmcp_core::testing::Stores;
 
     fn stores() -> Stores {
         Stores::of(MemoryStore::default())

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
-use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
     redact_url, ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore,
     LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
@@ -918,7 +918,7 @@ fn api_key_from_row(row: &sqlx::postgres::PgRow) -> Result<ApiKeyRecord> {
 #[async_trait]
 impl LimitStore for PostgresStore {
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
-        let (idx, left) = fastmcp_core::store::window_of(ms(window).unsigned_abs());
+        let (idx, left) = fastmcp_core::storage::window_of(ms(window).unsigned_abs());
         // One row per (key, window): the upsert takes the row lock, so concurrent hits from any
         // instance each see their own count.
         let row = sqlx::query(
@@ -1094,12 +1094,12 @@ impl LogStore for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastmcp_core::test_suite::Stores;
+    use fastmcp_core::testing::Stores;
 
     /// Runs against the server named by FASTMCP_TEST_DATABASE_URL (scripts/test.sh starts a
     /// throwaway PostgreSQL cluster); skipped without it, except under CI.
     async fn stores() -> Option<Stores> {
-        let url = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL")?;
+        let url = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL")?;
         let mut cfg = PostgresConfig::new(url);
         cfg.poll_interval = Duration::from_millis(200);
         cfg.max_connections = 4;
@@ -1124,11 +1124,11 @@ mod tests {
     /// still be what the next read returns.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cached_records_follow_other_instances() {
-        let Some(url) = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
             return;
         };
         let (a, b) = (instance(&url).await, instance(&url).await);
-        let entity = fastmcp_core::test_suite::random_entity();
+        let entity = fastmcp_core::testing::random_entity();
         let ttl = Duration::from_secs(60);
         let rec = a
             .create(SessionRecord::new(entity.clone()), ttl)
@@ -1168,7 +1168,7 @@ mod tests {
     /// database of its own: the cleanup is global and would race the other tests' rows.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn log_retention_is_enforced() {
-        let Some(url) = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
             return;
         };
         let admin = instance(&url).await;
@@ -1183,7 +1183,7 @@ mod tests {
         cfg.log_retention = Duration::from_millis(300);
         cfg.cleanup_interval = Duration::from_millis(100);
         let store = PostgresStore::connect(cfg).await.unwrap();
-        let entity = fastmcp_core::test_suite::random_entity();
+        let entity = fastmcp_core::testing::random_entity();
         let record = LogRecord {
             entity: entity.clone(),
             session: None,

@@ -21,7 +21,7 @@
 //! Every key of one session shares the hash tag `{p:e:s}`, so all multi-key work of a session
 //! lands in one Redis Cluster slot; the entity-wide keys are written on their own.
 
-use fastmcp_core::store::StreamKey;
+use fastmcp_core::storage::StreamKey;
 use fastmcp_core::{EntityId, SessionId};
 
 /// Builds keys under one prefix.

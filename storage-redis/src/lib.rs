@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fastmcp_core::error::{Error, Result};
-use fastmcp_core::store::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::{
     redact_url, ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore,
     LimitStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
@@ -855,7 +855,7 @@ return 1
 impl LimitStore for RedisStore {
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
-        let (idx, left) = fastmcp_core::store::window_of(ms);
+        let (idx, left) = fastmcp_core::storage::window_of(ms);
         let mut con = self.con.clone();
         let count: u64 = redis::Script::new(HIT_SCRIPT)
             .key(self.keys.rate_window(key, idx))
@@ -871,7 +871,7 @@ impl LimitStore for RedisStore {
         let mut con = self.con.clone();
         let got: i64 = redis::Script::new(ACQUIRE_SCRIPT)
             .key(self.keys.slots(key))
-            .arg(fastmcp_core::store::now_ms())
+            .arg(fastmcp_core::storage::now_ms())
             .arg(limit)
             .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
             .arg(&id)
@@ -988,13 +988,13 @@ impl LogStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastmcp_core::test_suite::Stores;
+    use fastmcp_core::testing::Stores;
 
     /// The suite runs against the Redis named by FASTMCP_TEST_REDIS_URL (scripts/test.sh starts
     /// one on a free port). Without it the tests are skipped, except under CI, where a missing
     /// backend is a failure.
     async fn stores() -> Option<Stores> {
-        let url = fastmcp_core::test_suite::backend_url("FASTMCP_TEST_REDIS_URL")?;
+        let url = fastmcp_core::testing::backend_url("FASTMCP_TEST_REDIS_URL")?;
         let mut cfg = RedisConfig::new(url);
         cfg.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         cfg.block_interval = Duration::from_millis(500);

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Prefix of the ids of server-to-client requests.
+const SERVER_REQUEST_PREFIX: &str = "srv-";
+
 /// Error codes used on the wire.
 pub mod codes {
     /// Invalid JSON was received.
@@ -56,6 +59,20 @@ impl RequestId {
             RequestId::Int(i) => format!("i:{i}"),
             RequestId::Str(s) => format!("s:{s}"),
         }
+    }
+
+    /// A fresh id for a server-to-client request (`srv-…`): only ids of this form can have a
+    /// waiter, so answers to anything else are dropped on arrival.
+    pub fn server_minted() -> Self {
+        RequestId::Str(format!(
+            "{SERVER_REQUEST_PREFIX}{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+    }
+
+    /// Whether this id is one [`server_minted`](Self::server_minted) makes.
+    pub fn is_server_minted(&self) -> bool {
+        matches!(self, RequestId::Str(s) if s.starts_with(SERVER_REQUEST_PREFIX))
     }
 }
 

@@ -2,10 +2,12 @@
 //!
 //! Hand-written rather than borrowed from `rmcp::model`: see `docs/decisions.md` ("Wire types").
 
+pub mod changes;
 pub mod jsonrpc;
 pub mod methods;
 pub mod types;
 
+pub use changes::Change;
 pub use jsonrpc::{codes, ErrorObject, Message, Notification, Request, RequestId, Response};
-pub use methods::{CacheHint, Method, MethodInfo};
+pub use methods::{CacheHint, Eras, Method, MethodInfo};
 pub use types::*;

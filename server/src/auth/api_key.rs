@@ -59,7 +59,7 @@ impl ApiKeyAuth {
             name: name.to_string(),
             scopes,
             hash: sha256_hex(&key),
-            created_at_ms: fastmcp_core::store::now_ms(),
+            created_at_ms: fastmcp_core::storage::now_ms(),
         };
         store.put_key(&record).await?;
         Ok(MintedKey { key, record })

@@ -43,7 +43,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
     }
     let mut record = SessionRecord::new(entity.clone());
     record.principal = Some(principal.subject.clone());
-    record.transport = fastmcp_core::store::SessionTransport::LegacySse;
+    record.transport = fastmcp_core::storage::SessionTransport::LegacySse;
     let record = match mcp
         .sessions()
         .create(record, mcp.config().session_ttl)

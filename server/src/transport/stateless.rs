@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use fastmcp_core::modern::{
-    changes_stream, is_modern_version, listen_ack, name_param, parse_meta,
-    unsupported_modern_version, ListenFilter,
+use fastmcp_core::engine::notify::{changes_stream, listen_ack, ListenFilter};
+use fastmcp_core::engine::stateless::{
+    is_modern_version, name_param, parse_meta, unsupported_modern_version,
 };
 use fastmcp_core::protocol::SUPPORTED_PROTOCOL_VERSIONS;
 use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
@@ -215,7 +215,7 @@ async fn run(
     state: &AppState,
     entity: EntityId,
     rpc: RpcRequest,
-    meta: fastmcp_core::modern::RequestMeta,
+    meta: fastmcp_core::engine::stateless::RequestMeta,
     principal: Arc<fastmcp_core::Principal>,
     slot: Option<crate::limits::CallSlot>,
     (accepts_sse, prefers_sse): (bool, bool),
@@ -340,7 +340,7 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
                     None => {
                         // The stream ended (shutdown): say so with the listen result.
                         let done = jsonrpc::response(&rpc.id, serde_json::json!({
-                            "_meta": { fastmcp_core::modern::META_SUBSCRIPTION_ID: sub_id },
+                            "_meta": { fastmcp_core::engine::stateless::META_SUBSCRIPTION_ID: sub_id },
                             "resultType": "complete",
                         }));
                         let _ = frames_tx.send(sse_frame(Some("message"), None, &done.to_string())).await;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use fastmcp_core::protocol::{
     codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
 };
-use fastmcp_core::store::EventId;
+use fastmcp_core::storage::EventId;
 use fastmcp_core::{
     unsupported_version_error, EntityId, McpServer, Principal, SessionRecord, StreamKey,
 };

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use fastmcp_core::store::Stores;
+use fastmcp_core::storage::Stores;
 use fastmcp_core::McpServer;
 use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[cfg(feature = "auth-jwt")]
 use base64::Engine as _;
-use fastmcp_core::store::Stores;
+use fastmcp_core::storage::Stores;
 use fastmcp_core::{Authenticator, Context, McpServer, NoArgs, Tool};
 use fastmcp_server::auth::{ApiKeyAuth, AuthMetadata};
 #[cfg(feature = "auth-jwt")]

@@ -1,7 +1,7 @@
 //! The poem app in process (poem's TestClient): tenancy, limits and error shapes at the edge.
 //! The real binary is exercised end to end by `tests/e2e` (Python SDK) and the conformance suite.
 
-use fastmcp_core::store::Stores;
+use fastmcp_core::storage::Stores;
 use fastmcp_core::McpServer;
 use fastmcp_server::{routes, AppState, HttpConfig};
 use fastmcp_storage_memory::MemoryStore;

@@ -8,7 +8,7 @@
 //!
 //! # Implementing a backend
 //! Implement both traits (one struct usually does), then run the behavioural suite from
-//! [`crate::test_suite`] (feature `test-suite`) with [`crate::store_test_suite!`]; it checks every
+//! [`crate::testing`] (feature `test-suite`) with [`crate::store_test_suite!`]; it checks every
 //! guarantee written below against your backend.
 //!
 //! One file per role: `sessions`, `queue`, `logs`, `keys`, `api_keys`, `entity_config`,

@@ -20,13 +20,13 @@ use serde_json::json;
 use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
-use crate::store::{
+use crate::storage::{
     ApiKeyRecord, EntityConfig, EntityLimits, LogKind, LogRecord, SessionRecord, StreamKey,
     Visibility,
 };
 
 /// A backend under test: every storage role, usually played by one value.
-pub use crate::store::Stores;
+pub use crate::storage::Stores;
 
 /// The URL of an external backend for tests, from the environment variable `var`. `None` (the
 /// caller skips) when it is unset, except under CI, where a required backend that is missing is
@@ -669,7 +669,7 @@ pub async fn logs_are_scoped_and_newest_first(s: Stores) {
             level: LoggingLevel::Info,
             message: format!("m{i}"),
             data: json!({ "i": i }),
-            created_at_ms: crate::store::now_ms(),
+            created_at_ms: crate::storage::now_ms(),
         };
         s.logs.append(&rec).await.unwrap();
     }
@@ -720,8 +720,8 @@ macro_rules! store_test_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let stores: $crate::test_suite::Stores = $make.await;
-                $crate::test_suite::$name(stores).await;
+                let stores: $crate::testing::Stores = $make.await;
+                $crate::testing::$name(stores).await;
             }
         )*
     };
@@ -729,9 +729,9 @@ macro_rules! store_test_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let stores: Option<$crate::test_suite::Stores> = $make.await;
+                let stores: Option<$crate::testing::Stores> = $make.await;
                 if let Some(stores) = stores {
-                    $crate::test_suite::$name(stores).await;
+                    $crate::testing::$name(stores).await;
                 }
             }
         )*

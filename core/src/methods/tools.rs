@@ -1,0 +1,39 @@
+//! `tools/call` (`tools/list` is a [listing](super::paging)).
+
+use serde_json::Value;
+
+use super::{str_param, take_arguments, unknown, Env};
+use crate::context::Context;
+use crate::error::{Error, ItemKind, Result};
+use crate::ids::EntityId;
+
+/// Hears about tool calls (for metrics); called after each `tools/call`, in both eras.
+pub trait CallObserver: Send + Sync + 'static {
+    /// `outcome`: `ok`, `tool_error` (an `isError` result), `input_required` or `error`.
+    fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str);
+}
+
+pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<Value> {
+    let name = str_param(params, "name")?;
+    let tool = env
+        .registry
+        .tool(name)
+        .filter(|_| env.shows(|c| &c.tools, name))
+        .ok_or_else(|| unknown(ItemKind::Tool, name))?;
+    let args = take_arguments(params);
+    if !(args.is_null() || args.is_object()) {
+        return Err(Error::invalid_params("`arguments` must be an object"));
+    }
+    let entity = ctx.entity_id().clone();
+    let result = tool.call(args, ctx).await;
+    if let Some(o) = env.observer {
+        let outcome = match &result {
+            Ok(r) if r.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(Error::InputRequired) => "input_required",
+            Err(_) => "error",
+        };
+        o.tool_call(&entity, &tool.info().name, outcome);
+    }
+    serde_json::to_value(result?).map_err(|e| Error::Internal(e.to_string()))
+}
