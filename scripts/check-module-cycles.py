@@ -4,8 +4,8 @@
     python3 scripts/check-module-cycles.py server/src
 
 A module's dependencies are the `crate::<module>` paths in its files (comments and test modules
-left out). The server is kept acyclic (transport → edge → limits/auth → response); run it on
-`core/src` to see the engine's remaining knots.
+left out). Both crates with layers are kept acyclic: core (protocol → context → registry →
+methods → engine) and the server (transport → edge → limits/auth → response).
 """
 import glob
 import os

@@ -4,7 +4,17 @@
 //! Mounted at `/admin`; the OpenAPI document is generated from this code and served at
 //! `/openapi.json`, with Swagger UI at `/docs`. Every route needs the admin bearer token.
 
-mod api;
+//! One file per tag of the OpenAPI document; `common` holds what they share.
+
+mod api_keys;
+mod common;
+mod entities;
+mod logs;
+mod prompts;
+mod resources;
+mod server;
+mod sessions;
+mod tools;
 mod types;
 
 use std::sync::Arc;
@@ -14,12 +24,33 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
 use poem_openapi::OpenApiService;
 
 use crate::state::AppState;
-pub use api::AdminApi;
 use types::ErrorBody;
+
+/// The admin API: every tag's routes, in the order the document lists them.
+pub type AdminApi = (
+    tools::ToolsApi,
+    resources::ResourcesApi,
+    prompts::PromptsApi,
+    server::ServerApi,
+    sessions::SessionsApi,
+    entities::EntitiesApi,
+    api_keys::ApiKeysApi,
+    logs::LogsApi,
+);
 
 /// The OpenAPI service of the admin API (also used to render the spec in tests).
 pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
-    OpenApiService::new(AdminApi::new(state), "FastMCP-MT admin API", env!("CARGO_PKG_VERSION"))
+    let api = (
+        tools::ToolsApi::new(Arc::clone(&state)),
+        resources::ResourcesApi::new(Arc::clone(&state)),
+        prompts::PromptsApi::new(Arc::clone(&state)),
+        server::ServerApi::new(Arc::clone(&state)),
+        sessions::SessionsApi::new(Arc::clone(&state)),
+        entities::EntitiesApi::new(Arc::clone(&state)),
+        api_keys::ApiKeysApi::new(Arc::clone(&state)),
+        logs::LogsApi::new(state),
+    );
+    OpenApiService::new(api, "FastMCP-MT admin API", env!("CARGO_PKG_VERSION"))
         .description(
             "Query and drive a FastMCP-MT server without an MCP client. Every route needs \
              `Authorization: Bearer <admin token>` (`--admin-token`, or the token printed at start).",

@@ -1,5 +1,5 @@
-//! Pieces shared by the MCP transports: body limits, JSON parsing, content negotiation and SSE
-//! framing (tenant checks and admission live in `edge`, shared answers in `response`).
+//! Pieces shared by the MCP transports: body limits, JSON parsing and content negotiation (SSE
+//! lives in `sse`, tenant checks and admission in `edge`, shared answers in `response`).
 
 use bytes::Bytes;
 use fastmcp_core::protocol::codes;
@@ -45,53 +45,6 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Response> {
             format!("Parse error: {e}"),
         )
     })
-}
-
-/// One SSE frame. `data` is written as one `data:` line (JSON has no raw newlines).
-pub(crate) fn sse_frame(event: Option<&str>, id: Option<&str>, data: &str) -> Bytes {
-    let mut s = String::with_capacity(data.len() + 48);
-    if let Some(id) = id {
-        s.push_str("id: ");
-        s.push_str(id);
-        s.push('\n');
-    }
-    if let Some(ev) = event {
-        s.push_str("event: ");
-        s.push_str(ev);
-        s.push('\n');
-    }
-    for line in data.split('\n') {
-        s.push_str("data: ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push('\n');
-    Bytes::from(s)
-}
-
-/// A comment frame that keeps proxies from timing the stream out.
-pub(crate) fn sse_keepalive() -> Bytes {
-    Bytes::from_static(b": keep-alive\n\n")
-}
-
-/// An SSE response from a channel of frames.
-pub(crate) fn sse_response(
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-    session: Option<&str>,
-) -> Response {
-    let stream = futures::StreamExt::map(
-        tokio_stream::wrappers::ReceiverStream::new(rx),
-        Ok::<_, std::io::Error>,
-    );
-    let mut b = Response::builder()
-        .status(StatusCode::OK)
-        .content_type("text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache, no-transform")
-        .header("x-accel-buffering", "no");
-    if let Some(s) = session {
-        b = b.header(SESSION_HEADER, s);
-    }
-    b.body(Body::from_bytes_stream(stream))
 }
 
 /// Whether the `Accept` header admits `mime` (absent header or `*/*` admit everything).
@@ -148,17 +101,5 @@ mod tests {
         h.insert(header::ACCEPT, "text/*;q=0.5".parse().unwrap());
         assert!(accepts(&h, "text/event-stream"));
         assert!(!accepts(&h, "application/json"));
-    }
-
-    #[test]
-    fn sse_frames() {
-        assert_eq!(
-            sse_frame(Some("message"), Some("s/1"), "{}"),
-            Bytes::from("id: s/1\nevent: message\ndata: {}\n\n")
-        );
-        assert_eq!(
-            sse_frame(None, Some("s/"), ""),
-            Bytes::from("id: s/\ndata: \n\n")
-        );
     }
 }

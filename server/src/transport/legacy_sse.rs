@@ -15,11 +15,10 @@ use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
 use super::http::{
-    load_session, parse_json, read_body, rpc_error, sse_frame, sse_response, store_error, tenant,
-    tenant_over_rate,
+    load_session, parse_json, read_body, rpc_error, store_error, tenant, tenant_over_rate,
 };
 use super::outlet::QueueOutlet;
-use super::streamable::forward_stream;
+use super::sse::{forward_stream, sse_frame, sse_response};
 use crate::limits::{Denied, Refusal};
 use crate::state::AppState;
 

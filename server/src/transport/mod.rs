@@ -8,5 +8,6 @@
 pub(crate) mod http;
 pub(crate) mod legacy_sse;
 pub(crate) mod outlet;
+pub(crate) mod sse;
 pub(crate) mod stateless;
 pub(crate) mod streamable;

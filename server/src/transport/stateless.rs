@@ -19,11 +19,9 @@ use poem::{Request, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::http::{
-    json_response, rpc_error, sse_frame, sse_keepalive, sse_response, SESSION_HEADER,
-    VERSION_HEADER,
-};
+use super::http::{json_response, rpc_error, SESSION_HEADER, VERSION_HEADER};
 use super::outlet::{ChannelOutlet, OutletMsg};
+use super::sse::{self, sse_frame, sse_keepalive, sse_response, Delivery, Opening};
 use crate::state::AppState;
 
 const METHOD_HEADER: &str = "mcp-method";
@@ -228,38 +226,23 @@ async fn run(
         mcp.handle_modern(&entity, rpc, &meta, outlet, Some(principal))
             .await
     });
-    let mut first = None;
     let keep_alive = state.http.keep_alive;
-    if !prefers_sse {
-        // A call still running after one keep-alive interval moves to a stream when the
-        // client accepts one: this revision cancels by closing the POST, and only a response
-        // that is being written (keep-alives included) notices the close. A plain-JSON answer
-        // pending in hyper would let the handler run on for nobody.
-        let slow = tokio::time::sleep(keep_alive);
-        tokio::select! {
-            biased;
-            done = &mut work => match rx.try_recv() {
-                Err(_) => {
-                    let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::OK);
-                    return json_response(status, &done.message);
-                }
-                Ok(m) => {
-                    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
-                    tokio::spawn(async move {
-                        forward(&frames_tx, m).await;
-                        while let Ok(m) = rx.try_recv() { forward(&frames_tx, m).await; }
-                        send(&frames_tx, &done.message).await;
-                    });
-                    return sse_response(frames_rx, None);
-                }
-            },
-            // A closed channel (the handler's outlet dropped while the engine still records
-            // the outcome, e.g. a failure written to a remote log store) is not a notification:
-            // only a message moves the answer to a stream.
-            Some(m) = rx.recv() => first = Some(m),
-            () = slow, if accepts_sse => {}
+    // A call still running after one keep-alive interval moves to a stream when the client
+    // accepts one: this revision cancels by closing the POST, and only a response that is
+    // being written (keep-alives included) notices the close. A plain-JSON answer pending in
+    // hyper would let the handler run on for nobody.
+    let delivery = Delivery {
+        accepts_sse,
+        prefers_sse,
+        move_after: Some(keep_alive),
+    };
+    let (first, done) = match sse::open(&mut work, &mut rx, delivery).await {
+        Opening::Json(done) => {
+            let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::OK);
+            return json_response(status, &done.message);
         }
-    }
+        Opening::Stream { first, done } => (first, done),
+    };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         if let Some(m) = first {
@@ -267,15 +250,19 @@ async fn run(
         }
         let mut tick =
             tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
-        let done = loop {
-            tokio::select! {
-                biased;
-                Some(m) = rx.recv() => forward(&frames_tx, m).await,
-                done = &mut work => break done,
-                // The client went away: dropping the work cancels the handler.
-                _ = frames_tx.closed() => return,
-                // Writing is how a closed connection is noticed while the handler is silent.
-                _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return },
+        let done = if let Some(done) = done {
+            done
+        } else {
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(m) = rx.recv() => forward(&frames_tx, m).await,
+                    done = &mut work => break done,
+                    // The client went away: dropping the work cancels the handler.
+                    _ = frames_tx.closed() => return,
+                    // Writing is how a closed connection is noticed while the handler is silent.
+                    _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return },
+                }
             }
         };
         while let Ok(m) = rx.try_recv() {

@@ -13,10 +13,7 @@ use fastmcp_core::protocol::{
     codes, jsonrpc, ErrorObject, Message, Request as RpcRequest, MODERN_PROTOCOL_VERSION,
 };
 use fastmcp_core::storage::EventId;
-use fastmcp_core::{
-    unsupported_version_error, EntityId, McpServer, Principal, SessionRecord, StreamKey,
-};
-use futures::StreamExt;
+use fastmcp_core::{unsupported_version_error, EntityId, Principal, SessionRecord, StreamKey};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
@@ -25,10 +22,11 @@ use tokio::sync::mpsc;
 
 use super::http::{
     accepts, error_status, find_ignore_case, is_media_type, json_response, load_session,
-    parse_json, read_body, rpc_error, sse_frame, sse_keepalive, sse_response, store_error, tenant,
-    LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
+    parse_json, read_body, rpc_error, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
+    VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
+use super::sse::{self, forward_stream, sse_frame, sse_response, Delivery, Opening};
 use crate::limits::Denied;
 use crate::state::AppState;
 
@@ -354,33 +352,15 @@ async fn run_request(
             .await
     });
 
-    let mut final_response = None;
-    let mut pending = None;
-    if !prefers_sse {
-        let first = tokio::select! {
-            biased;
-            response = &mut work => match rx.try_recv() {
-                // Finished without a word: the fast path, plain JSON.
-                Err(_) => return json_response(StatusCode::OK, &response),
-                // Finished in one poll but emitted notifications first: they still go out, in order.
-                Ok(first) => { final_response = Some(response); Some(first) }
-            },
-            first = rx.recv() => first,
-        };
-        let Some(first) = first else {
-            return json_response(StatusCode::OK, &work.await);
-        };
-        if !accepts_sse {
-            // The client takes JSON only: nothing but the result can reach it.
-            let response = match final_response {
-                Some(r) => r,
-                None => work.await,
-            };
-            return json_response(StatusCode::OK, &response);
-        }
-        pending = Some(first);
-    }
-
+    let delivery = Delivery {
+        accepts_sse,
+        prefers_sse,
+        move_after: None,
+    };
+    let (mut pending, mut final_response) = match sse::open(&mut work, &mut rx, delivery).await {
+        Opening::Json(response) => return json_response(StatusCode::OK, &response),
+        Opening::Stream { first, done } => (first, done),
+    };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let stream = StreamKey::new(session.id, new_stream_name());
     let primed = wants_priming(&session);
@@ -538,42 +518,6 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         metrics.stream(&entity, -1);
     });
     sse_response(frames_rx, Some(&session_header))
-}
-
-/// Copies a subscription to an SSE body, with keep-alives; ends when the stream ends, the
-/// client goes away, or the session is gone (checked, and its TTL refreshed, at each keep-alive).
-pub(crate) async fn forward_stream(
-    mcp: McpServer,
-    session: SessionRecord,
-    stream: StreamKey,
-    mut sub: fastmcp_core::EventStream,
-    frames: mpsc::Sender<Bytes>,
-    keep_alive: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(keep_alive);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            ev = sub.next() => match ev {
-                Some(Ok(ev)) => {
-                    let id = format!("{}/{}", stream.name, ev.id);
-                    let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
-                    if frames.send(frame).await.is_err() { return; }
-                }
-                Some(Err(e)) => { tracing::warn!(error = %e, "stream subscription failed"); return; }
-                None => return,
-            },
-            _ = tick.tick() => {
-                let ttl = mcp.config().session_ttl;
-                // Gone (deleted or expired) ends the stream; a store hiccup does not.
-                if let Ok(false) = mcp.sessions().touch(&session.entity, &session.id, ttl).await {
-                    return;
-                }
-                if frames.send(sse_keepalive()).await.is_err() { return; }
-            }
-            _ = frames.closed() => return,
-        }
-    }
 }
 
 /// `DELETE /{entity}/mcp`: ends the session everywhere.
