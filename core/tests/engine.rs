@@ -139,7 +139,8 @@ async fn list_changes_reach_handshake_sessions_and_listen_streams() {
             req(1, "tools/call", json!({"name": "change"})),
             Arc::new(Collect::default()),
         )
-        .await;
+        .await
+        .to_value();
     assert_eq!(r["result"]["content"][0]["text"], "announced", "{r}");
 
     let changed = vec!["notifications/tools/list_changed".to_string()];
@@ -266,7 +267,8 @@ async fn failures_are_logged_in_both_eras() {
             None,
         )
         .await;
-    assert_eq!(r.message["result"]["isError"], true, "{}", r.message);
+    let m = r.message.to_value();
+    assert_eq!(m["result"]["isError"], true, "{m}");
     let r = s
         .handle_modern(
             &acme(),
@@ -276,7 +278,8 @@ async fn failures_are_logged_in_both_eras() {
             None,
         )
         .await;
-    assert_eq!(r.message["error"]["code"], -32602, "{}", r.message);
+    let m = r.message.to_value();
+    assert_eq!(m["error"]["code"], -32602, "{m}");
 
     let logs = LogStore::recent(&store, &acme(), None, 10).await.unwrap();
     let errors: Vec<&str> = logs

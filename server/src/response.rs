@@ -5,7 +5,6 @@ use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, RequestId};
 use fastmcp_core::Error;
 use poem::http::StatusCode;
 use poem::Response;
-use serde_json::Value;
 
 /// A JSON-RPC error response with an HTTP status (`id` null unless known).
 pub(crate) fn rpc_error(
@@ -21,8 +20,11 @@ pub(crate) fn error_status(status: StatusCode, code: i64, message: impl Into<Str
     rpc_error(status, None, ErrorObject::new(code, message))
 }
 
-/// A JSON body with a status.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+/// A JSON body with a status: a typed response written once, or a `Value`.
+pub(crate) fn json_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     Response::builder()
         .status(status)

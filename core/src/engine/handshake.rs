@@ -15,13 +15,14 @@ use crate::auth::Principal;
 use crate::context::{Outlet, RequestScope};
 use crate::error::{Error, Result};
 use crate::protocol::{
-    codes, jsonrpc, Eras, ErrorObject, Method, Notification, Request, RequestId, Response,
-    LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
+    codes, Eras, ErrorObject, Method, MethodResult, Notification, Reply, Request, RequestId,
+    Response, LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::storage::SessionRecord;
 
-/// What the transport gets back from [`McpServer::handle_request`].
-pub type ResponseMessage = Value;
+/// What the transport gets back from [`McpServer::handle_request`]: the typed JSON-RPC
+/// response, written once, by the transport.
+pub type ResponseMessage = Reply;
 
 /// The -32022 error for a protocol version this server does not serve, listing those it does.
 pub fn unsupported_version_error(requested: &str) -> ErrorObject {
@@ -100,8 +101,8 @@ impl McpServer {
             .serve_request(session, request, outlet, principal)
             .await
         {
-            Ok(result) => jsonrpc::response(&id, result),
-            Err(e) => jsonrpc::error_response(Some(&id), &e.to_error_object()),
+            Ok(result) => Reply::result(id, result),
+            Err(e) => Reply::error(id, e.to_error_object()),
         }
     }
 
@@ -114,14 +115,14 @@ impl McpServer {
         request: Request,
         outlet: Arc<dyn Outlet>,
         principal: Option<Arc<Principal>>,
-    ) -> Result<Value> {
+    ) -> Result<MethodResult> {
         let id = request.id.clone();
         let method = Method::parse(&request.method);
         let outcome = match method {
             Some(Method::Initialize) => Err(Error::Rpc(ErrorObject::invalid_request(
                 "the session is already initialized",
             ))),
-            Some(Method::Ping) => Ok(json!({})),
+            Some(Method::Ping) => Ok(MethodResult::Empty),
             _ if session.protocol_version.is_none() => {
                 Err(Error::Rpc(ErrorObject::invalid_request(
                     "the session is not initialized: send `initialize` first",

@@ -15,7 +15,7 @@ use crate::context::RequestScope;
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::methods::{self, Env};
-use crate::protocol::{Method, RequestId};
+use crate::protocol::{Method, MethodResult, RequestId};
 
 /// One request on its way through the pipeline, whichever era it came in.
 pub(crate) struct Call {
@@ -28,7 +28,7 @@ pub(crate) struct Call {
 
 /// Serves `call`: registers it for cancellation (requests of a session), applies the entity's
 /// visibility rules, routes it, and turns a handler panic into -32603 for this request only.
-pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<Value> {
+pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResult> {
     let shared: &Arc<Shared> = &server.shared;
     let entity = call.scope.entity.clone();
     let registration = match (call.scope.session_id, &call.scope.request_id) {
@@ -102,7 +102,7 @@ pub(crate) async fn finish(
     session: Option<SessionId>,
     id: &RequestId,
     method: &str,
-    outcome: &Result<Value>,
+    outcome: &Result<MethodResult>,
 ) {
     if let Err(e @ (Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_))) =
         outcome

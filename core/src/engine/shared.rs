@@ -16,7 +16,7 @@ use crate::context::{Context, Services};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::methods::CallObserver;
-use crate::protocol::{Change, LoggingLevel, RequestId, ResourceContents};
+use crate::protocol::{Change, LoggingLevel, MethodResult, RequestId, ResourceContents};
 use crate::registry::Registry;
 use crate::storage::{
     now_ms, EntityConfig, EntityConfigStore, LogKind, LogRecord, LogStore, MessageQueue,
@@ -66,13 +66,13 @@ impl Shared {
         entity: &EntityId,
         session: Option<SessionId>,
         id: &RequestId,
-        outcome: &Result<Value>,
+        outcome: &Result<MethodResult>,
     ) {
         if self.logs.is_none() {
             return;
         }
         let (message, data) = match outcome {
-            Ok(r) if r.get("isError").and_then(Value::as_bool) == Some(true) => (
+            Ok(r) if r.is_tool_error() => (
                 format!("request {id} returned an error result"),
                 json!({ "request_id": id, "result": r }),
             ),

@@ -24,8 +24,8 @@ use crate::context::{InputRound, Outlet, RequestScope};
 use crate::error::{Error, Result};
 use crate::ids::EntityId;
 use crate::protocol::{
-    codes, jsonrpc, ErrorObject, LoggingLevel, Method, Request, MODERN_PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS,
+    codes, ErrorObject, LoggingLevel, Method, MethodResult, Reply, Request, Stamp, Stamped,
+    MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS,
 };
 
 /// `_meta` key of the request's protocol version (required).
@@ -129,7 +129,7 @@ pub fn name_param(method: &str) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct ModernResponse {
     /// The JSON-RPC response.
-    pub message: Value,
+    pub message: Reply,
     /// 200, or 400/404 for the errors the revision puts in the HTTP status.
     pub status: u16,
 }
@@ -192,7 +192,7 @@ impl McpServer {
             .filter(|m| m.in_modern_era() && *m != Method::SubscriptionsListen);
         let outcome = match method {
             None => Err(Error::Rpc(ErrorObject::method_not_found(&request.method))),
-            Some(Method::ServerDiscover) => Ok(self.discover()),
+            Some(Method::ServerDiscover) => Ok(MethodResult::Json(self.discover())),
             Some(m) => {
                 self.serve_modern(entity, m, request, meta, outlet, principal)
                     .await
@@ -200,20 +200,19 @@ impl McpServer {
         };
         pipeline::finish(self, entity, None, &id, request_name(method), &outcome).await;
         match outcome {
-            Ok(mut result) => {
-                if let Some(obj) = result.as_object_mut() {
-                    obj.entry("resultType").or_insert_with(|| json!("complete"));
-                    if let Some(hint) = method.and_then(|m| m.info().cache) {
-                        obj.entry("ttlMs").or_insert(json!(hint.ttl_ms));
-                        obj.entry("cacheScope").or_insert(json!(if hint.public {
-                            "public"
-                        } else {
-                            "private"
-                        }));
-                    }
-                }
+            Ok(result) => {
+                // An `InputRequiredResult` says what it is; every other result is complete,
+                // with the caching hint of its row in the method table.
+                let asks =
+                    matches!(&result, MethodResult::Json(v) if v.get("resultType").is_some());
+                let hint = method.and_then(|m| m.info().cache);
+                let stamp = (!asks).then(|| Stamp {
+                    result_type: "complete",
+                    ttl_ms: hint.map(|h| h.ttl_ms),
+                    cache_scope: hint.map(|h| if h.public { "public" } else { "private" }),
+                });
                 ModernResponse {
-                    message: jsonrpc::response(&id, result),
+                    message: Reply::result(id, Stamped { result, stamp }),
                     status: 200,
                 }
             }
@@ -229,7 +228,7 @@ impl McpServer {
                 };
                 ModernResponse {
                     status: status_for_code(err.code),
-                    message: jsonrpc::error_response(Some(&id), &err),
+                    message: Reply::error(id, err),
                 }
             }
         }
@@ -246,7 +245,7 @@ impl McpServer {
         meta: &RequestMeta,
         outlet: Arc<dyn Outlet>,
         principal: Option<Arc<Principal>>,
-    ) -> Result<Value> {
+    ) -> Result<MethodResult> {
         let info = method.info();
         let may_ask = info.may_ask;
         let target = info
@@ -319,11 +318,11 @@ impl McpServer {
                 let token = states
                     .seal(server_name, entity, info.name, &target, &state, ttl_ms)
                     .await?;
-                Ok(json!({
+                Ok(MethodResult::Json(json!({
                     "resultType": "input_required",
                     "inputRequests": pending,
                     "requestState": token,
-                }))
+                })))
             }
             (other, _) => other,
         }

@@ -1,15 +1,16 @@
 //! `completion/complete`: suggestions for a prompt argument or a template variable.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{str_param, unknown, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
+use crate::protocol::MethodResult;
 
 /// Suggestions returned at most (the spec's limit); `total` says how many there were.
 const MAX_VALUES: usize = 100;
 
-pub(super) async fn complete(env: &Env<'_>, params: &Value, ctx: Context) -> Result<Value> {
+pub(super) async fn complete(env: &Env<'_>, params: &Value, ctx: Context) -> Result<MethodResult> {
     let r = params
         .get("ref")
         .ok_or_else(|| Error::invalid_params("`ref` is required"))?;
@@ -43,6 +44,6 @@ pub(super) async fn complete(env: &Env<'_>, params: &Value, ctx: Context) -> Res
         None => vec![],
     };
     let total = values.len();
-    let shown: Vec<String> = values.into_iter().take(MAX_VALUES).collect();
-    Ok(json!({ "completion": { "values": shown, "total": total, "hasMore": total > MAX_VALUES } }))
+    let values = values.into_iter().take(MAX_VALUES).collect();
+    Ok(MethodResult::Completion { values, total })
 }

@@ -1,12 +1,12 @@
 //! `logging/setLevel`: the session's threshold for `notifications/message`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::protocol::LoggingLevel;
+use crate::protocol::{LoggingLevel, MethodResult};
 
-pub(super) async fn set_level(params: &Value, ctx: Context) -> Result<Value> {
+pub(super) async fn set_level(params: &Value, ctx: Context) -> Result<MethodResult> {
     let level: LoggingLevel = params
         .get("level")
         .cloned()
@@ -18,5 +18,5 @@ pub(super) async fn set_level(params: &Value, ctx: Context) -> Result<Value> {
         })?;
     ctx.update_session(|r| r.logging_level = Some(level))
         .await?;
-    Ok(json!({}))
+    Ok(MethodResult::Empty)
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
-use crate::protocol::{ErrorObject, Method};
+use crate::protocol::{ErrorObject, Method, MethodResult};
 use crate::registry::Registry;
 use crate::storage::{EntityConfig, Visibility};
 
@@ -47,7 +47,7 @@ pub(crate) async fn route(
     method: Method,
     params: Option<Value>,
     ctx: Context,
-) -> Result<Value> {
+) -> Result<MethodResult> {
     let mut params = params.unwrap_or_else(|| json!({}));
     match method {
         Method::ToolsList => paging::page(env, &params, paging::Listing::Tools),

@@ -2,11 +2,14 @@
 //! the catalog's pre-rendered items that the entity sees, a page at a time behind an opaque
 //! cursor.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Env;
 use crate::error::{Error, Result};
+use crate::protocol::{ListPage, MethodResult};
 use crate::storage::{EntityConfig, Visibility};
 
 /// Which listing.
@@ -29,52 +32,65 @@ impl Listing {
         }
     }
 
-    fn items<'a>(self, env: &Env<'a>) -> &'a [Value] {
+    fn items(self, env: &Env<'_>) -> Arc<[Value]> {
         let r = env.registry;
-        match self {
+        Arc::clone(match self {
             Listing::Tools => &r.tools_json,
             Listing::Resources => &r.resources_json,
             Listing::ResourceTemplates => &r.templates_json,
             Listing::Prompts => &r.prompts_json,
-        }
+        })
     }
 }
 
 /// One page of `listing`, as the entity sees it.
-pub(super) fn page(env: &Env<'_>, params: &Value, listing: Listing) -> Result<Value> {
+pub(super) fn page(env: &Env<'_>, params: &Value, listing: Listing) -> Result<MethodResult> {
     let (key, field, rules) = listing.shape();
     let items = listing.items(env);
+    let size = env.page_size.max(1);
     match env.visibility(rules) {
-        None => slice(params, items, key, env.page_size),
+        None => {
+            let start = start(params, items.len())?;
+            let end = (start + size).min(items.len());
+            let next = (end < items.len()).then(|| encode_cursor(end));
+            Ok(MethodResult::List(ListPage::range(
+                key,
+                items,
+                start..end,
+                next,
+            )))
+        }
         Some(vis) => {
-            let shown: Vec<Value> = items
+            let shown: Vec<usize> = items
                 .iter()
-                .filter(|v| {
+                .enumerate()
+                .filter(|(_, v)| {
                     v.get(field)
                         .and_then(Value::as_str)
                         .is_some_and(|n| vis.shows(n))
                 })
-                .cloned()
+                .map(|(i, _)| i)
                 .collect();
-            slice(params, &shown, key, env.page_size)
+            let start = start(params, shown.len())?;
+            let end = (start + size).min(shown.len());
+            let next = (end < shown.len()).then(|| encode_cursor(end));
+            let picked = shown[start..end].to_vec();
+            Ok(MethodResult::List(ListPage::picked(
+                key, items, picked, next,
+            )))
         }
     }
 }
 
-fn slice(params: &Value, items: &[Value], key: &str, page_size: usize) -> Result<Value> {
-    let start = match params.get("cursor") {
-        None | Some(Value::Null) => 0,
+/// Where the page starts: the cursor's offset, at most `len`.
+fn start(params: &Value, len: usize) -> Result<usize> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(0),
         Some(Value::String(c)) => decode_cursor(c)
-            .filter(|&o| o <= items.len())
-            .ok_or_else(|| Error::invalid_params("invalid cursor"))?,
-        Some(_) => return Err(Error::invalid_params("`cursor` must be a string")),
-    };
-    let end = (start + page_size.max(1)).min(items.len());
-    let mut result = json!({ key: &items[start..end] });
-    if end < items.len() {
-        result["nextCursor"] = json!(encode_cursor(end));
+            .filter(|&o| o <= len)
+            .ok_or_else(|| Error::invalid_params("invalid cursor")),
+        Some(_) => Err(Error::invalid_params("`cursor` must be a string")),
     }
-    Ok(result)
 }
 
 fn encode_cursor(offset: usize) -> String {

@@ -4,9 +4,10 @@ use serde_json::Value;
 
 use super::{str_param, take_arguments, unknown, Env};
 use crate::context::Context;
-use crate::error::{Error, ItemKind, Result};
+use crate::error::{ItemKind, Result};
+use crate::protocol::MethodResult;
 
-pub(super) async fn get(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<Value> {
+pub(super) async fn get(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<MethodResult> {
     let name = str_param(params, "name")?;
     let prompt = env
         .registry
@@ -14,6 +15,5 @@ pub(super) async fn get(env: &Env<'_>, params: &mut Value, ctx: Context) -> Resu
         .filter(|_| env.shows(|c| &c.prompts, name))
         .ok_or_else(|| unknown(ItemKind::Prompt, name))?;
     let args = take_arguments(params);
-    let result = prompt.get(args, ctx).await?;
-    serde_json::to_value(result).map_err(|e| Error::Internal(e.to_string()))
+    prompt.get(args, ctx).await.map(MethodResult::Prompt)
 }

@@ -1,11 +1,12 @@
 //! `resources/read`, `resources/subscribe` and `resources/unsubscribe` (the lists are
 //! [listings](super::paging)).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{str_param, Env};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::protocol::MethodResult;
 
 /// Whether the entity sees the resource or template that serves `uri`.
 fn visible(env: &Env<'_>, uri: &str) -> bool {
@@ -14,13 +15,15 @@ fn visible(env: &Env<'_>, uri: &str) -> bool {
         .is_some_and(|k| env.shows(|c| &c.resources, k))
 }
 
-pub(super) async fn read(env: &Env<'_>, params: &Value, ctx: Context) -> Result<Value> {
+pub(super) async fn read(env: &Env<'_>, params: &Value, ctx: Context) -> Result<MethodResult> {
     let uri = str_param(params, "uri")?;
     if !visible(env, uri) {
         return Err(Error::ResourceNotFound(uri.to_string()));
     }
-    let contents = env.registry.read_resource(uri, ctx).await?;
-    Ok(json!({ "contents": contents }))
+    env.registry
+        .read_resource(uri, ctx)
+        .await
+        .map(MethodResult::Read)
 }
 
 /// Adds `uri` to (or removes it from) the session's subscriptions, which the notifier reads.
@@ -29,7 +32,7 @@ pub(super) async fn subscribe(
     params: &Value,
     ctx: Context,
     subscribe: bool,
-) -> Result<Value> {
+) -> Result<MethodResult> {
     let uri = str_param(params, "uri")?.to_string();
     if !visible(env, &uri) {
         return Err(Error::ResourceNotFound(uri));
@@ -42,5 +45,5 @@ pub(super) async fn subscribe(
         }
     })
     .await?;
-    Ok(json!({}))
+    Ok(MethodResult::Empty)
 }

@@ -6,6 +6,7 @@ use super::{str_param, take_arguments, unknown, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
 use crate::ids::EntityId;
+use crate::protocol::MethodResult;
 
 /// Hears about tool calls (for metrics); called after each `tools/call`, in both eras.
 pub trait CallObserver: Send + Sync + 'static {
@@ -13,7 +14,7 @@ pub trait CallObserver: Send + Sync + 'static {
     fn tool_call(&self, entity: &EntityId, tool: &str, outcome: &'static str);
 }
 
-pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<Value> {
+pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<MethodResult> {
     let name = str_param(params, "name")?;
     let tool = env
         .registry
@@ -35,5 +36,5 @@ pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Res
         };
         o.tool_call(&entity, &tool.info().name, outcome);
     }
-    serde_json::to_value(result?).map_err(|e| Error::Internal(e.to_string()))
+    result.map(MethodResult::Tool)
 }

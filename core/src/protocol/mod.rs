@@ -5,9 +5,11 @@
 pub mod changes;
 pub mod jsonrpc;
 pub mod methods;
+pub mod results;
 pub mod types;
 
 pub use changes::Change;
 pub use jsonrpc::{codes, ErrorObject, Message, Notification, Request, RequestId, Response};
 pub use methods::{CacheHint, Eras, Method, MethodInfo};
+pub use results::{ListPage, MethodResult, Reply, Stamp, Stamped};
 pub use types::*;

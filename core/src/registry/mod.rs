@@ -104,7 +104,7 @@ impl RegistryBuilder {
 
     /// Freezes the catalog.
     pub fn build(self) -> Registry {
-        fn render<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Vec<Value> {
+        fn render<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Arc<[Value]> {
             items
                 .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
                 .collect()
@@ -147,15 +147,15 @@ impl RegistryBuilder {
 pub struct Registry {
     tools: Vec<Tool>,
     tool_index: HashMap<String, usize>,
-    pub(crate) tools_json: Vec<Value>,
+    pub(crate) tools_json: Arc<[Value]>,
     resources: Vec<Resource>,
     resource_index: HashMap<String, usize>,
-    pub(crate) resources_json: Vec<Value>,
+    pub(crate) resources_json: Arc<[Value]>,
     templates: Vec<ResourceTemplate>,
-    pub(crate) templates_json: Vec<Value>,
+    pub(crate) templates_json: Arc<[Value]>,
     prompts: Vec<Prompt>,
     prompt_index: HashMap<String, usize>,
-    pub(crate) prompts_json: Vec<Value>,
+    pub(crate) prompts_json: Arc<[Value]>,
 }
 
 impl Registry {

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::constant_time_eq;
 use super::types::ApiError;
+use crate::edge::{close_session, open_session, NoSession, SessionCap};
 use crate::state::AppState;
 
 /// `Authorization: Bearer <admin token>`.
@@ -126,11 +127,15 @@ pub(super) async fn run_as(
     });
     mcp.initialize(&mut record, Some(&init))
         .map_err(api_error)?;
-    let record = mcp
-        .sessions()
-        .create(record, mcp.config().session_ttl)
-        .await
-        .map_err(api_error)?;
+    let record = match open_session(state, record, SessionCap::Exempt).await {
+        Ok(r) => r,
+        Err(NoSession::Store(e)) => return Err(api_error(e)),
+        Err(NoSession::Refused(_)) => {
+            return Err(api_error(Error::Internal(
+                "an exempt session was refused".into(),
+            )))
+        }
+    };
     let msg = Message::from_value(
         json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
     );
@@ -141,11 +146,12 @@ pub(super) async fn run_as(
         ),
         _ => None,
     };
-    if let Err(e) = crate::state::end_session(mcp, entity, &record.id).await {
+    if let Err(e) = close_session(state, entity, &record.id).await {
         tracing::warn!(error = %e, "admin: cannot remove a throwaway session");
     }
     reply
         .ok_or_else(|| ApiError::new(ApiError::BadRequest, "bad_request", "malformed request"))?
+        .map(|r| r.to_value())
         .map_err(api_error)
 }
 

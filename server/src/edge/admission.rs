@@ -186,3 +186,65 @@ pub(crate) async fn load_session(
         Err(e) => Err(store_error(&e)),
     }
 }
+
+/// Whether a new session counts against the entity's session cap.
+pub(crate) enum SessionCap<'a> {
+    /// A client's session: refused (429, or -32029 answering request `id`) at the cap.
+    Enforced(Option<&'a fastmcp_core::protocol::RequestId>),
+    /// An operator's throwaway session (the admin API's calls): counted, never refused.
+    Exempt,
+}
+
+/// Why [`open_session`] opened none.
+pub(crate) enum NoSession {
+    /// The entity is at its session cap (or its limits could not be read): the ready answer.
+    Refused(Response),
+    /// The store failed.
+    Store(fastmcp_core::Error),
+}
+
+impl NoSession {
+    /// The HTTP answer of an MCP transport.
+    pub(crate) fn into_response(self) -> Response {
+        match self {
+            NoSession::Refused(r) => r,
+            NoSession::Store(e) => store_error(&e),
+        }
+    }
+}
+
+/// The one place sessions are created, so the session cap and the metrics see every one:
+/// checks the cap, stores the record, counts it live.
+pub(crate) async fn open_session(
+    state: &crate::state::AppState,
+    record: fastmcp_core::SessionRecord,
+    cap: SessionCap<'_>,
+) -> Result<fastmcp_core::SessionRecord, NoSession> {
+    let mcp = &state.mcp;
+    if let SessionCap::Enforced(id) = cap {
+        state
+            .limits
+            .check_sessions(mcp, &state.metrics, &record.entity, id)
+            .await
+            .map_err(NoSession::Refused)?;
+    }
+    let record = mcp
+        .sessions()
+        .create(record, mcp.config().session_ttl)
+        .await
+        .map_err(NoSession::Store)?;
+    tracing::debug!(entity = %record.entity, session = %record.id, "session created");
+    state.metrics.session(&record.entity, true);
+    Ok(record)
+}
+
+/// Ends a session that [`open_session`] opened, everywhere: the record, its streams (their
+/// subscribers end), its replies, its running requests on this instance, and its count.
+pub(crate) async fn close_session(
+    state: &crate::state::AppState,
+    entity: &EntityId,
+    id: &fastmcp_core::SessionId,
+) -> fastmcp_core::Result<()> {
+    state.metrics.session(entity, false);
+    crate::state::end_session(&state.mcp, entity, id).await
+}

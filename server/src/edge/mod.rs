@@ -7,4 +7,7 @@
 mod admission;
 mod origin;
 
-pub(crate) use admission::{admit, load_session, tenant, tenant_over_rate};
+pub(crate) use admission::{
+    admit, close_session, load_session, open_session, tenant, tenant_over_rate, NoSession,
+    SessionCap,
+};

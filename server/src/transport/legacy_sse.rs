@@ -19,6 +19,7 @@ use super::http::{
 };
 use super::outlet::QueueOutlet;
 use super::sse::{forward_stream, sse_frame, sse_response};
+use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::{Denied, Refusal};
 use crate::state::AppState;
 
@@ -33,43 +34,35 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Err(r) => return r,
     };
     let mcp = state.mcp.clone();
-    if let Err(resp) = state
-        .limits
-        .check_sessions(&mcp, &state.metrics, &entity, None)
-        .await
-    {
-        return resp;
-    }
     let mut record = SessionRecord::new(entity.clone());
     record.principal = Some(principal.subject.clone());
     record.transport = fastmcp_core::storage::SessionTransport::LegacySse;
-    let record = match mcp
-        .sessions()
-        .create(record, mcp.config().session_ttl)
-        .await
-    {
+    let record = match open_session(&state, record, SessionCap::Enforced(None)).await {
         Ok(r) => r,
-        Err(e) => return store_error(&e),
+        Err(no) => return no.into_response(),
     };
     let stream = StreamKey::new(record.id, STREAM);
     let sub = match mcp.queue().subscribe(&entity, &stream, None).await {
         Ok(s) => s,
-        Err(e) => return store_error(&e),
+        Err(e) => {
+            if let Err(e) = close_session(&state, &entity, &record.id).await {
+                tracing::warn!(error = %e, "cannot clean up a legacy session that never streamed");
+            }
+            return store_error(&e);
+        }
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let endpoint = format!("/{}/messages?session_id={}", entity, record.id);
     let _ = frames_tx.try_send(sse_frame(Some("endpoint"), None, &endpoint));
     let keep_alive = state.http.keep_alive;
-    let metrics = Arc::clone(&state.metrics);
+    let state = Arc::clone(&state);
     tokio::spawn(async move {
         let (entity, id) = (record.entity.clone(), record.id);
-        metrics.session(&entity, true);
-        metrics.stream(&entity, 1);
-        forward_stream(mcp.clone(), record, stream, sub, frames_tx, keep_alive).await;
-        metrics.stream(&entity, -1);
-        metrics.session(&entity, false);
+        state.metrics.stream(&entity, 1);
+        forward_stream(mcp, record, stream, sub, frames_tx, keep_alive).await;
+        state.metrics.stream(&entity, -1);
         // The connection is the session in this transport: when it goes, so does the session.
-        if let Err(e) = crate::state::end_session(&mcp, &entity, &id).await {
+        if let Err(e) = close_session(&state, &entity, &id).await {
             tracing::warn!(error = %e, "cannot clean up legacy session");
         }
     });
@@ -182,7 +175,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 let reply = mcp
                     .handle_request_as(&session, r, outlet, Some(principal))
                     .await;
-                if let Err(e) = queue.publish(&entity, &stream, &reply).await {
+                if let Err(e) = queue.publish(&entity, &stream, &reply.to_value()).await {
                     tracing::warn!(error = %e, "cannot publish response");
                 }
             });

@@ -279,10 +279,9 @@ async fn forward(frames: &mpsc::Sender<Bytes>, msg: OutletMsg) {
     }
 }
 
-async fn send(frames: &mpsc::Sender<Bytes>, message: &Value) {
-    let _ = frames
-        .send(sse_frame(Some("message"), None, &message.to_string()))
-        .await;
+async fn send<T: serde::Serialize + ?Sized>(frames: &mpsc::Sender<Bytes>, message: &T) {
+    let text = serde_json::to_string(message).unwrap_or_default();
+    let _ = frames.send(sse_frame(Some("message"), None, &text)).await;
 }
 
 /// `subscriptions/listen`: an acknowledgement at once, then the changes the filter asked for,

@@ -27,6 +27,7 @@ use super::http::{
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use super::sse::{self, forward_stream, sse_frame, sse_response, Delivery, Opening};
+use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::Denied;
 use crate::state::AppState;
 
@@ -179,30 +180,16 @@ async fn initialize(
     principal: &Principal,
     req: RpcRequest,
 ) -> Response {
-    let mcp = &state.mcp;
-    if let Err(resp) = state
-        .limits
-        .check_sessions(mcp, &state.metrics, &entity, Some(&req.id))
-        .await
-    {
-        return resp;
-    }
     let mut record = SessionRecord::new(entity);
     record.principal = Some(principal.subject.clone());
-    let result = match mcp.initialize(&mut record, req.params.as_ref()) {
+    let result = match state.mcp.initialize(&mut record, req.params.as_ref()) {
         Ok(r) => r,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), e.to_error_object()),
     };
-    let record = match mcp
-        .sessions()
-        .create(record, mcp.config().session_ttl)
-        .await
-    {
+    let record = match open_session(state, record, SessionCap::Enforced(Some(&req.id))).await {
         Ok(r) => r,
-        Err(e) => return store_error(&e),
+        Err(no) => return no.into_response(),
     };
-    tracing::debug!(entity = %record.entity, session = %record.id, "session created");
-    state.metrics.session(&record.entity, true);
     let mut resp = json_response(StatusCode::OK, &jsonrpc::response(&req.id, result));
     if let Ok(v) = record.id.to_string().parse() {
         resp.headers_mut().insert(SESSION_HEADER, v);
@@ -290,7 +277,8 @@ async fn post_batch(
                 };
                 let outlet = Arc::new(fastmcp_core::NullOutlet);
                 let who = Some(Arc::clone(principal));
-                out.push(state.mcp.handle_request_as(&session, r, outlet, who).await);
+                let reply = state.mcp.handle_request_as(&session, r, outlet, who).await;
+                out.push(reply.to_value());
             }
             Ok(Message::Notification(n)) => {
                 if let Err(e) = state.mcp.handle_notification(&session, n).await {
@@ -403,7 +391,15 @@ async fn run_request(
             }
         }
         if let Some(resp) = final_response {
-            emit(&queue, &entity, &stream, &mut frames, &resp, primed).await;
+            emit(
+                &queue,
+                &entity,
+                &stream,
+                &mut frames,
+                &resp.to_value(),
+                primed,
+            )
+            .await;
         }
         if let Err(e) = queue.close(&entity, &stream).await {
             tracing::warn!(error = %e, "cannot close stream");
@@ -539,8 +535,7 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    state.metrics.session(&entity, false);
-    match crate::state::end_session(&state.mcp, &entity, &session.id).await {
+    match close_session(state, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
         Err(e) => store_error(&e),
     }

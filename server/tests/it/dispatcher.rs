@@ -106,6 +106,7 @@ fn req(id: i64, method: &str, params: Value) -> Request {
 async fn call(s: &McpServer, rec: &SessionRecord, id: i64, method: &str, params: Value) -> Value {
     s.handle_request(rec, req(id, method, params), Arc::new(Collect::default()))
         .await
+        .to_value()
 }
 
 #[tokio::test]
@@ -362,7 +363,8 @@ async fn server_requests_time_out_without_a_client_answer() {
             req(1, "tools/call", json!({"name": "ask"})),
             collect.clone(),
         )
-        .await;
+        .await
+        .to_value();
     assert!(
         r["error"]["message"]
             .as_str()
@@ -395,7 +397,7 @@ async fn server_requests_time_out_without_a_client_answer() {
         panic!()
     };
     s.handle_response(&rec, answer).await.unwrap();
-    let r = task.await.unwrap();
+    let r = task.await.unwrap().to_value();
     assert_eq!(r["result"]["content"][0]["text"], "decline", "{r}");
 }
 
