@@ -70,6 +70,16 @@ f=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$ART/cargo
 count "$p" "$f"
 [ "$rc" -eq 0 ] || { echo "cargo test failed"; exit 1; }
 
+# nginx: the e2e fleet tests (rolling restarts) and the conformance runs behind a balancer.
+if ! command -v nginx >/dev/null; then
+  # Installing must not start the distribution's own nginx on port 80.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
 echo "== end-to-end (Python MCP SDK against target/debug/fastmcp)"
 VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
@@ -110,15 +120,6 @@ for run in "active memory" "all memory" "req:2026-07-28 memory" "req:2025-11-25 
 done
 
 echo "== conformance through a round-robin nginx over two instances sharing Redis, then PostgreSQL"
-if ! command -v nginx >/dev/null; then
-  # Installing must not start the distribution's own nginx on port 80.
-  made_policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-  fi
-  apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
-  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-fi
 lb_run() {  # $1: store name, $2: store URL
   local LB_DIR P1 P2 LB A_PID B_PID LB_PID
   LB_DIR=$(mktemp -d)

@@ -160,6 +160,14 @@ impl Error {
         }
     }
 
+    /// This error with every cause under it, for operators' logs: `{self}: {source}: …`.
+    /// Clients see only [`Display`](std::fmt::Display) (a backend's own message can name
+    /// tables, hosts or values); the log gets the whole chain, so a store failure names its
+    /// cause (SQLSTATE and message, the Redis error kind).
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+
     /// Whether the same call, unchanged, may succeed if made again later: the store was
     /// unreachable, a compare-and-swap lost a race, or the client was slow to answer. The one
     /// definition: JSON-RPC errors carry it as `data.retryable`, HTTP edges as 503/409/504.
@@ -228,8 +236,45 @@ impl Error {
     }
 }
 
+/// [`Error::report`]: the error and its causes, one line.
+pub struct Report<'a>(&'a Error);
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
 impl From<ErrorObject> for Error {
     fn from(e: ErrorObject) -> Self {
         Error::Rpc(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_see_the_operation_and_logs_see_the_cause() {
+        let e = Error::backend(
+            "postgres: upsert catalog",
+            std::io::Error::other("SQLSTATE 23505: duplicate key"),
+        );
+        assert_eq!(e.to_string(), "storage backend error: postgres: upsert catalog");
+        assert_eq!(
+            e.to_error_object().message,
+            "storage backend error: postgres: upsert catalog"
+        );
+        assert_eq!(
+            e.report().to_string(),
+            "storage backend error: postgres: upsert catalog: SQLSTATE 23505: duplicate key"
+        );
     }
 }

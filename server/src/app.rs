@@ -1,6 +1,7 @@
 //! The poem application: routes, shared state, health checks, and a TCP acceptor with
 //! `TCP_NODELAY` (poem's own leaves Nagle on, which stalls multi-write SSE responses ~40 ms).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,9 +11,10 @@ use poem::http::StatusCode;
 use poem::listener::Acceptor;
 use poem::web::Data;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{get, handler, EndpointExt, Request, Response, Route};
+use poem::{get, handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 use crate::response::json_response;
 pub use crate::state::AppState;
@@ -20,6 +22,7 @@ use crate::transport::{legacy_sse, streamable};
 
 /// All routes: MCP endpoints per entity, the admin API and its docs, health and readiness.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    let tracked = Arc::clone(&state);
     let admin = crate::admin::service(Arc::clone(&state));
     let spec = admin.spec_endpoint();
     let docs = admin.swagger_ui();
@@ -57,6 +60,23 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
             poem::post(legacy_sse::message).around(|ep, req| observed(ep, req, "messages")),
         )
         .data(state)
+        .around(move |ep, req| {
+            let state = Arc::clone(&tracked);
+            async move {
+                // Counted while the handler runs, so a draining process knows when the
+                // requests it accepted are answered.
+                let _in_flight = state.requests.token();
+                let mut resp = ep.call(req).await?.into_response();
+                if state.is_draining() {
+                    // Not reused: the next request goes (through the balancer) elsewhere.
+                    resp.headers_mut().insert(
+                        poem::http::header::CONNECTION,
+                        poem::http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok(resp)
+            }
+        })
 }
 
 /// Counts an MCP request and its time to response headers, by entity and status.
@@ -135,6 +155,13 @@ fn health() -> Response {
 
 #[handler]
 async fn ready(state: Data<&Arc<AppState>>) -> Response {
+    // Out of the load balancer's rotation from the first moment of a drain.
+    if state.is_draining() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "draining", "store": state.store_kind }),
+        );
+    }
     match state.mcp.sessions().ping().await {
         Ok(()) => json_response(
             StatusCode::OK,
@@ -175,10 +202,15 @@ fn index(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     )
 }
 
-/// Accepts TCP connections with `TCP_NODELAY` set.
+/// A TCP acceptor with `TCP_NODELAY` that drains: once its token is cancelled it takes every
+/// connection the kernel has already queued, then closes the listening socket, so later connects
+/// are refused (a balancer sends them to another instance) and none that was queued is reset.
 pub struct NoDelayAcceptor {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     local: LocalAddr,
+    drain: Option<CancellationToken>,
+    /// Connections taken from the backlog at the drain, handed out one by one.
+    queued: VecDeque<(TcpStream, SocketAddr)>,
 }
 
 impl NoDelayAcceptor {
@@ -186,12 +218,65 @@ impl NoDelayAcceptor {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local = LocalAddr(listener.local_addr()?.into());
-        Ok(Self { listener, local })
+        Ok(Self {
+            listener: Some(listener),
+            local,
+            drain: None,
+            queued: VecDeque::new(),
+        })
+    }
+
+    /// Stops accepting when `drain` is cancelled (after taking what is already queued).
+    pub fn draining_on(mut self, drain: CancellationToken) -> Self {
+        self.drain = Some(drain);
+        self
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(std::io::Error::other("the listener is closed")),
+        }
+    }
+
+    /// Takes the kernel's queue of established connections and closes the listener.
+    fn close(&mut self) -> std::io::Result<()> {
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
+        // A std listener in non-blocking mode answers `WouldBlock` once the queue is empty,
+        // whatever the runtime's readiness bookkeeping says.
+        let listener = listener.into_std()?;
+        loop {
+            match listener.accept() {
+                Ok((io, peer)) => {
+                    io.set_nonblocking(true)?;
+                    self.queued.push_back((TcpStream::from_std(io)?, peer));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "draining the accept queue");
+                    break;
+                }
+            }
+        }
+        tracing::info!(queued = self.queued.len(), "listener closed");
+        Ok(())
+    }
+
+    fn wrap(
+        &self,
+        io: TcpStream,
+        peer: SocketAddr,
+    ) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        io.set_nodelay(true)?;
+        Ok((
+            io,
+            self.local.clone(),
+            RemoteAddr(peer.into()),
+            poem::http::uri::Scheme::HTTP,
+        ))
     }
 }
 
@@ -205,13 +290,28 @@ impl Acceptor for NoDelayAcceptor {
     async fn accept(
         &mut self,
     ) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
-        let (io, peer) = self.listener.accept().await?;
-        io.set_nodelay(true)?;
-        Ok((
-            io,
-            self.local.clone(),
-            RemoteAddr(peer.into()),
-            poem::http::uri::Scheme::HTTP,
-        ))
+        loop {
+            if let Some((io, peer)) = self.queued.pop_front() {
+                return self.wrap(io, peer);
+            }
+            let draining = self.drain.as_ref().is_some_and(|d| d.is_cancelled());
+            let Some(listener) = &self.listener else {
+                // Closed: nothing more will come; the server stops through its own signal.
+                return std::future::pending().await;
+            };
+            if draining {
+                self.close()?;
+                continue;
+            }
+            let accepted = match &self.drain {
+                Some(drain) => tokio::select! {
+                    r = listener.accept() => r,
+                    () = drain.cancelled() => continue,
+                },
+                None => listener.accept().await,
+            };
+            let (io, peer) = accepted?;
+            return self.wrap(io, peer);
+        }
     }
 }

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_SSE_KEEP_ALIVE_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_secs: u64,
+    /// Seconds a draining process (SIGTERM, Ctrl-C) gives calls in flight to finish before it
+    /// exits. Keep it under the orchestrator's own grace period (Kubernetes: 30 s).
+    #[arg(long, env = "FASTMCP_MT_SHUTDOWN_GRACE_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
     /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
     #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
     pub client_request_timeout: u64,
@@ -493,7 +498,7 @@ pub async fn serve_with_auth(
         let prompts: Vec<_> = r.prompts().iter().map(|x| x.info().clone()).collect();
         pg.upsert_catalog(&mcp.info().name, &tools, &resources, &templates, &prompts)
             .await
-            .map_err(|e| StartError::Store(format!("cannot record the catalog: {e}")))?;
+            .map_err(|e| StartError::Store(format!("cannot record the catalog: {}", e.report())))?;
     }
     let acceptor = NoDelayAcceptor::bind(args.bind)
         .await
@@ -508,17 +513,65 @@ pub async fn serve_with_auth(
         instance = %state.instance_id,
         "serving MCP at http://{local}/{{entity_id}}/mcp (legacy SSE at /{{entity_id}}/sse); admin API docs at http://{local}/docs"
     );
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(drain_on_signal(Arc::clone(&state), grace, stop.clone()));
+    let acceptor = acceptor.draining_on(state.draining.clone());
     Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            routes(state),
-            shutdown_signal(),
-            Some(Duration::from_secs(5)),
-        )
+        // By the time `stop` fires every accepted request is answered: what remains are idle
+        // connections and the last frames of ended streams, a moment's work.
+        .run_with_graceful_shutdown(routes(state), stop.cancelled_owned(), Some(FLUSH))
         .await
         .map_err(|source| StartError::Bind {
             addr: args.bind,
             source,
         })
+}
+
+/// How long the server gives open connections to flush once the drain is over.
+const FLUSH: Duration = Duration::from_secs(1);
+
+/// The drain, from the signal to `stop`:
+/// 1. `draining`: `/ready` answers 503, the acceptor takes what the kernel queued and closes
+///    the listener (later connects are refused, so a balancer retries them elsewhere), streams
+///    a client can resume elsewhere end, responses say `Connection: close`;
+/// 2. wait, within `grace`, until the requests accepted are answered and the calls that run
+///    in tasks of their own (answers on streams, the legacy transport's) are done;
+/// 3. `stop`: the server closes what is left.
+async fn drain_on_signal(
+    state: Arc<AppState>,
+    grace: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    shutdown_signal().await;
+    let started = std::time::Instant::now();
+    state.draining.cancel();
+    state.requests.close();
+    state.calls.close();
+    let idle = async {
+        loop {
+            state.requests.wait().await;
+            state.calls.wait().await;
+            // Connections taken from the backlog may not have sent their request yet: idle
+            // means idle twice, a moment apart.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if state.requests.is_empty() && state.calls.is_empty() {
+                return;
+            }
+        }
+    };
+    match tokio::time::timeout(grace, idle).await {
+        Ok(()) => tracing::info!(
+            after_ms = started.elapsed().as_millis() as u64,
+            "drained; stopping"
+        ),
+        Err(_) => tracing::warn!(
+            requests = state.requests.len(),
+            calls = state.calls.len(),
+            "grace period over; stopping with work in flight"
+        ),
+    }
+    stop.cancel();
 }
 
 async fn shutdown_signal() {

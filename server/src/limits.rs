@@ -216,7 +216,7 @@ impl Drop for CallSlot {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 if let Err(e) = store.release(&key, &slot).await {
-                    tracing::warn!(error = %e, "cannot release a call slot; it expires with its lease");
+                    tracing::warn!(error = %e.report(), "cannot release a call slot; it expires with its lease");
                 }
             });
         }

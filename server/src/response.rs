@@ -45,7 +45,7 @@ pub(crate) fn store_error(e: &Error) -> Response {
         _ => "session store error",
     };
     if status.is_server_error() {
-        tracing::warn!(error = %e, "store failure");
+        tracing::warn!(error = %e.report(), "store failure");
     }
     error_status(status, codes::INTERNAL_ERROR, message)
 }

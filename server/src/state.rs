@@ -38,6 +38,22 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-entity limits, enforced through the shared store.
     pub limits: Limits,
+    /// Cancelled when the process starts to drain (SIGTERM): `/ready` answers 503, and streams
+    /// that a client can resume elsewhere end now.
+    pub draining: tokio_util::sync::CancellationToken,
+    /// Calls that run in tasks of their own (answered on a stream, or the legacy transport's),
+    /// which a draining process waits for, within its grace period, before it exits.
+    pub calls: tokio_util::task::TaskTracker,
+    /// HTTP requests being handled (until their handler returns; a stream's body is the
+    /// business of the task that feeds it).
+    pub requests: tokio_util::task::TaskTracker,
+}
+
+impl AppState {
+    /// Whether the process is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
 }
 
 impl AppState {
@@ -147,6 +163,9 @@ impl AppBuilder {
             api_keys: Arc::clone(&self.stores.api_keys),
             metrics,
             limits: self.limits,
+            draining: tokio_util::sync::CancellationToken::new(),
+            calls: tokio_util::task::TaskTracker::new(),
+            requests: tokio_util::task::TaskTracker::new(),
         })
     }
 }

@@ -76,7 +76,11 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
                 let s = fastmcp_storage_redis::RedisStore::connect(cfg)
                     .await
                     .map_err(|e| {
-                        OpenError(format!("cannot use Redis at {}: {e}", redact_url(url)))
+                        OpenError(format!(
+                            "cannot use Redis at {}: {}",
+                            redact_url(url),
+                            e.report()
+                        ))
                     })?;
                 Ok(Stores::of(s, "redis"))
             }
@@ -94,7 +98,11 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
                 let s = fastmcp_storage_postgres::PostgresStore::connect(cfg)
                     .await
                     .map_err(|e| {
-                        OpenError(format!("cannot use PostgreSQL at {}: {e}", redact_url(url)))
+                        OpenError(format!(
+                            "cannot use PostgreSQL at {}: {}",
+                            redact_url(url),
+                            e.report()
+                        ))
                     })?;
                 Ok(Stores {
                     postgres: Some(s.clone()),

@@ -149,10 +149,37 @@ fn map_err(what: &str, e: sqlx::Error) -> Error {
         }),
         _ => false,
     };
+    let cause = Cause {
+        sqlstate: code,
+        error: e,
+    };
     if transient {
-        Error::unavailable(format!("postgres: {what}"), e)
+        Error::unavailable(format!("postgres: {what}"), cause)
     } else {
-        Error::backend(format!("postgres: {what}"), e)
+        Error::backend(format!("postgres: {what}"), cause)
+    }
+}
+
+/// The driver's error with the SQLSTATE it carried, so an operator reading the log sees the
+/// database's own classification (`23505`, `40P01`, …) next to its message.
+#[derive(Debug)]
+struct Cause {
+    sqlstate: Option<String>,
+    error: sqlx::Error,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sqlstate {
+            Some(code) => write!(f, "SQLSTATE {code}: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
     }
 }
 
@@ -218,6 +245,14 @@ impl PostgresStore {
     ) -> Result<()> {
         let err = |e| map_err("upsert catalog", e);
         let mut tx = self.pool.begin().await.map_err(err)?;
+        // Instances of one server start together (a rollout, an autoscaler): each replaces the
+        // same rows. Without this lock two transactions insert the same keys (23505) or lock
+        // rows in opposite orders (40P01). Held until commit; other servers' names hash apart.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('fastmcp/catalog/' || $1, 0))")
+            .bind(server_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_err("upsert catalog: lock", e))?;
         for table in [
             "DELETE FROM tools WHERE server_name = $1",
             "DELETE FROM resources WHERE server_name = $1",
@@ -242,7 +277,7 @@ impl PostgresStore {
             .bind(t.annotations.as_ref().and_then(|a| serde_json::to_value(a).ok()).map(Json))
             .execute(&mut *tx)
             .await
-            .map_err(err)?;
+            .map_err(|e| map_err("upsert catalog: insert into tools", e))?;
         }
         let static_rows = resources
             .iter()
@@ -263,7 +298,7 @@ impl PostgresStore {
             .bind(mime_type)
             .execute(&mut *tx)
             .await
-            .map_err(err)?;
+            .map_err(|e| map_err("upsert catalog: insert into resources", e))?;
         }
         for p in prompts {
             let args = serde_json::to_value(&p.arguments).unwrap_or(Value::Null);
@@ -274,7 +309,7 @@ impl PostgresStore {
                 .bind(Json(args))
                 .execute(&mut *tx)
                 .await
-                .map_err(err)?;
+                .map_err(|e| map_err("upsert catalog: insert into prompts", e))?;
         }
         tx.commit().await.map_err(err)
     }
@@ -379,6 +414,40 @@ mod tests {
         PostgresStore::connect(cfg)
             .await
             .expect("postgres reachable")
+    }
+
+    /// Instances of one server start together and each records the catalog: every write must
+    /// succeed (it failed with 23505 or 40P01 before the catalog lock), and the rows are one
+    /// catalog, not a mix.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_catalog_writes_all_succeed() {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+            return;
+        };
+        let server = format!("fleet-{}", uuid::Uuid::new_v4().simple());
+        let tools: Vec<_> = (0..20)
+            .map(|i| fastmcp_core::protocol::ToolInfo {
+                name: format!("t{i}"),
+                title: None,
+                description: Some("d".into()),
+                input_schema: serde_json::json!({"type": "object"}),
+                output_schema: None,
+                annotations: None,
+            })
+            .collect();
+        let stores = futures::future::join_all((0..6).map(|_| instance(&url))).await;
+        let writes = stores
+            .iter()
+            .map(|s| s.upsert_catalog(&server, &tools, &[], &[], &[]));
+        for r in futures::future::join_all(writes).await {
+            r.unwrap();
+        }
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools WHERE server_name = $1")
+            .bind(&server)
+            .fetch_one(stores[0].pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 20);
     }
 
     /// Each instance keeps decoded records; a save or delete made through another instance must

@@ -130,7 +130,7 @@ pub(crate) async fn cancelled_elsewhere(
             Ok(Some(_)) => return,
             Ok(None) => {}
             Err(e) => {
-                tracing::debug!(error = %e, "cannot watch for a remote cancellation; retrying");
+                tracing::debug!(error = %e.report(), "cannot watch for a remote cancellation; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

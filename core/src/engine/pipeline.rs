@@ -107,7 +107,7 @@ pub(crate) async fn finish(
     if let Err(e @ (Error::Unavailable { .. } | Error::Backend { .. } | Error::Internal(_))) =
         outcome
     {
-        tracing::warn!(error = %e, method, "request failed");
+        tracing::warn!(error = %e.report(), method, "request failed");
     }
     server
         .shared

@@ -167,7 +167,7 @@ impl Services for Shared {
             created_at_ms: now_ms(),
         };
         if let Err(e) = logs.append(&rec).await {
-            tracing::warn!(error = %e, "cannot keep a log record");
+            tracing::warn!(error = %e.report(), "cannot keep a log record");
         }
     }
 

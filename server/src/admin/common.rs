@@ -57,7 +57,7 @@ pub(super) fn api_error(e: Error) -> ApiError {
                 "temporarily unavailable; retry later",
             ),
             _ => {
-                tracing::warn!(error = %e, "admin: request failed");
+                tracing::warn!(error = %e.report(), "admin: request failed");
                 ApiError::new(ApiError::Internal, "internal", "internal error")
             }
         },
@@ -147,7 +147,7 @@ pub(super) async fn run_as(
         _ => None,
     };
     if let Err(e) = close_session(state, entity, &record.id).await {
-        tracing::warn!(error = %e, "admin: cannot remove a throwaway session");
+        tracing::warn!(error = %e.report(), "admin: cannot remove a throwaway session");
     }
     reply
         .ok_or_else(|| ApiError::new(ApiError::BadRequest, "bad_request", "malformed request"))?

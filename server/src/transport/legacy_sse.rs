@@ -46,7 +46,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Ok(s) => s,
         Err(e) => {
             if let Err(e) = close_session(&state, &entity, &record.id).await {
-                tracing::warn!(error = %e, "cannot clean up a legacy session that never streamed");
+                tracing::warn!(error = %e.report(), "cannot clean up a legacy session that never streamed");
             }
             return store_error(&e);
         }
@@ -59,11 +59,12 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
     tokio::spawn(async move {
         let (entity, id) = (record.entity.clone(), record.id);
         state.metrics.stream(&entity, 1);
-        forward_stream(mcp, record, stream, sub, frames_tx, keep_alive).await;
+        let drain = state.draining.clone();
+        forward_stream(mcp, record, stream, sub, frames_tx, keep_alive, drain).await;
         state.metrics.stream(&entity, -1);
         // The connection is the session in this transport: when it goes, so does the session.
         if let Err(e) = close_session(&state, &entity, &id).await {
-            tracing::warn!(error = %e, "cannot clean up legacy session");
+            tracing::warn!(error = %e.report(), "cannot clean up legacy session");
         }
     });
     sse_response(frames_rx, None)
@@ -170,13 +171,14 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 entity: entity.clone(),
                 stream: stream.clone(),
             });
-            tokio::spawn(async move {
+            // Tracked: a draining process waits for the call, within its grace period.
+            state.calls.spawn(async move {
                 let _slot = slot;
                 let reply = mcp
                     .handle_request_as(&session, r, outlet, Some(principal))
                     .await;
                 if let Err(e) = queue.publish(&entity, &stream, &reply.to_value()).await {
-                    tracing::warn!(error = %e, "cannot publish response");
+                    tracing::warn!(error = %e.report(), "cannot publish response");
                 }
             });
         }

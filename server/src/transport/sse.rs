@@ -129,7 +129,8 @@ where
 }
 
 /// Copies a subscription to an SSE body, with keep-alives; ends when the stream ends, the
-/// client goes away, or the session is gone (checked, and its TTL refreshed, at each keep-alive).
+/// client goes away, the session is gone (checked, and its TTL refreshed, at each keep-alive), or
+/// this instance drains.
 pub(crate) async fn forward_stream(
     mcp: McpServer,
     session: SessionRecord,
@@ -137,6 +138,7 @@ pub(crate) async fn forward_stream(
     mut sub: fastmcp_core::EventStream,
     frames: mpsc::Sender<Bytes>,
     keep_alive: std::time::Duration,
+    drain: tokio_util::sync::CancellationToken,
 ) {
     let mut tick = tokio::time::interval(keep_alive);
     tick.tick().await;
@@ -148,7 +150,7 @@ pub(crate) async fn forward_stream(
                     let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
                     if frames.send(frame).await.is_err() { return; }
                 }
-                Some(Err(e)) => { tracing::warn!(error = %e, "stream subscription failed"); return; }
+                Some(Err(e)) => { tracing::warn!(error = %e.report(), "stream subscription failed"); return; }
                 None => return,
             },
             _ = tick.tick() => {
@@ -160,6 +162,9 @@ pub(crate) async fn forward_stream(
                 if frames.send(sse_keepalive()).await.is_err() { return; }
             }
             _ = frames.closed() => return,
+            // This instance drains: end the stream; the client resumes it elsewhere with
+            // Last-Event-ID (the events are in the shared store).
+            _ = drain.cancelled() => return,
         }
     }
 }

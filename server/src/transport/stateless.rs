@@ -244,7 +244,8 @@ async fn run(
         Opening::Stream { first, done } => (first, done),
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
+    // Tracked: a draining process waits for the call (its grace period), as for a JSON one.
+    state.calls.spawn(async move {
         if let Some(m) = first {
             forward(&frames_tx, m).await;
         }
@@ -308,11 +309,24 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
     let _ = frames_tx.try_send(sse_frame(Some("message"), None, &ack.to_string()));
     let keep_alive = state.http.keep_alive;
     let metrics = Arc::clone(&state.metrics);
+    let drain = state.draining.clone();
     tokio::spawn(async move {
         metrics.stream(&entity, 1);
         let _closed = scopeguard(move || metrics.stream(&entity, -1));
         let mut tick = tokio::time::interval(keep_alive);
         tick.tick().await;
+        // The listen result that ends the stream cleanly: the client listens again, on any
+        // instance.
+        let done = || {
+            let done = jsonrpc::response(
+                &rpc.id,
+                serde_json::json!({
+                    "_meta": { fastmcp_core::engine::stateless::META_SUBSCRIPTION_ID: sub_id },
+                    "resultType": "complete",
+                }),
+            );
+            sse_frame(Some("message"), None, &done.to_string())
+        };
         loop {
             tokio::select! {
                 ev = sub.next() => match ev {
@@ -322,17 +336,18 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
                             if frames_tx.send(frame).await.is_err() { return; }
                         }
                     }
-                    Some(Err(e)) => { tracing::warn!(error = %e, "listen subscription failed"); return; }
+                    Some(Err(e)) => { tracing::warn!(error = %e.report(), "listen subscription failed"); return; }
                     None => {
                         // The stream ended (shutdown): say so with the listen result.
-                        let done = jsonrpc::response(&rpc.id, serde_json::json!({
-                            "_meta": { fastmcp_core::engine::stateless::META_SUBSCRIPTION_ID: sub_id },
-                            "resultType": "complete",
-                        }));
-                        let _ = frames_tx.send(sse_frame(Some("message"), None, &done.to_string())).await;
+                        let _ = frames_tx.send(done()).await;
                         return;
                     }
                 },
+                // This instance drains: end as a finished listen.
+                _ = drain.cancelled() => {
+                    let _ = frames_tx.send(done()).await;
+                    return;
+                }
                 _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return; },
                 _ = frames_tx.closed() => return,
             }

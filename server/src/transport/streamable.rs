@@ -362,7 +362,9 @@ async fn run_request(
     let queue = Arc::clone(state.mcp.queue());
     let entity = session.entity.clone();
     let session_header = session.id.to_string();
-    tokio::spawn(async move {
+    let drain = state.draining.clone();
+    // Tracked: a draining process waits for the call, within its grace period.
+    state.calls.spawn(async move {
         // Runs to completion even if the client goes away: every event is published first,
         // so a reconnect with Last-Event-ID (here or elsewhere) gets the rest.
         let mut frames = Some(frames_tx);
@@ -379,6 +381,12 @@ async fn run_request(
                     biased;
                     Some(m) = rx.recv() => m,
                     resp = &mut work => { final_response = Some(resp); continue; }
+                    // Draining: end a resumable stream now; the client resumes it on another
+                    // instance with Last-Event-ID while the call finishes here and publishes.
+                    _ = drain.cancelled(), if primed && frames.is_some() => {
+                        frames = None;
+                        continue;
+                    }
                 }
             };
             match msg {
@@ -402,7 +410,7 @@ async fn run_request(
             .await;
         }
         if let Err(e) = queue.close(&entity, &stream).await {
-            tracing::warn!(error = %e, "cannot close stream");
+            tracing::warn!(error = %e.report(), "cannot close stream");
         }
     });
     sse_response(frames_rx, Some(&session_header))
@@ -419,7 +427,7 @@ async fn emit(
     let id = match queue.publish(entity, stream, message).await {
         Ok(id) => Some(format!("{}/{}", stream.name, id)),
         Err(e) => {
-            tracing::warn!(error = %e, "event not persisted; delivering without resumability");
+            tracing::warn!(error = %e.report(), "event not persisted; delivering without resumability");
             None
         }
     };
@@ -507,10 +515,11 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let keep_alive = state.http.keep_alive;
     let session_header = session.id.to_string();
     let metrics = Arc::clone(&state.metrics);
+    let drain = state.draining.clone();
     tokio::spawn(async move {
         metrics.stream(&session.entity, 1);
         let entity = session.entity.clone();
-        forward_stream(mcp, session, stream, sub, frames_tx, keep_alive).await;
+        forward_stream(mcp, session, stream, sub, frames_tx, keep_alive, drain).await;
         metrics.stream(&entity, -1);
     });
     sse_response(frames_rx, Some(&session_header))

@@ -1,0 +1,410 @@
+"""Fleets: instances that start at the same moment, drain on SIGTERM, and roll under load.
+
+What an orchestrator does on every rollout, with real processes on one shared store (Redis, then
+PostgreSQL): start several instances at once, send each SIGTERM in turn and start it again while
+clients of both eras call tools and read resumable streams, and `kill -9` one mid-run.
+
+Needs ``FASTMCP_E2E_REDIS_URL`` and/or ``FASTMCP_E2E_DATABASE_URL`` (scripts/test.sh sets both),
+and nginx for the rolling restart (scripts/test.sh installs it). Under CI, missing ones fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import _binary_path, _free_port, _tail
+from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_initialize
+from test_scale_out import SseReader
+
+REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
+DATABASE_URL = os.environ.get("FASTMCP_E2E_DATABASE_URL")
+BACKENDS = {name: url for name, url in (("redis", REDIS_URL), ("postgres", DATABASE_URL)) if url}
+if not BACKENDS:
+    pytest.skip("no shared store configured", allow_module_level=True)
+NGINX = shutil.which("nginx")
+GRACE_SECS = 10
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request) -> str:
+    return BACKENDS[request.param]
+
+
+def entity() -> str:
+    return f"fleet-{uuid.uuid4().hex[:8]}"
+
+
+class Node:
+    """One `fastmcp serve` on a fixed port, so a restarted instance takes its place."""
+
+    def __init__(self, tmp: Path, name: str, store: str, wait: bool = True):
+        self.name, self.tmp, self.store = name, tmp, store
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.starts = 0
+        self.proc: subprocess.Popen | None = None
+        self.start()
+        if wait:
+            self.wait_ready()
+
+    def start(self) -> None:
+        self.starts += 1
+        self.log = self.tmp / f"{self.name}-{self.starts}.log"
+        self.proc = subprocess.Popen(
+            [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", self.store,
+             "--shutdown-grace-secs", str(GRACE_SECS)],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="info"),
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {_tail(self.log)}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name} not ready: {_tail(self.log)}")
+
+    def sigterm(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout: float = GRACE_SECS + 5) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def start_together(tmp: Path, store: str, n: int) -> list[Node]:
+    """`n` instances spawned in one go, before any is ready: what a Deployment does."""
+    nodes = [Node(tmp, f"n{i}", store, wait=False) for i in range(n)]
+    for node in nodes:
+        node.wait_ready()
+    return nodes
+
+
+def test_instances_started_together_all_come_up(tmp_path, store):
+    # Several rounds: the catalog write and the migrations race on every one.
+    for round_ in range(3):
+        nodes = start_together(tmp_path, store, 4)
+        try:
+            for node in nodes:
+                assert node.proc.poll() is None, _tail(node.log)
+                r = httpx.get(f"{node.url}/ready", timeout=5)
+                assert r.status_code == 200, (round_, node.name, r.text)
+        finally:
+            for node in nodes:
+                node.stop()
+
+
+def _count_call(n: int, delay_ms: int, rid: int = 9) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+            "params": {"name": "count", "arguments": {"n": n, "delay_ms": delay_ms},
+                       "_meta": {"progressToken": f"p{rid}"}}}
+
+
+def test_sigterm_drains_calls_and_ends_streams_for_their_clients_to_resume(tmp_path, store):
+    a, b = Node(tmp_path, "a", store), Node(tmp_path, "b", store)
+    e = entity()
+    try:
+        with httpx.Client(timeout=30) as http:
+            sid = raw_initialize(http, a.url, e)
+            n = 10
+            # A call answered in JSON only, in flight when the signal comes: it must finish.
+            json_result: dict[str, Any] = {}
+
+            def json_call() -> None:
+                headers = dict(mcp_headers(sid), accept="application/json")
+                r = httpx.post(f"{a.url}/{e}/mcp", headers=headers, json=_count_call(n, 150, rid=1), timeout=30)
+                json_result["status"] = r.status_code
+                json_result["body"] = r.json()
+
+            caller = threading.Thread(target=json_call)
+            caller.start()
+            # A resumable stream of the same kind of call.
+            stream = SseReader("POST", f"{a.url}/{e}/mcp", mcp_headers(sid), _count_call(n, 150, rid=2))
+            seen = [stream.next_message(), stream.next_message()]
+            # A legacy HTTP+SSE session and a 2026-07-28 listen stream held by `a`.
+            legacy = SseReader("GET", f"{a.url}/{e}/sse", {"accept": "text/event-stream"})
+            endpoint = legacy.next_raw()
+            assert endpoint and endpoint.get("event") == "endpoint", endpoint
+            listen_body = {"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen", "params": {
+                "notifications": {"toolsListChanged": True},
+                "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}}}}
+            listen = SseReader("POST", f"{a.url}/{e}/mcp", {
+                "accept": "application/json, text/event-stream", "content-type": "application/json",
+                "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen"}, listen_body)
+            assert listen.next_message()[1]["method"] == "notifications/subscriptions/acknowledged"
+
+            signalled = time.monotonic()
+            a.sigterm()
+            # Out of rotation at once: /ready is refused or 503, never 200 again.
+            time.sleep(0.3)
+            try:
+                assert httpx.get(f"{a.url}/ready", timeout=2).status_code == 503
+            except httpx.HTTPError:
+                pass
+            # The listen stream ends as a finished listen; the legacy stream ends.
+            _, done = listen.next_message(timeout=5)
+            assert done.get("id") == 77 and done["result"]["resultType"] == "complete", done
+            with pytest.raises(EOFError):
+                while True:
+                    legacy.next_message(timeout=5)
+            # The resumable stream ends before its call does; the client resumes on `b`.
+            with pytest.raises(EOFError):
+                while True:
+                    seen.append(stream.next_message(timeout=5))
+            assert not any(m.get("id") == 2 for _, m in seen), "the stream was not ended early"
+            hdr = dict(mcp_headers(sid), **{"last-event-id": seen[-1][0], "accept": "text/event-stream"})
+            rest = SseReader("GET", f"{b.url}/{e}/mcp", hdr)
+            while True:
+                ev_id, msg = rest.next_message(timeout=15)
+                seen.append((ev_id, msg))
+                if msg.get("id") == 2:
+                    break
+            rest.close()
+            ids = [i for i, _ in seen]
+            assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
+            progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
+            assert progress == list(range(1, n + 1)), progress
+            assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
+            # The JSON call finished on the draining instance.
+            caller.join(timeout=GRACE_SECS + 5)
+            assert json_result.get("status") == 200, json_result
+            assert json_result["body"]["result"]["content"][0]["text"] == f"counted to {n}", json_result
+            # And the process left within its grace period, cleanly.
+            assert a.wait_exit() == 0, _tail(a.log)
+            assert time.monotonic() - signalled < GRACE_SECS + 2
+            for r in (stream, legacy, listen):
+                r.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _nginx(tmp: Path, ports: list[int]) -> tuple[subprocess.Popen, str]:
+    lb = _free_port()
+    conf = tmp / "nginx.conf"
+    # max_fails=0: a refused connection sends the request to the next instance but does not take
+    # the refusing one out of rotation for fail_timeout (10 s), which during a roll would leave
+    # no instance in rotation at all.
+    servers = " ".join(f"server 127.0.0.1:{p} max_fails=0;" for p in ports)
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  upstream mcp {{ {servers} }}
+  server {{
+    listen 127.0.0.1:{lb};
+    location / {{
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_read_timeout 60s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 0;
+    }}
+  }}
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)], stdout=subprocess.DEVNULL,
+                            stderr=(tmp / "nginx.out").open("wb"))
+    url = f"http://127.0.0.1:{lb}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("nginx did not start")
+
+
+class Load:
+    """Clients of both eras calling tools through the balancer, and a client reading resumable
+    progress streams, until stopped. Failures are kept with what failed."""
+
+    def __init__(self, lb: str):
+        self.lb = lb
+        self.stop = threading.Event()
+        self.calls = 0
+        self.failures: list[str] = []
+        self.streams = 0
+        self.events_lost_or_duplicated: list[str] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=f, daemon=True)
+                        for f in (self.handshake, self.handshake, self.modern, self.streams_worker)]
+        for t in self.threads:
+            t.start()
+
+    def _fail(self, what: str) -> None:
+        with self.lock:
+            self.failures.append(what)
+
+    def _ok(self) -> None:
+        with self.lock:
+            self.calls += 1
+
+    def handshake(self) -> None:
+        e = entity()
+        with httpx.Client(timeout=30) as http:
+            sid = raw_initialize(http, self.lb, e)
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                try:
+                    r = raw_call(http, self.lb, e, "tools/call",
+                                 {"name": "echo", "arguments": {"text": f"h{i}"}}, session_id=sid, request_id=i)
+                    reply = jsonrpc_reply(r, i)
+                    if reply.get("result", {}).get("content", [{}])[0].get("text") == f"h{i}":
+                        self._ok()
+                    else:
+                        self._fail(f"handshake {r.status_code} {reply}")
+                except Exception as exc:  # noqa: BLE001 - every failure counts
+                    self._fail(f"handshake {exc!r}")
+
+    def modern(self) -> None:
+        e = entity()
+        with httpx.Client(timeout=30) as http:
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                try:
+                    r = modern_call(http, self.lb, e, "tools/call",
+                                    {"name": "echo", "arguments": {"text": f"m{i}"}}, request_id=i)
+                    reply = jsonrpc_reply(r, i)
+                    if reply.get("result", {}).get("content", [{}])[0].get("text") == f"m{i}":
+                        self._ok()
+                    else:
+                        self._fail(f"modern {reply}")
+                except Exception as exc:  # noqa: BLE001
+                    self._fail(f"modern {exc!r}")
+
+    def streams_worker(self) -> None:
+        e = entity()
+        with httpx.Client(timeout=30) as http:
+            sid = raw_initialize(http, self.lb, e)
+        n, rid = 6, 100
+        while not self.stop.is_set():
+            rid += 1
+            seen: list[tuple[str | None, dict[str, Any]]] = []
+            try:
+                reader = SseReader("POST", f"{self.lb}/{e}/mcp", mcp_headers(sid), _count_call(n, 120, rid))
+                done = False
+                for _ in range(20):  # the first stream, then resumptions, wherever they land
+                    try:
+                        while True:
+                            ev = reader.next_message(timeout=15)
+                            seen.append(ev)
+                            if ev[1].get("id") == rid:
+                                done = True
+                                break
+                    except EOFError:
+                        pass
+                    reader.close()
+                    if done:
+                        break
+                    last = next((i for i, _ in reversed(seen) if i), None)
+                    hdr = dict(mcp_headers(sid), accept="text/event-stream")
+                    if last:
+                        hdr["last-event-id"] = last
+                    reader = SseReader("GET", f"{self.lb}/{e}/mcp", hdr)
+                reader.close()
+                if not done:
+                    self._fail(f"stream {rid} never finished: {len(seen)} events")
+                    continue
+                ids = [i for i, _ in seen]
+                progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
+                if len(ids) != len(set(ids)) or progress != list(range(1, n + 1)):
+                    with self.lock:
+                        self.events_lost_or_duplicated.append(f"{rid}: ids {ids} progress {progress}")
+                with self.lock:
+                    self.streams += 1
+                self._ok()
+            except Exception as exc:  # noqa: BLE001
+                self._fail(f"stream {rid} {exc!r} after {len(seen)} events")
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=40)
+
+    def snapshot(self) -> tuple[int, int]:
+        with self.lock:
+            return self.calls, len(self.failures)
+
+
+@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, store):
+    assert NGINX, "CI must install nginx (scripts/test.sh does)"
+    nodes = start_together(tmp_path, store, 3)
+    lb_proc, lb = _nginx(Path(tempfile.mkdtemp(dir=tmp_path)), [n.port for n in nodes])
+    load = None
+    try:
+        load = Load(lb)
+        time.sleep(1.5)
+        # Each instance in turn: SIGTERM, wait for it to leave, start it again.
+        for node in nodes:
+            before = load.snapshot()[0]
+            node.sigterm()
+            assert node.wait_exit() == 0, _tail(node.log)
+            node.start()
+            node.wait_ready()
+            time.sleep(1.0)
+            assert load.snapshot()[0] > before, "no progress while rolling"
+        rolled_failures = list(load.failures)
+        # Then a crash: only calls in flight on the killed instance may fail.
+        calls_before_kill = load.snapshot()[0]
+        victim = nodes[1]
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.wait_exit()
+        time.sleep(1.0)
+        victim.start()
+        victim.wait_ready()
+        time.sleep(1.5)
+        load.finish()
+        calls, _ = load.snapshot()
+        assert calls > calls_before_kill, load.failures[-5:]
+        assert rolled_failures == [], rolled_failures[:5]
+        assert load.events_lost_or_duplicated == [], load.events_lost_or_duplicated[:3]
+        assert load.streams >= 3, load.streams
+        # In flight on the victim at the kill: at most one call per client thread.
+        assert len(load.failures) <= len(load.threads), load.failures
+        print(f"\nrolling restart on {store.split(':')[0]}: {calls} calls, {load.streams} streams, "
+              f"{len(load.failures)} failed at the kill -9")
+    finally:
+        if load:
+            load.finish()
+        lb_proc.terminate()
+        lb_proc.wait(timeout=10)
+        for node in nodes:
+            node.stop()
