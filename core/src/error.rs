@@ -236,13 +236,13 @@ impl Error {
     }
 }
 
-/// [`Error::report`]: the error and its causes, one line.
-pub struct Report<'a>(&'a Error);
+/// [`Error::report`]: an error and its causes, one line.
+pub struct Report<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)?;
-        let mut cause = std::error::Error::source(self.0);
+        let mut cause = self.0.source();
         while let Some(c) = cause {
             write!(f, ": {c}")?;
             cause = c.source();
@@ -267,7 +267,10 @@ mod tests {
             "postgres: upsert catalog",
             std::io::Error::other("SQLSTATE 23505: duplicate key"),
         );
-        assert_eq!(e.to_string(), "storage backend error: postgres: upsert catalog");
+        assert_eq!(
+            e.to_string(),
+            "storage backend error: postgres: upsert catalog"
+        );
         assert_eq!(
             e.to_error_object().message,
             "storage backend error: postgres: upsert catalog"

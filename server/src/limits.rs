@@ -52,7 +52,7 @@ impl Limits {
         let cfg = mcp
             .entity_config(entity)
             .await
-            .map_err(|e| Denied::Response(store_error(&e)))?;
+            .map_err(|e| Denied::Response(store_error(e)))?;
         Ok(cfg.map(|c| c.limits).unwrap_or_default())
     }
 
@@ -74,7 +74,7 @@ impl Limits {
             .store
             .hit(&format!("rps:{entity}"), Duration::from_secs(1))
             .await
-            .map_err(|e| Denied::Response(store_error(&e)))?;
+            .map_err(|e| Denied::Response(store_error(e)))?;
         if count <= rps {
             return Ok(());
         }
@@ -114,7 +114,7 @@ impl Limits {
                     retry_after: Duration::from_secs(1),
                 }))
             }
-            Err(e) => Err(Denied::Response(store_error(&e))),
+            Err(e) => Err(Denied::Response(store_error(e))),
         }
     }
 
@@ -140,7 +140,7 @@ impl Limits {
             .sessions()
             .list(entity, None, cap)
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(store_error)?;
         if page.sessions.len() < cap {
             return Ok(());
         }

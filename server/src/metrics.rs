@@ -179,7 +179,9 @@ impl Metrics {
                     .buffer_unordered(8)
                     .collect::<Vec<_>>()
                     .await;
-            counts.into_iter().collect::<fastmcp_core::Result<Vec<_>>>()
+            counts
+                .into_iter()
+                .collect::<fastmcp_core::storage::StoreResult<Vec<_>>>()
         };
         match tokio::time::timeout(budget, read).await {
             Ok(Ok(live)) => StoreGauges { up: true, live },

@@ -35,7 +35,8 @@ pub(crate) fn json_response<T: serde::Serialize + ?Sized>(
 /// Answers a failure that ends the request before any JSON-RPC exchange (a session that cannot
 /// be loaded or saved): the status from the one table in core ([`Error::http_status`]), a short
 /// message; backend details are logged, never sent.
-pub(crate) fn store_error(e: &Error) -> Response {
+pub(crate) fn store_error(e: impl Into<Error>) -> Response {
+    let e: Error = e.into();
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = match status.as_u16() {
         404 => "Session not found",

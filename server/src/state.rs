@@ -178,5 +178,5 @@ pub(crate) async fn end_session(
 ) -> fastmcp_core::Result<()> {
     mcp.cancel_session(id);
     mcp.sessions().delete(entity, id).await?;
-    mcp.queue().delete_session(entity, id).await
+    Ok(mcp.queue().delete_session(entity, id).await?)
 }

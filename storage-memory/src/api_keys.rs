@@ -4,17 +4,17 @@ use super::*;
 
 #[async_trait]
 impl ApiKeyStore for MemoryStore {
-    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()> {
+    async fn put_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         let clash = self
             .inner
             .api_keys
             .iter()
             .any(|k| k.entity == key.entity && k.id == key.id);
         if clash {
-            return Err(Error::Conflict(format!("api key {} exists", key.id)));
+            return Err(StoreError::Conflict(format!("api key {} exists", key.id)));
         }
         match self.inner.api_keys.entry(key.hash.clone()) {
-            dashmap::Entry::Occupied(_) => Err(Error::Conflict("api key exists".into())),
+            dashmap::Entry::Occupied(_) => Err(StoreError::Conflict("api key exists".into())),
             dashmap::Entry::Vacant(v) => {
                 v.insert(key.clone());
                 Ok(())
@@ -22,11 +22,11 @@ impl ApiKeyStore for MemoryStore {
         }
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
         Ok(self.inner.api_keys.get(hash).map(|k| k.clone()))
     }
 
-    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>> {
+    async fn list_keys(&self, entity: &EntityId) -> StoreResult<Vec<ApiKeyRecord>> {
         let mut keys: Vec<ApiKeyRecord> = self
             .inner
             .api_keys
@@ -38,7 +38,7 @@ impl ApiKeyStore for MemoryStore {
         Ok(keys)
     }
 
-    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool> {
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> StoreResult<bool> {
         let before = self.inner.api_keys.len();
         self.inner
             .api_keys

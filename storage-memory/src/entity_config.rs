@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl EntityConfigStore for MemoryStore {
-    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
+    async fn entity_config(&self, entity: &EntityId) -> StoreResult<Option<EntityConfig>> {
         Ok(self.inner.entity_configs.get(entity).map(|c| c.clone()))
     }
 
@@ -12,7 +12,7 @@ impl EntityConfigStore for MemoryStore {
         &self,
         entity: &EntityId,
         config: Option<&EntityConfig>,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         match config {
             Some(c) => {
                 self.inner.entity_configs.insert(entity.clone(), c.clone());

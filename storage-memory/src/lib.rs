@@ -23,8 +23,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use fastmcp_core::error::{Error, Result};
 use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{
     ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore, LimitStore,
     LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore, StreamKey,
@@ -258,9 +258,9 @@ fn trim(log: &mut StreamLog, max_len: usize, max_age: Duration, now: Instant) {
     }
 }
 
-fn parse_event_id(id: &EventId) -> Result<u64> {
+fn parse_event_id(id: &EventId) -> StoreResult<u64> {
     id.0.parse()
-        .map_err(|_| Error::invalid_params(format!("unknown event id {:?}", id.0)))
+        .map_err(|_| StoreError::invalid_value(format!("unknown event id {:?}", id.0)))
 }
 
 #[cfg(test)]

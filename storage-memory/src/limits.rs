@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LimitStore for MemoryStore {
-    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<(u64, Duration)> {
         let (idx, left) =
             fastmcp_core::storage::window_of(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
         let mut e = self
@@ -19,7 +19,7 @@ impl LimitStore for MemoryStore {
         Ok((e.1, Duration::from_millis(left)))
     }
 
-    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> Result<Option<String>> {
+    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> StoreResult<Option<String>> {
         let now = Instant::now();
         let mut slots = self.inner.slots.entry(key.to_string()).or_default();
         slots.retain(|(_, exp)| *exp > now);
@@ -31,7 +31,7 @@ impl LimitStore for MemoryStore {
         Ok(Some(id))
     }
 
-    async fn release(&self, key: &str, slot: &str) -> Result<()> {
+    async fn release(&self, key: &str, slot: &str) -> StoreResult<()> {
         if let Some(mut slots) = self.inner.slots.get_mut(key) {
             slots.retain(|(id, _)| id != slot);
         }

@@ -9,7 +9,7 @@ impl MessageQueue for MemoryStore {
         entity: &EntityId,
         stream: &StreamKey,
         message: &Value,
-    ) -> Result<EventId> {
+    ) -> StoreResult<EventId> {
         let now = Instant::now();
         let config = &self.inner.config;
         let seq = self.inner.with_log(entity, stream, |log| {
@@ -29,7 +29,7 @@ impl MessageQueue for MemoryStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<&EventId>,
-    ) -> Result<Vec<Event>> {
+    ) -> StoreResult<Vec<Event>> {
         let after = after.map(parse_event_id).transpose()?.unwrap_or(0);
         Ok(self.inner.events_after(entity, stream, after).0)
     }
@@ -39,7 +39,7 @@ impl MessageQueue for MemoryStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<EventId>,
-    ) -> Result<EventStream> {
+    ) -> StoreResult<EventStream> {
         let after = after.as_ref().map(parse_event_id).transpose()?.unwrap_or(0);
         // Register for wake-ups before reading, so nothing published in between is missed.
         let rx = self
@@ -90,7 +90,7 @@ impl MessageQueue for MemoryStore {
         Ok(Box::pin(s))
     }
 
-    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()> {
         self.inner.with_log(entity, stream, |log| {
             log.closed = true;
             log.last_activity = Instant::now();
@@ -100,7 +100,7 @@ impl MessageQueue for MemoryStore {
         Ok(())
     }
 
-    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> StoreResult<()> {
         self.inner.streams.remove(&(entity.clone(), *session));
         self.inner
             .replies
@@ -114,7 +114,7 @@ impl MessageQueue for MemoryStore {
         session: &SessionId,
         request_key: &str,
         reply: &Value,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let key = (entity.clone(), *session, request_key.to_string());
         let waiting = match self.inner.replies.remove(&key) {
             Some((_, ReplySlot::Waiting(tx))) => Some(tx),
@@ -128,7 +128,7 @@ impl MessageQueue for MemoryStore {
         }
         if self.inner.replies.len() >= self.inner.config.max_pending_replies {
             // Bounded memory beats keeping an answer nobody may ever take.
-            return Err(Error::Conflict("too many undelivered replies".into()));
+            return Err(StoreError::Conflict("too many undelivered replies".into()));
         }
         self.inner
             .replies
@@ -142,7 +142,7 @@ impl MessageQueue for MemoryStore {
         session: &SessionId,
         request_key: &str,
         timeout: Duration,
-    ) -> Result<Option<Value>> {
+    ) -> StoreResult<Option<Value>> {
         let key = (entity.clone(), *session, request_key.to_string());
         let rx = match self.inner.replies.entry(key.clone()) {
             Entry::Occupied(o) => match o.remove() {

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl KeyStore for MemoryStore {
-    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> StoreResult<Vec<u8>> {
         Ok(self
             .inner
             .keys

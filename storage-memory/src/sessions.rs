@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> Result<SessionRecord> {
+    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> StoreResult<SessionRecord> {
         let key = (record.entity.clone(), record.id);
         let now = Instant::now();
         match self.inner.sessions.entry(key) {
@@ -15,7 +15,7 @@ impl SessionStore for MemoryStore {
                     expires_at: now + ttl,
                 });
             }
-            Entry::Occupied(_) => return Err(Error::Conflict("session id exists".into())),
+            Entry::Occupied(_) => return Err(StoreError::Conflict("session id exists".into())),
             Entry::Vacant(v) => {
                 record.version = 1;
                 v.insert(SessionEntry {
@@ -27,7 +27,7 @@ impl SessionStore for MemoryStore {
         Ok(record)
     }
 
-    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
         Ok(self
@@ -43,7 +43,7 @@ impl SessionStore for MemoryStore {
         entity: &EntityId,
         id: &SessionId,
         ttl: Duration,
-    ) -> Result<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
         Ok(self
@@ -57,7 +57,7 @@ impl SessionStore for MemoryStore {
             }))
     }
 
-    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> StoreResult<u64> {
         let key = (record.entity.clone(), record.id);
         let now = Instant::now();
         let Some(mut e) = self
@@ -66,10 +66,10 @@ impl SessionStore for MemoryStore {
             .get_mut(&key)
             .filter(|e| e.expires_at > now)
         else {
-            return Err(Error::NotFound("session".into()));
+            return Err(StoreError::NotFound("session".into()));
         };
         if e.record.version != record.version {
-            return Err(Error::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "session is at version {}, not {}",
                 e.record.version, record.version
             )));
@@ -81,7 +81,7 @@ impl SessionStore for MemoryStore {
         Ok(record.version + 1)
     }
 
-    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> StoreResult<bool> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
         match self
@@ -98,7 +98,7 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> StoreResult<bool> {
         let key = (entity.clone(), *id);
         let now = Instant::now();
         Ok(self
@@ -108,7 +108,7 @@ impl SessionStore for MemoryStore {
             .is_some_and(|(_, e)| e.expires_at > now))
     }
 
-    async fn count(&self, entity: &EntityId) -> Result<u64> {
+    async fn count(&self, entity: &EntityId) -> StoreResult<u64> {
         let now = Instant::now();
         let n = self
             .inner
@@ -124,12 +124,12 @@ impl SessionStore for MemoryStore {
         entity: &EntityId,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<SessionPage> {
+    ) -> StoreResult<SessionPage> {
         let after = match cursor {
             None => None,
             Some(c) => Some(
                 SessionId::parse(c)
-                    .ok_or_else(|| Error::invalid_params("invalid session cursor"))?,
+                    .ok_or_else(|| StoreError::invalid_value("invalid session cursor"))?,
             ),
         };
         let now = Instant::now();
@@ -152,7 +152,7 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn ping(&self) -> Result<()> {
+    async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl ApiKeyStore for PostgresStore {
-    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()> {
+    async fn put_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         let r = sqlx::query(
             "INSERT INTO api_keys (hash, entity_id, id, name, scopes, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -20,13 +20,13 @@ impl ApiKeyStore for PostgresStore {
         match r {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
-                Err(Error::Conflict(format!("api key {} exists", key.id)))
+                Err(StoreError::Conflict(format!("api key {} exists", key.id)))
             }
             Err(e) => Err(map_err("store api key", e)),
         }
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
         let row = sqlx::query(
             "SELECT hash, entity_id, id, name, scopes, created_at_ms FROM api_keys WHERE hash = $1",
         )
@@ -37,7 +37,7 @@ impl ApiKeyStore for PostgresStore {
         row.as_ref().map(api_key_from_row).transpose()
     }
 
-    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>> {
+    async fn list_keys(&self, entity: &EntityId) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = sqlx::query(
             "SELECT hash, entity_id, id, name, scopes, created_at_ms FROM api_keys \
              WHERE entity_id = $1 ORDER BY created_at_ms, id",
@@ -49,7 +49,7 @@ impl ApiKeyStore for PostgresStore {
         rows.iter().map(api_key_from_row).collect()
     }
 
-    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool> {
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM api_keys WHERE entity_id = $1 AND id = $2")
             .bind(entity.as_str())
             .bind(id)
@@ -60,15 +60,15 @@ impl ApiKeyStore for PostgresStore {
     }
 }
 
-fn api_key_from_row(row: &sqlx::postgres::PgRow) -> Result<ApiKeyRecord> {
-    let corrupt = |e| Error::backend("postgres: corrupt api key", e);
+fn api_key_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ApiKeyRecord> {
+    let corrupt = |e| StoreError::backend("postgres: corrupt api key", e);
     let entity: String = row.try_get("entity_id").map_err(corrupt)?;
     let Json(scopes): Json<Vec<String>> = row.try_get("scopes").map_err(corrupt)?;
     let created: i64 = row.try_get("created_at_ms").map_err(corrupt)?;
     Ok(ApiKeyRecord {
         id: row.try_get("id").map_err(corrupt)?,
         entity: EntityId::parse(&entity)
-            .map_err(|e| Error::backend("postgres: corrupt api key entity", e))?,
+            .map_err(|e| StoreError::backend("postgres: corrupt api key entity", e))?,
         name: row.try_get("name").map_err(corrupt)?,
         scopes,
         hash: row.try_get("hash").map_err(corrupt)?,

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl EntityConfigStore for PostgresStore {
-    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
+    async fn entity_config(&self, entity: &EntityId) -> StoreResult<Option<EntityConfig>> {
         let row = sqlx::query("SELECT config FROM entity_configs WHERE entity_id = $1")
             .bind(entity.as_str())
             .fetch_optional(&self.pool)
@@ -13,7 +13,7 @@ impl EntityConfigStore for PostgresStore {
         row.map(|r| {
             r.try_get::<Json<EntityConfig>, _>("config")
                 .map(|Json(c)| c)
-                .map_err(|e| Error::backend("postgres: corrupt entity config", e))
+                .map_err(|e| StoreError::backend("postgres: corrupt entity config", e))
         })
         .transpose()
     }
@@ -22,7 +22,7 @@ impl EntityConfigStore for PostgresStore {
         &self,
         entity: &EntityId,
         config: Option<&EntityConfig>,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let q = match config {
             Some(c) => sqlx::query(
                 "INSERT INTO entity_configs (entity_id, config, updated_at) VALUES ($1, $2, now()) \

@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fastmcp_core::error::{Error, Result};
 use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{
     redact_url, ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore,
     LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
@@ -122,7 +122,7 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-fn map_err(what: &str, e: sqlx::Error) -> Error {
+fn map_err(what: &str, e: sqlx::Error) -> StoreError {
     let code = match &e {
         sqlx::Error::Database(db) => db.code().map(|c| c.to_string()),
         _ => None,
@@ -130,7 +130,7 @@ fn map_err(what: &str, e: sqlx::Error) -> Error {
     // Class 22 (data exception): a value PostgreSQL cannot store, such as a NUL character
     // inside JSON or text. The client sent it; it is not a server fault.
     if code.as_deref().is_some_and(|c| c.starts_with("22")) {
-        return Error::invalid_params(format!("{what}: a value cannot be stored ({e})"));
+        return StoreError::invalid_value(format!("{what}: a value cannot be stored ({e})"));
     }
     let transient = match &e {
         sqlx::Error::Io(_)
@@ -154,9 +154,9 @@ fn map_err(what: &str, e: sqlx::Error) -> Error {
         error: e,
     };
     if transient {
-        Error::unavailable(format!("postgres: {what}"), cause)
+        StoreError::unavailable(format!("postgres: {what}"), cause)
     } else {
-        Error::backend(format!("postgres: {what}"), cause)
+        StoreError::backend(format!("postgres: {what}"), cause)
     }
 }
 
@@ -198,8 +198,8 @@ fn reply_key(entity: &EntityId, session: &SessionId, key: &str) -> String {
 impl PostgresStore {
     /// Connects, applies migrations (unless disabled) and starts the notification listener and
     /// the cleanup task. Fails fast if the database cannot be reached now; later outages make
-    /// calls fail with `Error::Unavailable` until it is back.
-    pub async fn connect(cfg: PostgresConfig) -> Result<Self> {
+    /// calls fail with `StoreError::Unavailable` until it is back.
+    pub async fn connect(cfg: PostgresConfig) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(3))
@@ -210,7 +210,7 @@ impl PostgresStore {
             MIGRATOR
                 .run(&pool)
                 .await
-                .map_err(|e| Error::backend("postgres: migrations failed", e))?;
+                .map_err(|e| StoreError::backend("postgres: migrations failed", e))?;
         }
         let (hub, _) = broadcast::channel(1024);
         let (reads, read_rx) = mpsc::channel(4096);
@@ -242,7 +242,7 @@ impl PostgresStore {
         resources: &[fastmcp_core::protocol::ResourceInfo],
         templates: &[fastmcp_core::protocol::ResourceTemplateInfo],
         prompts: &[fastmcp_core::protocol::PromptInfo],
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let err = |e| map_err("upsert catalog", e);
         let mut tx = self.pool.begin().await.map_err(err)?;
         // Instances of one server start together (a rollout, an autoscaler): each replaces the
@@ -314,13 +314,13 @@ impl PostgresStore {
         tx.commit().await.map_err(err)
     }
 
-    fn decode(row: &sqlx::postgres::PgRow) -> Result<SessionRecord> {
+    fn decode(row: &sqlx::postgres::PgRow) -> StoreResult<SessionRecord> {
         let Json(mut rec): Json<SessionRecord> = row
             .try_get("record")
-            .map_err(|e| Error::backend("postgres: corrupt session record", e))?;
+            .map_err(|e| StoreError::backend("postgres: corrupt session record", e))?;
         let version: i64 = row
             .try_get("version")
-            .map_err(|e| Error::backend("postgres: corrupt version", e))?;
+            .map_err(|e| StoreError::backend("postgres: corrupt version", e))?;
         rec.version = u64::try_from(version).unwrap_or(0);
         Ok(rec)
     }

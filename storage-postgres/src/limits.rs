@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LimitStore for PostgresStore {
-    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<(u64, Duration)> {
         let (idx, left) = fastmcp_core::storage::window_of(ms(window).unsigned_abs());
         // One row per (key, window): the upsert takes the row lock, so concurrent hits from any
         // instance each see their own count.
@@ -22,14 +22,14 @@ impl LimitStore for PostgresStore {
         .map_err(|e| map_err("count a limit hit", e))?;
         let count: i64 = row
             .try_get("count")
-            .map_err(|e| Error::backend("postgres: corrupt limit row", e))?;
+            .map_err(|e| StoreError::backend("postgres: corrupt limit row", e))?;
         Ok((
             u64::try_from(count).unwrap_or(0),
             Duration::from_millis(left),
         ))
     }
 
-    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> Result<Option<String>> {
+    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> StoreResult<Option<String>> {
         let err = |e| map_err("take a limit slot", e);
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut tx = self.pool.begin().await.map_err(err)?;
@@ -68,7 +68,7 @@ impl LimitStore for PostgresStore {
         Ok(Some(id))
     }
 
-    async fn release(&self, key: &str, slot: &str) -> Result<()> {
+    async fn release(&self, key: &str, slot: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM limit_slots WHERE key = $1 AND slot = $2")
             .bind(key)
             .bind(slot)

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LogStore for PostgresStore {
-    async fn append(&self, record: &LogRecord) -> Result<()> {
+    async fn append(&self, record: &LogRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO logs (entity_id, session_id, kind, level, message, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision / 1000.0))",
@@ -27,7 +27,7 @@ impl LogStore for PostgresStore {
         entity: &EntityId,
         session: Option<&SessionId>,
         limit: usize,
-    ) -> Result<Vec<LogRecord>> {
+    ) -> StoreResult<Vec<LogRecord>> {
         let rows = sqlx::query(
             "SELECT session_id, kind, level, message, data, \
                  (extract(epoch FROM created_at) * 1000)::bigint AS at_ms \
@@ -40,7 +40,7 @@ impl LogStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| map_err("read logs", e))?;
-        let corrupt = |e| Error::backend("postgres: corrupt log row", e);
+        let corrupt = |e| StoreError::backend("postgres: corrupt log row", e);
         rows.iter()
             .map(|r| {
                 let session: Option<uuid::Uuid> = r.try_get("session_id").map_err(corrupt)?;

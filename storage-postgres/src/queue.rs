@@ -2,11 +2,11 @@
 
 use super::*;
 
-fn parse_seq(id: &EventId) -> Result<i64> {
+fn parse_seq(id: &EventId) -> StoreResult<i64> {
     id.0.parse::<i64>()
         .ok()
         .filter(|s| *s >= 0)
-        .ok_or_else(|| Error::invalid_params(format!("unknown event id {:?}", id.0)))
+        .ok_or_else(|| StoreError::invalid_value(format!("unknown event id {:?}", id.0)))
 }
 
 impl PostgresStore {
@@ -18,7 +18,7 @@ impl PostgresStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: i64,
-    ) -> Result<(Vec<Event>, bool)> {
+    ) -> StoreResult<(Vec<Event>, bool)> {
         let closed: Option<bool> = sqlx::query_scalar(
             "SELECT closed FROM stream_seqs WHERE entity_id = $1 AND session_id = $2 AND stream = $3",
         )
@@ -43,10 +43,10 @@ impl PostgresStore {
         for r in &rows {
             let seq: i64 = r
                 .try_get("seq")
-                .map_err(|e| Error::backend("postgres: corrupt event", e))?;
+                .map_err(|e| StoreError::backend("postgres: corrupt event", e))?;
             let Json(message): Json<Value> = r
                 .try_get("message")
-                .map_err(|e| Error::backend("postgres: corrupt event", e))?;
+                .map_err(|e| StoreError::backend("postgres: corrupt event", e))?;
             events.push(Event {
                 id: EventId(seq.to_string()),
                 message,
@@ -63,7 +63,7 @@ impl MessageQueue for PostgresStore {
         entity: &EntityId,
         stream: &StreamKey,
         message: &Value,
-    ) -> Result<EventId> {
+    ) -> StoreResult<EventId> {
         // One statement: the counter row's lock serialises publishers of a stream until commit,
         // so seq order is commit order; the NOTIFY is delivered at that commit.
         let seq: i64 = sqlx::query_scalar(
@@ -93,7 +93,7 @@ impl MessageQueue for PostgresStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<&EventId>,
-    ) -> Result<Vec<Event>> {
+    ) -> StoreResult<Vec<Event>> {
         let after = after.map(parse_seq).transpose()?.unwrap_or(0);
         Ok(self.read_after(entity, stream, after).await?.0)
     }
@@ -103,7 +103,7 @@ impl MessageQueue for PostgresStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<EventId>,
-    ) -> Result<EventStream> {
+    ) -> StoreResult<EventStream> {
         let after = after.as_ref().map(parse_seq).transpose()?.unwrap_or(0);
         // Registered like a published stream, so `delete_session` ends this subscriber even if
         // nothing was ever published to it.
@@ -170,7 +170,7 @@ impl MessageQueue for PostgresStore {
         Ok(Box::pin(s))
     }
 
-    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()> {
         sqlx::query(
             "WITH n AS (SELECT pg_notify($4, $5)) \
              INSERT INTO stream_seqs (entity_id, session_id, stream, next_seq, closed) \
@@ -188,7 +188,7 @@ impl MessageQueue for PostgresStore {
         Ok(())
     }
 
-    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> StoreResult<()> {
         let err = |e| map_err("delete streams", e);
         let mut tx = self.pool.begin().await.map_err(err)?;
         sqlx::query("DELETE FROM events WHERE entity_id = $1 AND session_id = $2")
@@ -230,7 +230,7 @@ impl MessageQueue for PostgresStore {
         session: &SessionId,
         request_key: &str,
         reply: &Value,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         sqlx::query(
             "WITH n AS (SELECT pg_notify($5, $6)) \
              INSERT INTO replies (entity_id, session_id, request_key, reply) SELECT $1, $2, $3, $4 FROM n \
@@ -254,7 +254,7 @@ impl MessageQueue for PostgresStore {
         session: &SessionId,
         request_key: &str,
         timeout: Duration,
-    ) -> Result<Option<Value>> {
+    ) -> StoreResult<Option<Value>> {
         let mut rx = self.hub.subscribe();
         let key = reply_key(entity, session, request_key);
         let deadline = tokio::time::Instant::now() + timeout;

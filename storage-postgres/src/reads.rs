@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use fastmcp_core::error::{Error, Result};
+use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{EntityId, SessionId, SessionRecord};
 use sqlx::postgres::PgPool;
 use sqlx::{Row, ValueRef};
@@ -60,7 +60,7 @@ pub(crate) struct Read {
     pub(crate) id: SessionId,
     /// Touch when the expiry is earlier than now + this.
     pub(crate) fresh_ms: i64,
-    pub(crate) reply: oneshot::Sender<Result<Loaded>>,
+    pub(crate) reply: oneshot::Sender<StoreResult<Loaded>>,
 }
 
 /// Collects reads and runs them one batch at a time: reads that arrive while a batch is in
@@ -112,7 +112,7 @@ async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
             return;
         }
     };
-    let mut results: Vec<Result<Loaded>> = batch.iter().map(|_| Ok(None)).collect();
+    let mut results: Vec<StoreResult<Loaded>> = batch.iter().map(|_| Ok(None)).collect();
     for row in &rows {
         let Some(i) = row
             .try_get::<i64, _>("ord")
@@ -142,18 +142,18 @@ async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
 }
 
 /// The same failure for every waiter of a batch (the source error is not `Clone`).
-fn replicate(err: &Error) -> Error {
+fn replicate(err: &StoreError) -> StoreError {
     match err {
-        Error::Unavailable { message, source } => Error::Unavailable {
+        StoreError::Unavailable { message, source } => StoreError::Unavailable {
             message: with_source(message, source.as_deref()),
             source: None,
         },
-        Error::Backend { message, source } => Error::Backend {
+        StoreError::Backend { message, source } => StoreError::Backend {
             message: with_source(message, source.as_deref()),
             source: None,
         },
-        Error::InvalidParams(m) => Error::InvalidParams(m.clone()),
-        other => Error::Internal(other.to_string()),
+        StoreError::InvalidValue(m) => StoreError::InvalidValue(m.clone()),
+        other => StoreError::internal(other.to_string()),
     }
 }
 

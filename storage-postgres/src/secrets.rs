@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl KeyStore for PostgresStore {
-    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> StoreResult<Vec<u8>> {
         // The no-op update makes RETURNING yield the existing row too, in one statement.
         let row = sqlx::query(
             "INSERT INTO server_keys (name, secret) VALUES ($1, $2) \
@@ -16,6 +16,6 @@ impl KeyStore for PostgresStore {
         .await
         .map_err(|e| map_err("read server key", e))?;
         row.try_get("secret")
-            .map_err(|e| Error::backend("postgres: corrupt server key", e))
+            .map_err(|e| StoreError::backend("postgres: corrupt server key", e))
     }
 }

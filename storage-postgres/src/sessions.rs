@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl SessionStore for PostgresStore {
-    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> Result<SessionRecord> {
+    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> StoreResult<SessionRecord> {
         record.version = 1;
         // Inserts, or takes over an expired row with the same id; a live one is a conflict.
         let row = sqlx::query(
@@ -32,11 +32,11 @@ impl SessionStore for PostgresStore {
         .map_err(|e| map_err("create session", e))?;
         match row {
             Some(_) => Ok(record),
-            None => Err(Error::Conflict("session id exists".into())),
+            None => Err(StoreError::Conflict("session id exists".into())),
         }
     }
 
-    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(
             "SELECT record, version FROM sessions WHERE entity_id = $1 AND id = $2 AND expires_at > now()",
         )
@@ -57,7 +57,7 @@ impl SessionStore for PostgresStore {
         entity: &EntityId,
         id: &SessionId,
         ttl: Duration,
-    ) -> Result<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         let (reply, answer) = oneshot::channel();
         let read = reads::Read {
             entity: entity.clone(),
@@ -65,7 +65,7 @@ impl SessionStore for PostgresStore {
             fresh_ms: ms(ttl) - ms(ttl) / 20,
             reply,
         };
-        let gone = || Error::Internal("postgres: session reader stopped".into());
+        let gone = || StoreError::internal("postgres: session reader stopped");
         self.reads.send(read).await.map_err(|_| gone())?;
         let Some((record, stale)) = answer.await.map_err(|_| gone())?? else {
             return Ok(None);
@@ -76,7 +76,7 @@ impl SessionStore for PostgresStore {
         Ok(Some(record))
     }
 
-    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> StoreResult<u64> {
         let next = record.version + 1;
         let mut stored = record.clone();
         stored.version = next;
@@ -104,15 +104,15 @@ impl SessionStore for PostgresStore {
             return Ok(next);
         }
         match self.load(&record.entity, &record.id).await? {
-            Some(_) => Err(Error::Conflict(format!(
+            Some(_) => Err(StoreError::Conflict(format!(
                 "session is not at version {}",
                 record.version
             ))),
-            None => Err(Error::NotFound("session".into())),
+            None => Err(StoreError::NotFound("session".into())),
         }
     }
 
-    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE sessions SET last_seen_at = now(), \
                  expires_at = now() + make_interval(secs => $3::bigint / 1000.0) \
@@ -127,7 +127,7 @@ impl SessionStore for PostgresStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> StoreResult<bool> {
         let row = sqlx::query(
             "DELETE FROM sessions WHERE entity_id = $1 AND id = $2 RETURNING expires_at > now() AS live",
         )
@@ -147,12 +147,12 @@ impl SessionStore for PostgresStore {
         entity: &EntityId,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<SessionPage> {
+    ) -> StoreResult<SessionPage> {
         let after = match cursor {
             None => None,
             Some(c) => Some(
                 SessionId::parse(c)
-                    .ok_or_else(|| Error::invalid_params("invalid session cursor"))?,
+                    .ok_or_else(|| StoreError::invalid_value("invalid session cursor"))?,
             ),
         };
         let limit = limit.max(1);
@@ -166,7 +166,10 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| map_err("list sessions", e))?;
-        let mut sessions = rows.iter().map(Self::decode).collect::<Result<Vec<_>>>()?;
+        let mut sessions = rows
+            .iter()
+            .map(Self::decode)
+            .collect::<StoreResult<Vec<_>>>()?;
         let next_cursor = (sessions.len() > limit).then(|| sessions[limit - 1].id.to_string());
         sessions.truncate(limit);
         Ok(SessionPage {
@@ -175,7 +178,7 @@ impl SessionStore for PostgresStore {
         })
     }
 
-    async fn count(&self, entity: &EntityId) -> Result<u64> {
+    async fn count(&self, entity: &EntityId) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sessions WHERE entity_id = $1 AND expires_at > now()",
         )
@@ -186,7 +189,7 @@ impl SessionStore for PostgresStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn ping(&self) -> Result<()> {
+    async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await

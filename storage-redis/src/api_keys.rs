@@ -4,11 +4,11 @@ use super::*;
 
 #[async_trait]
 impl ApiKeyStore for RedisStore {
-    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()> {
+    async fn put_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         let by_hash = self.keys.api_key(&key.hash);
         let index = self.keys.api_keys(&key.entity);
         let text = serde_json::to_string(key)
-            .map_err(|e| Error::Internal(format!("cannot encode api key: {e}")))?;
+            .map_err(|e| StoreError::internal(format!("cannot encode api key: {e}")))?;
         let mut con = self.con.clone();
         // The index entry first (HSETNX): it is what makes (entity, id) unique.
         let fresh: bool = redis::cmd("HSETNX")
@@ -19,7 +19,7 @@ impl ApiKeyStore for RedisStore {
             .await
             .map_err(|e| map_err("store api key", e))?;
         if !fresh {
-            return Err(Error::Conflict(format!("api key {} exists", key.id)));
+            return Err(StoreError::Conflict(format!("api key {} exists", key.id)));
         }
         let set: Option<String> = redis::cmd("SET")
             .arg(&by_hash)
@@ -35,12 +35,12 @@ impl ApiKeyStore for RedisStore {
                 .query_async(&mut con)
                 .await
                 .map_err(|e| map_err("store api key", e))?;
-            return Err(Error::Conflict("api key exists".into()));
+            return Err(StoreError::Conflict("api key exists".into()));
         }
         Ok(())
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
         let mut con = self.con.clone();
         let text: Option<String> = redis::cmd("GET")
             .arg(self.keys.api_key(hash))
@@ -48,12 +48,12 @@ impl ApiKeyStore for RedisStore {
             .await
             .map_err(|e| map_err("read api key", e))?;
         text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| Error::backend("redis: corrupt api key", e))
+            serde_json::from_str(&t).map_err(|e| StoreError::backend("redis: corrupt api key", e))
         })
         .transpose()
     }
 
-    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>> {
+    async fn list_keys(&self, entity: &EntityId) -> StoreResult<Vec<ApiKeyRecord>> {
         let mut con = self.con.clone();
         let hashes: Vec<String> = redis::cmd("HVALS")
             .arg(self.keys.api_keys(entity))
@@ -70,7 +70,7 @@ impl ApiKeyStore for RedisStore {
         Ok(keys)
     }
 
-    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool> {
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> StoreResult<bool> {
         let index = self.keys.api_keys(entity);
         let mut con = self.con.clone();
         let hash: Option<String> = redis::cmd("HGET")

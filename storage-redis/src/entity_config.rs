@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl EntityConfigStore for RedisStore {
-    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>> {
+    async fn entity_config(&self, entity: &EntityId) -> StoreResult<Option<EntityConfig>> {
         let mut con = self.con.clone();
         let text: Option<String> = redis::cmd("GET")
             .arg(self.keys.entity_config(entity))
@@ -12,7 +12,8 @@ impl EntityConfigStore for RedisStore {
             .await
             .map_err(|e| map_err("read entity config", e))?;
         text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| Error::backend("redis: corrupt entity config", e))
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::backend("redis: corrupt entity config", e))
         })
         .transpose()
     }
@@ -21,13 +22,14 @@ impl EntityConfigStore for RedisStore {
         &self,
         entity: &EntityId,
         config: Option<&EntityConfig>,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let key = self.keys.entity_config(entity);
         let mut con = self.con.clone();
         let cmd = match config {
             Some(c) => {
-                let text = serde_json::to_string(c)
-                    .map_err(|e| Error::Internal(format!("cannot encode entity config: {e}")))?;
+                let text = serde_json::to_string(c).map_err(|e| {
+                    StoreError::internal(format!("cannot encode entity config: {e}"))
+                })?;
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(&key).arg(text);
                 cmd

@@ -24,8 +24,8 @@ mod sessions;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fastmcp_core::error::{Error, Result};
 use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
+use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{
     redact_url, ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityId, KeyStore,
     LimitStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
@@ -114,11 +114,11 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn map_err(what: &str, e: RedisError) -> Error {
+fn map_err(what: &str, e: RedisError) -> StoreError {
     if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
-        Error::unavailable(format!("redis: {what}"), e)
+        StoreError::unavailable(format!("redis: {what}"), e)
     } else {
-        Error::backend(format!("redis: {what}"), e)
+        StoreError::backend(format!("redis: {what}"), e)
     }
 }
 
@@ -128,10 +128,10 @@ fn ms(d: Duration) -> u64 {
 
 impl RedisStore {
     /// Connects (and fails fast if Redis cannot be reached now); later outages are retried by
-    /// the connection manager, and calls made meanwhile fail with `Error::Unavailable`.
-    pub async fn connect(cfg: RedisConfig) -> Result<Self> {
+    /// the connection manager, and calls made meanwhile fail with `StoreError::Unavailable`.
+    pub async fn connect(cfg: RedisConfig) -> StoreResult<Self> {
         let client = Client::open(cfg.url.as_str()).map_err(|e| {
-            Error::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e)
+            StoreError::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e)
         })?;
         let mgr_cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -152,7 +152,7 @@ impl RedisStore {
 
     /// A connection of its own, for blocking commands. Its response timeout must outlast the
     /// blocking time (the client's default, 500 ms, would fail every `XREAD BLOCK`/`BLPOP`).
-    async fn dedicated(&self, longest_block: Duration) -> Result<MultiplexedConnection> {
+    async fn dedicated(&self, longest_block: Duration) -> StoreResult<MultiplexedConnection> {
         let cfg = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(longest_block + Duration::from_secs(5)));
@@ -166,15 +166,15 @@ impl RedisStore {
         entity: &EntityId,
         id: &SessionId,
         raw: Option<String>,
-    ) -> Result<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         let Some(raw) = raw else { return Ok(None) };
-        let corrupt = || Error::Backend {
+        let corrupt = || StoreError::Backend {
             message: "redis: corrupt session record".into(),
             source: None,
         };
         let (v, d) = raw.split_once(':').ok_or_else(corrupt)?;
         let mut rec: SessionRecord = serde_json::from_str(d)
-            .map_err(|e| Error::backend("redis: corrupt session record", e))?;
+            .map_err(|e| StoreError::backend("redis: corrupt session record", e))?;
         rec.version = v.parse().map_err(|_| corrupt())?;
         // The key already scopes by entity; this guards against a hand-edited record.
         if &rec.entity != entity || &rec.id != id {
@@ -183,9 +183,9 @@ impl RedisStore {
         Ok(Some(rec))
     }
 
-    fn encode(record: &SessionRecord) -> Result<String> {
+    fn encode(record: &SessionRecord) -> StoreResult<String> {
         serde_json::to_string(record)
-            .map_err(|e| Error::Internal(format!("cannot encode session: {e}")))
+            .map_err(|e| StoreError::internal(format!("cannot encode session: {e}")))
     }
 }
 
@@ -222,6 +222,6 @@ mod tests {
         let err = RedisStore::connect(RedisConfig::new("redis://127.0.0.1:1"))
             .await
             .unwrap_err();
-        assert!(err.is_retryable(), "{err:?}");
+        assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     }
 }

@@ -21,7 +21,7 @@ return 1
 
 #[async_trait]
 impl LimitStore for RedisStore {
-    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)> {
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<(u64, Duration)> {
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         let (idx, left) = fastmcp_core::storage::window_of(ms);
         let mut con = self.con.clone();
@@ -34,7 +34,7 @@ impl LimitStore for RedisStore {
         Ok((count, Duration::from_millis(left)))
     }
 
-    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> Result<Option<String>> {
+    async fn acquire(&self, key: &str, limit: u64, lease: Duration) -> StoreResult<Option<String>> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut con = self.con.clone();
         let got: i64 = redis::Script::new(ACQUIRE_SCRIPT)
@@ -49,7 +49,7 @@ impl LimitStore for RedisStore {
         Ok((got == 1).then_some(id))
     }
 
-    async fn release(&self, key: &str, slot: &str) -> Result<()> {
+    async fn release(&self, key: &str, slot: &str) -> StoreResult<()> {
         let mut con = self.con.clone();
         let _: i64 = redis::cmd("ZREM")
             .arg(self.keys.slots(key))

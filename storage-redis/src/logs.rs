@@ -4,10 +4,10 @@ use super::*;
 
 #[async_trait]
 impl LogStore for RedisStore {
-    async fn append(&self, record: &LogRecord) -> Result<()> {
+    async fn append(&self, record: &LogRecord) -> StoreResult<()> {
         let key = self.keys.logs(&record.entity);
         let text = serde_json::to_string(record)
-            .map_err(|e| Error::Internal(format!("cannot encode log record: {e}")))?;
+            .map_err(|e| StoreError::internal(format!("cannot encode log record: {e}")))?;
         let mut con = self.con.clone();
         let _: (i64, ()) = redis::pipe()
             .cmd("LPUSH")
@@ -28,7 +28,7 @@ impl LogStore for RedisStore {
         entity: &EntityId,
         session: Option<&SessionId>,
         limit: usize,
-    ) -> Result<Vec<LogRecord>> {
+    ) -> StoreResult<Vec<LogRecord>> {
         let key = self.keys.logs(entity);
         let mut con = self.con.clone();
         // The window is bounded, so reading it whole to filter by session is bounded too.

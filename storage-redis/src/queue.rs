@@ -17,7 +17,7 @@ fn bulk_str(v: &RV) -> Option<String> {
 }
 
 /// Parses `[[id, [field, value, …]], …]` (XRANGE, and each stream of XREAD).
-fn parse_entries(v: &RV) -> Result<Vec<Entry>> {
+fn parse_entries(v: &RV) -> StoreResult<Vec<Entry>> {
     let RV::Array(items) = v else {
         return Ok(vec![]);
     };
@@ -34,7 +34,7 @@ fn parse_entries(v: &RV) -> Result<Vec<Entry>> {
                 (Some(MSG_FIELD), Some(val)) => {
                     let text = bulk_str(val).unwrap_or_default();
                     let message = serde_json::from_str(&text)
-                        .map_err(|e| Error::backend("redis: corrupt stream entry", e))?;
+                        .map_err(|e| StoreError::backend("redis: corrupt stream entry", e))?;
                     entry = Some(Entry::Message(Event {
                         id: EventId(id.clone()),
                         message,
@@ -51,14 +51,14 @@ fn parse_entries(v: &RV) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-fn check_event_id(id: &EventId) -> Result<&str> {
+fn check_event_id(id: &EventId) -> StoreResult<&str> {
     let ok =
         id.0.split_once('-')
             .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
     if ok {
         Ok(&id.0)
     } else {
-        Err(Error::invalid_params(format!(
+        Err(StoreError::invalid_value(format!(
             "unknown event id {:?}",
             id.0
         )))
@@ -72,7 +72,7 @@ impl MessageQueue for RedisStore {
         entity: &EntityId,
         stream: &StreamKey,
         message: &Value,
-    ) -> Result<EventId> {
+    ) -> StoreResult<EventId> {
         let key = self.keys.stream(entity, stream);
         let set = self.keys.streams(entity, &stream.session);
         let ttl = ms(self.cfg.stream_ttl);
@@ -106,7 +106,7 @@ impl MessageQueue for RedisStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<&EventId>,
-    ) -> Result<Vec<Event>> {
+    ) -> StoreResult<Vec<Event>> {
         let start = match after {
             Some(a) => format!("({}", check_event_id(a)?),
             None => "-".into(),
@@ -133,7 +133,7 @@ impl MessageQueue for RedisStore {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<EventId>,
-    ) -> Result<EventStream> {
+    ) -> StoreResult<EventStream> {
         let last = match &after {
             Some(a) => check_event_id(a)?.to_string(),
             None => "0-0".to_string(),
@@ -230,7 +230,7 @@ impl MessageQueue for RedisStore {
         Ok(Box::pin(s))
     }
 
-    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()> {
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()> {
         let key = self.keys.stream(entity, stream);
         let mut con = self.con.clone();
         let _: (String, i64) = redis::pipe()
@@ -248,7 +248,7 @@ impl MessageQueue for RedisStore {
         Ok(())
     }
 
-    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()> {
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> StoreResult<()> {
         let set = self.keys.streams(entity, session);
         let mut con = self.con.clone();
         let names: Vec<String> = redis::cmd("SMEMBERS")
@@ -304,7 +304,7 @@ impl MessageQueue for RedisStore {
         session: &SessionId,
         request_key: &str,
         reply: &Value,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let key = self.keys.reply(entity, session, request_key);
         let mut con = self.con.clone();
         let set = self.keys.replies(entity, session);
@@ -334,7 +334,7 @@ impl MessageQueue for RedisStore {
         session: &SessionId,
         request_key: &str,
         timeout: Duration,
-    ) -> Result<Option<Value>> {
+    ) -> StoreResult<Option<Value>> {
         let key = self.keys.reply(entity, session, request_key);
         let mut con = self.dedicated(timeout).await?;
         // BLPOP takes seconds as a float; a non-positive timeout would block forever.
@@ -349,7 +349,7 @@ impl MessageQueue for RedisStore {
             None => Ok(None),
             Some((_, text)) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|e| Error::backend("redis: corrupt reply", e)),
+                .map_err(|e| StoreError::backend("redis: corrupt reply", e)),
         }
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl KeyStore for RedisStore {
-    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> StoreResult<Vec<u8>> {
         let key = self.keys.secret(name);
         let mut con = self.con.clone();
         // SET NX then GET: whoever wins the SET, every caller reads the one stored value.
@@ -19,6 +19,6 @@ impl KeyStore for RedisStore {
             .query_async(&mut con)
             .await
             .map_err(|e| map_err("read server key", e))?;
-        stored.ok_or_else(|| Error::Internal("server key vanished after SET NX".into()))
+        stored.ok_or_else(|| StoreError::internal("server key vanished after SET NX"))
     }
 }

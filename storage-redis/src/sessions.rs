@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl SessionStore for RedisStore {
-    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> Result<SessionRecord> {
+    async fn create(&self, mut record: SessionRecord, ttl: Duration) -> StoreResult<SessionRecord> {
         record.version = 1;
         let key = self.keys.session(&record.entity, &record.id);
         let data = Self::encode(&record)?;
@@ -19,7 +19,7 @@ impl SessionStore for RedisStore {
             .await
             .map_err(|e| map_err("create session", e))?;
         if created.is_none() {
-            return Err(Error::Conflict("session id exists".into()));
+            return Err(StoreError::Conflict("session id exists".into()));
         }
         // Listing index: a different slot on Cluster, so a separate command; list() prunes
         // ids whose record is gone.
@@ -33,7 +33,7 @@ impl SessionStore for RedisStore {
         Ok(record)
     }
 
-    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>> {
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let mut con = self.con.clone();
         let raw: Option<String> = redis::cmd("GET")
             .arg(self.keys.session(entity, id))
@@ -48,7 +48,7 @@ impl SessionStore for RedisStore {
         entity: &EntityId,
         id: &SessionId,
         ttl: Duration,
-    ) -> Result<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         let key = self.keys.session(entity, id);
         let mut con = self.con.clone();
         let raw: Option<String> = redis::cmd("GETEX")
@@ -61,7 +61,7 @@ impl SessionStore for RedisStore {
         Self::decode(entity, id, raw)
     }
 
-    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64> {
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> StoreResult<u64> {
         let key = self.keys.session(&record.entity, &record.id);
         let next = record.version + 1;
         let mut stored = record.clone();
@@ -80,15 +80,15 @@ impl SessionStore for RedisStore {
             .map_err(|e| map_err("save session", e))?;
         match r {
             1 => Ok(next),
-            -1 => Err(Error::NotFound("session".into())),
-            _ => Err(Error::Conflict(format!(
+            -1 => Err(StoreError::NotFound("session".into())),
+            _ => Err(StoreError::Conflict(format!(
                 "session is not at version {}",
                 record.version
             ))),
         }
     }
 
-    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool> {
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> StoreResult<bool> {
         let mut con = self.con.clone();
         let n: i64 = redis::cmd("PEXPIRE")
             .arg(self.keys.session(entity, id))
@@ -99,7 +99,7 @@ impl SessionStore for RedisStore {
         Ok(n == 1)
     }
 
-    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool> {
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> StoreResult<bool> {
         let mut con = self.con.clone();
         let n: i64 = redis::cmd("DEL")
             .arg(self.keys.session(entity, id))
@@ -120,13 +120,13 @@ impl SessionStore for RedisStore {
         entity: &EntityId,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<SessionPage> {
+    ) -> StoreResult<SessionPage> {
         let limit = limit.max(1);
         let mut start = match cursor {
             None => "-".to_string(),
             Some(c) => {
                 SessionId::parse(c)
-                    .ok_or_else(|| Error::invalid_params("invalid session cursor"))?;
+                    .ok_or_else(|| StoreError::invalid_value("invalid session cursor"))?;
                 format!("({c}")
             }
         };
@@ -180,7 +180,7 @@ impl SessionStore for RedisStore {
         })
     }
 
-    async fn ping(&self) -> Result<()> {
+    async fn ping(&self) -> StoreResult<()> {
         let mut con = self.con.clone();
         let _: String = redis::cmd("PING")
             .query_async(&mut con)

@@ -108,6 +108,7 @@ pub(crate) async fn leave_for_others(
     queue
         .deliver_reply(entity, session, &key(id), &json!({ "cancelled": true }))
         .await
+        .map_err(Into::into)
 }
 
 /// Resolves when the client cancels request `id` through another instance: after `after`,

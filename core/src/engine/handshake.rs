@@ -229,5 +229,6 @@ impl McpServer {
             .queue
             .deliver_reply(&session.entity, &session.id, &response.id.key(), &reply)
             .await
+            .map_err(Into::into)
     }
 }

@@ -225,7 +225,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl KeyStore for MapKeys {
-        async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>> {
+        async fn get_or_create(
+            &self,
+            name: &str,
+            proposed: &[u8],
+        ) -> crate::storage::StoreResult<Vec<u8>> {
             let mut m = self.0.lock().unwrap();
             Ok(m.entry(name.to_string())
                 .or_insert_with(|| proposed.to_vec())

@@ -20,7 +20,7 @@ use crate::protocol::{Change, LoggingLevel, MethodResult, RequestId, ResourceCon
 use crate::registry::Registry;
 use crate::storage::{
     now_ms, EntityConfig, EntityConfigStore, LogKind, LogRecord, LogStore, MessageQueue,
-    SessionRecord, SessionStore,
+    SessionRecord, SessionStore, StoreError,
 };
 
 pub(crate) struct Shared {
@@ -112,8 +112,8 @@ impl Shared {
                     rec.version = v;
                     return Ok(rec);
                 }
-                Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Conflict(
@@ -180,7 +180,7 @@ impl Services for Shared {
         entity: &EntityId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>> {
-        self.sessions.load(entity, id).await
+        Ok(self.sessions.load(entity, id).await?)
     }
 
     async fn update_session(
@@ -198,9 +198,10 @@ impl Services for Shared {
         session: &SessionId,
         key: &str,
     ) -> Result<Option<Value>> {
-        self.queue
+        Ok(self
+            .queue
             .take_reply(entity, session, key, self.config.client_request_timeout)
-            .await
+            .await?)
     }
 
     async fn notify(&self, entity: &EntityId, change: &Change) -> Result<usize> {

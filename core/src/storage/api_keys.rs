@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use super::error::StoreResult;
 use crate::ids::EntityId;
 
 /// An API key as stored: its metadata and the SHA-256 of the key, never the key itself.
@@ -31,11 +31,11 @@ pub struct ApiKeyRecord {
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + 'static {
     /// Stores a new key; `Conflict` if its hash or its (entity, id) exists.
-    async fn put_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn put_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     /// The key whose hash is `hash`, if not revoked.
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>>;
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
     /// The keys of `entity`, oldest first.
-    async fn list_keys(&self, entity: &EntityId) -> Result<Vec<ApiKeyRecord>>;
+    async fn list_keys(&self, entity: &EntityId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes (deletes) a key of `entity`; whether it existed.
-    async fn revoke_key(&self, entity: &EntityId, id: &str) -> Result<bool>;
+    async fn revoke_key(&self, entity: &EntityId, id: &str) -> StoreResult<bool>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use super::error::StoreResult;
 use crate::ids::EntityId;
 
 /// Which registered items of one kind an entity sees.
@@ -68,11 +68,11 @@ pub struct EntityConfig {
 #[async_trait]
 pub trait EntityConfigStore: Send + Sync + 'static {
     /// The entity's configuration, if one was set.
-    async fn entity_config(&self, entity: &EntityId) -> Result<Option<EntityConfig>>;
+    async fn entity_config(&self, entity: &EntityId) -> StoreResult<Option<EntityConfig>>;
     /// Replaces (or with `None`, clears) the entity's configuration.
     async fn set_entity_config(
         &self,
         entity: &EntityId,
         config: Option<&EntityConfig>,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
 }

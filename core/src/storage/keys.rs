@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use super::error::StoreResult;
 
 /// Server-wide secrets shared by every instance (the key that signs 2026-07-28 `requestState`).
 ///
@@ -13,5 +13,5 @@ use crate::error::Result;
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// The secret stored under `name`, storing `proposed` first if there is none.
-    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> Result<Vec<u8>>;
+    async fn get_or_create(&self, name: &str, proposed: &[u8]) -> StoreResult<Vec<u8>>;
 }

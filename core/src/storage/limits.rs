@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
+use super::error::StoreResult;
 use super::now_ms;
-use crate::error::Result;
 
 /// Counters behind per-entity limits, shared by every instance so a limit holds across them.
 ///
@@ -19,7 +19,7 @@ pub trait LimitStore: Send + Sync + 'static {
         &self,
         key: &str,
         window: std::time::Duration,
-    ) -> Result<(u64, std::time::Duration)>;
+    ) -> StoreResult<(u64, std::time::Duration)>;
 
     /// Takes one of `limit` slots of `key` for at most `lease`; `None` when all are taken.
     async fn acquire(
@@ -27,10 +27,10 @@ pub trait LimitStore: Send + Sync + 'static {
         key: &str,
         limit: u64,
         lease: std::time::Duration,
-    ) -> Result<Option<String>>;
+    ) -> StoreResult<Option<String>>;
 
     /// Gives a slot back (unknown or expired slots are ignored).
-    async fn release(&self, key: &str, slot: &str) -> Result<()>;
+    async fn release(&self, key: &str, slot: &str) -> StoreResult<()>;
 }
 
 /// The current fixed window of length `window_ms` and the milliseconds left in it.

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::Result;
+use super::error::StoreResult;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 
@@ -66,7 +66,7 @@ pub struct LogRecord {
 #[async_trait]
 pub trait LogStore: Send + Sync + 'static {
     /// Stores one record.
-    async fn append(&self, record: &LogRecord) -> Result<()>;
+    async fn append(&self, record: &LogRecord) -> StoreResult<()>;
 
     /// The newest records of `entity` (only those of `session` when given), newest first.
     async fn recent(
@@ -74,7 +74,7 @@ pub trait LogStore: Send + Sync + 'static {
         entity: &EntityId,
         session: Option<&SessionId>,
         limit: usize,
-    ) -> Result<Vec<LogRecord>>;
+    ) -> StoreResult<Vec<LogRecord>>;
 }
 
 #[cfg(test)]

@@ -12,12 +12,14 @@
 //! guarantee written below against your backend.
 //!
 //! One file per role: `sessions`, `queue`, `logs`, `keys`, `api_keys`, `entity_config`,
-//! `limits`; this module re-exports them all and bundles them ([`Stores`]).
+//! `limits`; this module re-exports them all and bundles them ([`Stores`]). Every call fails
+//! with a [`StoreError`], in storage terms; the engine maps it onward.
 
 use std::sync::Arc;
 
 mod api_keys;
 mod entity_config;
+mod error;
 mod keys;
 mod limits;
 mod logs;
@@ -26,6 +28,7 @@ mod sessions;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use entity_config::{EntityConfig, EntityConfigStore, EntityLimits, Visibility};
+pub use error::{StoreError, StoreResult};
 pub use keys::KeyStore;
 pub use limits::{window_of, LimitStore};
 pub use logs::{LogKind, LogRecord, LogStore};

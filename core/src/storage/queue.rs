@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::Result;
+use super::error::StoreResult;
 use crate::ids::{EntityId, SessionId};
 
 /// Names one event log: a session and a stream within it (`sse`, `get`, `post-…`).
@@ -54,7 +54,7 @@ pub struct Event {
 }
 
 /// A live feed of events; ends when the stream is closed or its session's streams are deleted.
-pub type EventStream = BoxStream<'static, Result<Event>>;
+pub type EventStream = BoxStream<'static, StoreResult<Event>>;
 
 /// Per-session event logs plus routing of client replies, shaped like a log rather than a job
 /// queue, so an SSE stream can be resumed from any instance with `Last-Event-ID`.
@@ -74,7 +74,7 @@ pub trait MessageQueue: Send + Sync + 'static {
         entity: &EntityId,
         stream: &StreamKey,
         message: &Value,
-    ) -> Result<EventId>;
+    ) -> StoreResult<EventId>;
 
     /// The retained events strictly after `after` (all retained events when `None`), in order.
     async fn replay_after(
@@ -82,7 +82,7 @@ pub trait MessageQueue: Send + Sync + 'static {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<&EventId>,
-    ) -> Result<Vec<Event>>;
+    ) -> StoreResult<Vec<Event>>;
 
     /// Everything after `after` (replayed) followed by live events as they are published, with
     /// no gap and no duplicate between the two. Ends after the last event once the stream is
@@ -92,13 +92,13 @@ pub trait MessageQueue: Send + Sync + 'static {
         entity: &EntityId,
         stream: &StreamKey,
         after: Option<EventId>,
-    ) -> Result<EventStream>;
+    ) -> StoreResult<EventStream>;
 
     /// Marks the stream finished: subscribers end once they have seen every event.
-    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> Result<()>;
+    async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()>;
 
     /// Drops every stream and pending reply of a session; live subscribers end.
-    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> Result<()>;
+    async fn delete_session(&self, entity: &EntityId, session: &SessionId) -> StoreResult<()>;
 
     /// Hands the client's answer to a server-to-client request (keyed by that request's id) to
     /// whichever instance is waiting in [`take_reply`](Self::take_reply). A reply that arrives
@@ -109,7 +109,7 @@ pub trait MessageQueue: Send + Sync + 'static {
         session: &SessionId,
         request_key: &str,
         reply: &Value,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
 
     /// Waits up to `timeout` for the reply to `request_key` and consumes it; `Ok(None)` on timeout.
     /// Each reply is taken at most once.
@@ -119,5 +119,5 @@ pub trait MessageQueue: Send + Sync + 'static {
         session: &SessionId,
         request_key: &str,
         timeout: Duration,
-    ) -> Result<Option<Value>>;
+    ) -> StoreResult<Option<Value>>;
 }

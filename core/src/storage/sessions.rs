@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::Result;
+use super::error::StoreResult;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
 
@@ -137,11 +137,11 @@ pub struct SessionPage {
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new record with version 1 and returns it as stored.
-    /// `Err(Error::Conflict)` if the id exists.
-    async fn create(&self, record: SessionRecord, ttl: Duration) -> Result<SessionRecord>;
+    /// `Err(StoreError::Conflict)` if the id exists.
+    async fn create(&self, record: SessionRecord, ttl: Duration) -> StoreResult<SessionRecord>;
 
     /// The record, or `Ok(None)` when it does not exist, expired, or belongs to another entity.
-    async fn load(&self, entity: &EntityId, id: &SessionId) -> Result<Option<SessionRecord>>;
+    async fn load(&self, entity: &EntityId, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
 
     /// [`load`](Self::load) and restart the TTL in one step. Backends should override the
     /// default (two calls) with a single round trip; this is on every request's path.
@@ -150,7 +150,7 @@ pub trait SessionStore: Send + Sync + 'static {
         entity: &EntityId,
         id: &SessionId,
         ttl: Duration,
-    ) -> Result<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         let rec = self.load(entity, id).await?;
         if rec.is_some() {
             self.touch(entity, id, ttl).await?;
@@ -160,15 +160,15 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Compare-and-swap: replaces the stored record if its version equals `record.version`,
     /// restarts the TTL, and returns the new version (`record.version + 1`).
-    /// `Err(Error::Conflict)` when the stored version differs; `Err(Error::NotFound)` when the
+    /// `Err(StoreError::Conflict)` when the stored version differs; `Err(StoreError::NotFound)` when the
     /// record is gone.
-    async fn save(&self, record: &SessionRecord, ttl: Duration) -> Result<u64>;
+    async fn save(&self, record: &SessionRecord, ttl: Duration) -> StoreResult<u64>;
 
     /// Restarts the TTL; `Ok(false)` when the record does not exist.
-    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> Result<bool>;
+    async fn touch(&self, entity: &EntityId, id: &SessionId, ttl: Duration) -> StoreResult<bool>;
 
     /// Removes the record; `Ok(false)` when it did not exist. Idempotent.
-    async fn delete(&self, entity: &EntityId, id: &SessionId) -> Result<bool>;
+    async fn delete(&self, entity: &EntityId, id: &SessionId) -> StoreResult<bool>;
 
     /// Live records of `entity` in ascending id order, at most `limit` per page, starting after
     /// `cursor` (an opaque string from a previous page).
@@ -177,11 +177,11 @@ pub trait SessionStore: Send + Sync + 'static {
         entity: &EntityId,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<SessionPage>;
+    ) -> StoreResult<SessionPage>;
 
     /// How many live (unexpired, undeleted) records `entity` has. The default pages through
     /// [`SessionStore::list`]; a backend that can count directly overrides it.
-    async fn count(&self, entity: &EntityId) -> Result<u64> {
+    async fn count(&self, entity: &EntityId) -> StoreResult<u64> {
         let (mut n, mut cursor) = (0u64, None::<String>);
         loop {
             let page = self.list(entity, cursor.as_deref(), 500).await?;
@@ -194,5 +194,5 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 
     /// Cheap reachability check for `/ready`.
-    async fn ping(&self) -> Result<()>;
+    async fn ping(&self) -> StoreResult<()>;
 }

@@ -17,9 +17,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::error::Error;
 use crate::ids::{EntityId, SessionId};
 use crate::protocol::LoggingLevel;
+use crate::storage::StoreError;
 use crate::storage::{
     ApiKeyRecord, EntityConfig, EntityLimits, LogKind, LogRecord, SessionRecord, StreamKey,
     Visibility,
@@ -181,7 +181,7 @@ pub async fn api_keys_are_scoped_and_revocable(s: Stores) {
     };
     assert!(matches!(
         s.api_keys.put_key(&dup).await,
-        Err(Error::Conflict(_))
+        Err(StoreError::Conflict(_))
     ));
     assert_eq!(
         s.api_keys.key_by_hash(&a.hash).await.unwrap(),
@@ -296,7 +296,7 @@ pub async fn create_conflict(s: Stores) {
     let mut dup = rec.clone();
     dup.state.clear();
     let err = s.sessions.create(dup, TTL).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(
         s.sessions.load(&e, &rec.id).await.unwrap().unwrap().state,
         rec.state
@@ -314,7 +314,7 @@ pub async fn save_is_compare_and_swap(s: Stores) {
     let mut stale2 = stale.clone();
     stale2.state.insert("b".into(), json!(2));
     let err = s.sessions.save(&stale2, TTL).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let loaded = s.sessions.load(&e, &rec.id).await.unwrap().unwrap();
     assert_eq!(loaded.version, 2);
     assert_eq!(loaded.state.get("a"), Some(&json!(1)));
@@ -339,7 +339,7 @@ pub async fn concurrent_saves_one_winner(s: Stores) {
                 assert_eq!(v, 2);
                 wins += 1
             }
-            Err(Error::Conflict(_)) => {}
+            Err(StoreError::Conflict(_)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -353,14 +353,14 @@ pub async fn save_missing_is_not_found(s: Stores) {
     rec.version = 1;
     assert!(matches!(
         s.sessions.save(&rec, TTL).await,
-        Err(Error::NotFound(_))
+        Err(StoreError::NotFound(_))
     ));
     let created = new_session(&s, &e).await;
     let mut foreign = created.clone();
     foreign.entity = random_entity();
     assert!(matches!(
         s.sessions.save(&foreign, TTL).await,
-        Err(Error::NotFound(_))
+        Err(StoreError::NotFound(_))
     ));
     assert_eq!(
         s.sessions

@@ -42,7 +42,8 @@ pub(super) fn session_id(raw: &str) -> Result<SessionId, ApiError> {
 
 /// The admin API's answer to a core error: by kind, through the one table
 /// ([`Error::http_status`]) the MCP edge uses too; never by message text.
-pub(super) fn api_error(e: Error) -> ApiError {
+pub(super) fn api_error(e: impl Into<Error>) -> ApiError {
+    let e: Error = e.into();
     match e {
         Error::Rpc(obj) => rpc_error(&obj),
         Error::MissingCapability(_) => needs_client_input(&e.to_string()),

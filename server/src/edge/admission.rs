@@ -183,7 +183,7 @@ pub(crate) async fn load_session(
             Ok(rec)
         }
         Ok(_) => Err(not_found()),
-        Err(e) => Err(store_error(&e)),
+        Err(e) => Err(store_error(e)),
     }
 }
 
@@ -200,7 +200,7 @@ pub(crate) enum NoSession {
     /// The entity is at its session cap (or its limits could not be read): the ready answer.
     Refused(Response),
     /// The store failed.
-    Store(fastmcp_core::Error),
+    Store(fastmcp_core::storage::StoreError),
 }
 
 impl NoSession {
@@ -208,7 +208,7 @@ impl NoSession {
     pub(crate) fn into_response(self) -> Response {
         match self {
             NoSession::Refused(r) => r,
-            NoSession::Store(e) => store_error(&e),
+            NoSession::Store(e) => store_error(e),
         }
     }
 }

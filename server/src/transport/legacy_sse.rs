@@ -48,7 +48,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
             if let Err(e) = close_session(&state, &entity, &record.id).await {
                 tracing::warn!(error = %e.report(), "cannot clean up a legacy session that never streamed");
             }
-            return store_error(&e);
+            return store_error(e);
         }
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
@@ -134,7 +134,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         async move {
             match queue.publish(&entity, &stream, &reply).await {
                 Ok(_) => accepted(),
-                Err(e) => store_error(&e),
+                Err(e) => store_error(e),
             }
         }
     };
@@ -153,10 +153,10 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 .save(&session, mcp.config().session_ttl)
                 .await
             {
-                return store_error(&e);
+                return store_error(e);
             }
             if let Err(e) = queue.publish(&entity, &stream, &reply).await {
-                return store_error(&e);
+                return store_error(e);
             }
         }
         Message::Request(r) => {
@@ -184,12 +184,12 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         }
         Message::Notification(n) => {
             if let Err(e) = mcp.handle_notification(&session, n).await {
-                return store_error(&e);
+                return store_error(e);
             }
         }
         Message::Response(r) => {
             if let Err(e) = mcp.handle_response(&session, r).await {
-                return store_error(&e);
+                return store_error(e);
             }
         }
     }

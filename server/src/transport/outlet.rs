@@ -43,7 +43,7 @@ impl Outlet for QueueOutlet {
     async fn send(&self, message: Value) -> Result<()> {
         self.queue
             .publish(&self.entity, &self.stream, &message)
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 }

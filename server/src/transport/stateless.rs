@@ -298,11 +298,11 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
     // From now on: earlier changes were for earlier listeners.
     let after = match queue.replay_after(&entity, &stream, None).await {
         Ok(evs) => evs.last().map(|e| e.id.clone()),
-        Err(e) => return super::http::store_error(&e),
+        Err(e) => return super::http::store_error(e),
     };
     let mut sub = match queue.subscribe(&entity, &stream, after).await {
         Ok(s) => s,
-        Err(e) => return super::http::store_error(&e),
+        Err(e) => return super::http::store_error(e),
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let ack = listen_ack(&filter, &sub_id);

@@ -140,7 +140,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             };
             match state.mcp.handle_notification(&session, n).await {
                 Ok(()) => accepted(),
-                Err(e) => store_error(&e),
+                Err(e) => store_error(e),
             }
         }
         Message::Response(r) => {
@@ -150,7 +150,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             };
             match state.mcp.handle_response(&session, r).await {
                 Ok(()) => accepted(),
-                Err(e) => store_error(&e),
+                Err(e) => store_error(e),
             }
         }
     }
@@ -282,12 +282,12 @@ async fn post_batch(
             }
             Ok(Message::Notification(n)) => {
                 if let Err(e) = state.mcp.handle_notification(&session, n).await {
-                    return store_error(&e);
+                    return store_error(e);
                 }
             }
             Ok(Message::Response(r)) => {
                 if let Err(e) = state.mcp.handle_response(&session, r).await {
-                    return store_error(&e);
+                    return store_error(e);
                 }
             }
         }
@@ -494,17 +494,17 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
             // Start from "now": older standalone events were for earlier GETs.
             let last = match queue.replay_after(&entity, &stream, None).await {
                 Ok(evs) => evs.last().map(|e| e.id.clone()),
-                Err(e) => return store_error(&e),
+                Err(e) => return store_error(e),
             };
             (stream, last)
         }
     };
     let sub = match queue.subscribe(&entity, &stream, after.clone()).await {
         Ok(s) => s,
-        Err(fastmcp_core::Error::InvalidParams(m)) => {
+        Err(fastmcp_core::storage::StoreError::InvalidValue(m)) => {
             return error_status(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, m)
         }
-        Err(e) => return store_error(&e),
+        Err(e) => return store_error(e),
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     if wants_priming(&session) && stream.name == "get" {
@@ -546,7 +546,7 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
     };
     match close_session(state, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
-        Err(e) => store_error(&e),
+        Err(e) => store_error(e),
     }
 }
 

@@ -175,7 +175,10 @@ struct SlowLogs(MemoryStore);
 
 #[async_trait::async_trait]
 impl fastmcp_core::LogStore for SlowLogs {
-    async fn append(&self, record: &fastmcp_core::LogRecord) -> fastmcp_core::Result<()> {
+    async fn append(
+        &self,
+        record: &fastmcp_core::LogRecord,
+    ) -> fastmcp_core::storage::StoreResult<()> {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         fastmcp_core::LogStore::append(&self.0, record).await
     }
@@ -185,7 +188,7 @@ impl fastmcp_core::LogStore for SlowLogs {
         entity: &fastmcp_core::EntityId,
         session: Option<&fastmcp_core::SessionId>,
         limit: usize,
-    ) -> fastmcp_core::Result<Vec<fastmcp_core::LogRecord>> {
+    ) -> fastmcp_core::storage::StoreResult<Vec<fastmcp_core::LogRecord>> {
         fastmcp_core::LogStore::recent(&self.0, entity, session, limit).await
     }
 }
