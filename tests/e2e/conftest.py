@@ -49,6 +49,21 @@ def _tail(path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "<empty>"
 
 
+def wait_ready(name: str, proc: subprocess.Popen, url: str, log: Path, timeout: float = 30) -> None:
+    """Waits until `url`/ready answers 200; fails with the log's tail if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {_tail(log)}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} not ready: {_tail(log)}")
+
+
 class Instance:
     """One server process on its own port (on `store` when given, else in memory), ready when
     constructed."""
@@ -67,17 +82,7 @@ class Instance:
             stdin=subprocess.DEVNULL,
             env=env,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited: {_tail(self.log)}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} not ready: {_tail(self.log)}")
+        wait_ready(name, self.proc, self.url, self.log)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

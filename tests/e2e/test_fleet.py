@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import _binary_path, _free_port, _tail
+from conftest import _binary_path, _free_port, _tail, wait_ready
 from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_initialize
 from test_scale_out import SseReader
 
@@ -69,18 +69,8 @@ class Node:
             env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="info"),
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {_tail(self.log)}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"{self.name} not ready: {_tail(self.log)}")
+    def wait_ready(self) -> None:
+        wait_ready(self.name, self.proc, self.url, self.log)
 
     def sigterm(self) -> None:
         self.proc.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{str_param, unknown, Env};
+use super::{str_param, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
 use crate::protocol::MethodResult;
@@ -23,10 +23,10 @@ pub(super) async fn complete(env: &Env<'_>, params: &Value, ctx: Context) -> Res
     // A completion for a hidden prompt or template is as unknown as the item.
     match ref_type {
         "ref/prompt" if !env.shows(|c| &c.prompts, ref_name) => {
-            return Err(unknown(ItemKind::Prompt, ref_name))
+            return Err(Error::unknown(ItemKind::Prompt, ref_name))
         }
         "ref/resource" if !env.shows(|c| &c.resources, ref_name) => {
-            return Err(unknown(ItemKind::ResourceTemplate, ref_name))
+            return Err(Error::unknown(ItemKind::ResourceTemplate, ref_name))
         }
         _ => {}
     }

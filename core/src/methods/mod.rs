@@ -14,7 +14,7 @@ pub use tools::CallObserver;
 use serde_json::{json, Value};
 
 use crate::context::Context;
-use crate::error::{Error, ItemKind, Result};
+use crate::error::{Error, Result};
 use crate::protocol::{ErrorObject, Method, MethodResult};
 use crate::registry::Registry;
 use crate::storage::{EntityConfig, Visibility};
@@ -86,9 +86,4 @@ fn take_arguments(params: &mut Value) -> Value {
         .as_object_mut()
         .and_then(|m| m.remove("arguments"))
         .unwrap_or(Value::Null)
-}
-
-/// The error for an item the entity does not see (or that does not exist: the same answer).
-fn unknown(kind: ItemKind, name: &str) -> Error {
-    Error::unknown(kind, name)
 }

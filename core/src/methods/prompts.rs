@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::{str_param, take_arguments, unknown, Env};
+use super::{str_param, take_arguments, Env};
 use crate::context::Context;
-use crate::error::{ItemKind, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::protocol::MethodResult;
 
 pub(super) async fn get(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<MethodResult> {
@@ -13,7 +13,7 @@ pub(super) async fn get(env: &Env<'_>, params: &mut Value, ctx: Context) -> Resu
         .registry
         .prompt(name)
         .filter(|_| env.shows(|c| &c.prompts, name))
-        .ok_or_else(|| unknown(ItemKind::Prompt, name))?;
+        .ok_or_else(|| Error::unknown(ItemKind::Prompt, name))?;
     let args = take_arguments(params);
     prompt.get(args, ctx).await.map(MethodResult::Prompt)
 }

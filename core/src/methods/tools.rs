@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{str_param, take_arguments, unknown, Env};
+use super::{str_param, take_arguments, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
 use crate::ids::EntityId;
@@ -20,7 +20,7 @@ pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Res
         .registry
         .tool(name)
         .filter(|_| env.shows(|c| &c.tools, name))
-        .ok_or_else(|| unknown(ItemKind::Tool, name))?;
+        .ok_or_else(|| Error::unknown(ItemKind::Tool, name))?;
     let args = take_arguments(params);
     if !(args.is_null() || args.is_object()) {
         return Err(Error::invalid_params("`arguments` must be an object"));
