@@ -65,6 +65,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_SSE_KEEP_ALIVE_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keep_alive_secs: u64,
+    /// Most TCP connections open at once (`0`: no cap). At the cap the server stops accepting
+    /// until one closes, so idle connections cannot use up the process's descriptors.
+    #[arg(long, env = "FASTMCP_MT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
     /// Seconds a draining process (SIGTERM, Ctrl-C) gives calls in flight to finish before it
     /// exits. Keep it under the orchestrator's own grace period (Kubernetes: 30 s).
     #[arg(long, env = "FASTMCP_MT_SHUTDOWN_GRACE_SECS", default_value_t = 20,
@@ -516,7 +520,9 @@ pub async fn serve_with_auth(
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(drain_on_signal(Arc::clone(&state), grace, stop.clone()));
-    let acceptor = acceptor.draining_on(state.draining.clone());
+    let acceptor = acceptor
+        .max_connections(args.max_connections)
+        .draining_on(state.draining.clone());
     Server::new_with_acceptor(acceptor)
         // By the time `stop` fires every accepted request is answered: what remains are idle
         // connections and the last frames of ended streams, a moment's work.
