@@ -29,14 +29,20 @@ if [ -n "$missing" ]; then
   apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
 
-echo "== backing services: redis-server on a free loopback port"
+echo "== backing services: redis-server on a free loopback port, in plain text and over TLS"
 REDIS_DIR=$(mktemp -d)
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-  --dir "$REDIS_DIR" --pidfile "$REDIS_DIR/redis.pid" --logfile "$ART/redis.log"
+TLS_DIR="$REDIS_DIR/tls"
+bash scripts/tls-certs.sh "$TLS_DIR"   # a CA, a server certificate for localhost, another CA
+REDIS_PORT=$(free_port); REDIS_TLS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --tls-port "$REDIS_TLS_PORT" --bind 127.0.0.1 --save '' \
+  --appendonly no --daemonize yes --dir "$REDIS_DIR" --pidfile "$REDIS_DIR/redis.pid" \
+  --logfile "$ART/redis.log" --tls-cert-file "$TLS_DIR/server.pem" \
+  --tls-key-file "$TLS_DIR/server.key" --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients no
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export FASTMCP_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export FASTMCP_E2E_REDIS_URL="$FASTMCP_TEST_REDIS_URL"
+export FASTMCP_TEST_REDIS_TLS_URL="rediss://localhost:$REDIS_TLS_PORT"
+export FASTMCP_TEST_TLS_CA="$TLS_DIR/ca.pem" FASTMCP_TEST_TLS_WRONG_CA="$TLS_DIR/wrong-ca.pem"
 
 echo "== backing services: a throwaway PostgreSQL 15 cluster on a free loopback port"
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -44,10 +50,14 @@ PG_DIR=$(mktemp -d /tmp/fastmcp-pg-XXXXXX)
 chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
 PG_PORT=$(free_port)
 (cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null)
+# TLS on (plain text stays allowed): the server's key must belong to the postgres user.
+install -o postgres -m 600 "$TLS_DIR/server.key" "$TLS_DIR/server.pem" "$PG_DIR/"
 (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
-  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null)
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 \
+      -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key" start >/dev/null)
 export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
+export FASTMCP_TEST_DATABASE_TLS_URL="postgres://postgres@localhost:$PG_PORT/postgres?sslmode=verify-full"
 cleanup() {
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
   rm -rf "$REDIS_DIR" "$TMPDIR"

@@ -157,6 +157,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_PG_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub pg_pool_size: u32,
+    /// A CA certificate (PEM) for TLS to the store, when a private CA signed its certificate:
+    /// `rediss://…`, or `postgres://…?sslmode=verify-full`. Public CAs need nothing.
+    #[arg(long, env = "FASTMCP_MT_STORE_CA_FILE")]
+    pub store_ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -174,6 +178,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("client_request_timeout", &self.client_request_timeout)
             .field("log_retention_days", &self.log_retention_days)
             .field("pg_pool_size", &self.pg_pool_size)
+            .field("store_ca_file", &self.store_ca_file)
             .field("request_state_keys", &self.request_state_keys)
             .field("auth", &self.auth)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
@@ -334,6 +339,7 @@ impl StoreOptions {
             key_prefix: args.key_prefix.clone(),
             log_retention: std::time::Duration::from_secs(args.log_retention_days * 24 * 3600),
             pg_pool_size: args.pg_pool_size,
+            ca_file: args.store_ca_file.clone(),
         }
     }
 }
@@ -611,6 +617,7 @@ mod tests {
             key_prefix: "p".into(),
             log_retention: std::time::Duration::from_secs(60),
             pg_pool_size: 2,
+            ca_file: None,
         }
     }
 

@@ -49,6 +49,9 @@ pub struct StoreOptions {
     pub log_retention: std::time::Duration,
     /// PostgreSQL pool size.
     pub pg_pool_size: u32,
+    /// A CA certificate (PEM file) for TLS to a store whose certificate a private CA signed:
+    /// `rediss://` and PostgreSQL with `sslmode=verify-ca` or `verify-full`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Opens the store named by `url`; a backend not compiled in is an error naming its feature.
@@ -73,6 +76,11 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
             {
                 let mut cfg = fastmcp_storage_redis::RedisConfig::new(url);
                 cfg.prefix = opts.key_prefix.clone();
+                if let Some(path) = &opts.ca_file {
+                    cfg.ca_pem = Some(std::fs::read(path).map_err(|e| {
+                        OpenError(format!("cannot read the CA file {}: {e}", path.display()))
+                    })?);
+                }
                 let s = fastmcp_storage_redis::RedisStore::connect(cfg)
                     .await
                     .map_err(|e| {
@@ -95,6 +103,7 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
                 let mut cfg = fastmcp_storage_postgres::PostgresConfig::new(url);
                 cfg.log_retention = opts.log_retention;
                 cfg.max_connections = opts.pg_pool_size;
+                cfg.ca_file = opts.ca_file.clone();
                 let s = fastmcp_storage_postgres::PostgresStore::connect(cfg)
                     .await
                     .map_err(|e| {

@@ -71,6 +71,9 @@ pub struct PostgresConfig {
     pub poll_interval: Duration,
     /// How often the cleanup task runs.
     pub cleanup_interval: Duration,
+    /// A CA certificate file (PEM) to verify the server with, beside the URL's own
+    /// `sslmode`/`sslrootcert` (for a private CA, with `sslmode=verify-full`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PostgresConfig {
@@ -85,6 +88,7 @@ impl PostgresConfig {
             log_retention: Duration::from_secs(30 * 24 * 3600),
             poll_interval: Duration::from_millis(1000),
             cleanup_interval: Duration::from_secs(30),
+            ca_file: None,
         }
     }
 }
@@ -200,12 +204,18 @@ impl PostgresStore {
     /// the cleanup task. Fails fast if the database cannot be reached now; later outages make
     /// calls fail with `StoreError::Unavailable` until it is back.
     pub async fn connect(cfg: PostgresConfig) -> StoreResult<Self> {
+        let where_ = format!("connect to {}", redact_url(&cfg.url));
+        let mut options: sqlx::postgres::PgConnectOptions =
+            cfg.url.parse().map_err(|e| map_err(&where_, e))?;
+        if let Some(ca) = &cfg.ca_file {
+            options = options.ssl_root_cert(ca);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(3))
-            .connect(&cfg.url)
+            .connect_with(options)
             .await
-            .map_err(|e| map_err(&format!("connect to {}", redact_url(&cfg.url)), e))?;
+            .map_err(|e| map_err(&where_, e))?;
         if cfg.migrate {
             MIGRATOR
                 .run(&pool)
@@ -407,6 +417,43 @@ mod tests {
     }
 
     fastmcp_core::store_test_suite!(optional stores());
+
+    /// The same suite over TLS (`sslmode=verify-full`, a server certificate from a private CA),
+    /// against the same PostgreSQL with `ssl=on` (scripts/test.sh).
+    mod over_tls {
+        use super::*;
+
+        pub(super) fn ca(var: &str) -> Option<std::path::PathBuf> {
+            fastmcp_core::testing::backend_url(var).map(Into::into)
+        }
+
+        async fn stores() -> Option<Stores> {
+            let url = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_TLS_URL")?;
+            let mut cfg = PostgresConfig::new(url);
+            cfg.ca_file = ca("FASTMCP_TEST_TLS_CA");
+            cfg.max_connections = 4;
+            Some(Stores::of(
+                PostgresStore::connect(cfg)
+                    .await
+                    .expect("postgres reachable over TLS"),
+            ))
+        }
+
+        fastmcp_core::store_test_suite!(optional stores());
+    }
+
+    /// A certificate from another CA is refused at connect time, with the reason in the chain.
+    #[tokio::test]
+    async fn tls_with_the_wrong_ca_fails_at_connect() {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_TLS_URL") else {
+            return;
+        };
+        let mut cfg = PostgresConfig::new(url);
+        cfg.ca_file = over_tls::ca("FASTMCP_TEST_TLS_WRONG_CA");
+        let err = PostgresStore::connect(cfg).await.unwrap_err();
+        let report = err.report().to_string();
+        assert!(report.to_lowercase().contains("certificate"), "{report}");
+    }
 
     async fn instance(url: &str) -> PostgresStore {
         let mut cfg = PostgresConfig::new(url);

@@ -55,6 +55,9 @@ pub struct RedisConfig {
     pub block_interval: Duration,
     /// Log records kept per entity (the newest).
     pub max_logs_per_entity: usize,
+    /// PEM of the CA that signed the server's certificate, for `rediss://` to a server whose
+    /// certificate the system's roots do not cover (a private CA). `None`: the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl RedisConfig {
@@ -68,6 +71,7 @@ impl RedisConfig {
             reply_ttl: Duration::from_secs(300),
             block_interval: Duration::from_secs(5),
             max_logs_per_entity: 1000,
+            ca_pem: None,
         }
     }
 }
@@ -130,9 +134,19 @@ impl RedisStore {
     /// Connects (and fails fast if Redis cannot be reached now); later outages are retried by
     /// the connection manager, and calls made meanwhile fail with `StoreError::Unavailable`.
     pub async fn connect(cfg: RedisConfig) -> StoreResult<Self> {
-        let client = Client::open(cfg.url.as_str()).map_err(|e| {
-            StoreError::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e)
-        })?;
+        let invalid =
+            |e| StoreError::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e);
+        let client = match &cfg.ca_pem {
+            Some(ca) if cfg.url.starts_with("rediss://") => Client::build_with_tls(
+                cfg.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+            _ => Client::open(cfg.url.as_str()),
+        }
+        .map_err(invalid)?;
         let mgr_cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(5)))
@@ -208,6 +222,56 @@ mod tests {
     }
 
     fastmcp_core::store_test_suite!(optional stores());
+
+    /// The same suite over TLS (`rediss://`, a server certificate from a private CA), against
+    /// the TLS port scripts/test.sh opens with certificates from scripts/tls-certs.sh.
+    mod over_tls {
+        use super::*;
+
+        pub(super) fn ca(var: &str) -> Option<Vec<u8>> {
+            let path = fastmcp_core::testing::backend_url(var)?;
+            Some(std::fs::read(path).expect("the CA file named by the environment"))
+        }
+
+        pub(super) async fn stores() -> Option<Stores> {
+            let url = fastmcp_core::testing::backend_url("FASTMCP_TEST_REDIS_TLS_URL")?;
+            let mut cfg = RedisConfig::new(url);
+            cfg.ca_pem = ca("FASTMCP_TEST_TLS_CA");
+            cfg.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+            cfg.block_interval = Duration::from_millis(500);
+            Some(Stores::of(
+                RedisStore::connect(cfg)
+                    .await
+                    .expect("redis reachable over TLS"),
+            ))
+        }
+
+        fastmcp_core::store_test_suite!(optional stores());
+    }
+
+    /// A certificate from another CA is refused at connect time, with the reason in the chain.
+    #[tokio::test]
+    async fn tls_with_the_wrong_ca_fails_at_connect() {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_REDIS_TLS_URL") else {
+            return;
+        };
+        let mut cfg = RedisConfig::new(url);
+        cfg.ca_pem = over_tls::ca("FASTMCP_TEST_TLS_WRONG_CA");
+        let err = RedisStore::connect(cfg).await.unwrap_err();
+        let report = err.report().to_string();
+        assert!(report.to_lowercase().contains("certificate"), "{report}");
+    }
+
+    /// `rediss://` to a plain-text server fails; it never falls back to plain text.
+    #[tokio::test]
+    async fn tls_to_a_plain_server_fails() {
+        let Some(plain) = fastmcp_core::testing::backend_url("FASTMCP_TEST_REDIS_URL") else {
+            return;
+        };
+        let mut cfg = RedisConfig::new(plain.replacen("redis://", "rediss://", 1));
+        cfg.ca_pem = over_tls::ca("FASTMCP_TEST_TLS_CA");
+        assert!(RedisStore::connect(cfg).await.is_err());
+    }
 
     #[test]
     fn debug_hides_the_password() {

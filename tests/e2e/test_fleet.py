@@ -49,8 +49,8 @@ def entity() -> str:
 class Node:
     """One `fastmcp serve` on a fixed port, so a restarted instance takes its place."""
 
-    def __init__(self, tmp: Path, name: str, store: str, wait: bool = True):
-        self.name, self.tmp, self.store = name, tmp, store
+    def __init__(self, tmp: Path, name: str, store: str, wait: bool = True, extra: list[str] | None = None):
+        self.name, self.tmp, self.store, self.extra = name, tmp, store, extra or []
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.starts = 0
@@ -64,7 +64,7 @@ class Node:
         self.log = self.tmp / f"{self.name}-{self.starts}.log"
         self.proc = subprocess.Popen(
             [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{self.port}", "--store", self.store,
-             "--shutdown-grace-secs", str(GRACE_SECS)],
+             "--shutdown-grace-secs", str(GRACE_SECS), *self.extra],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="info"),
         )
@@ -398,3 +398,48 @@ def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, s
         lb_proc.wait(timeout=10)
         for node in nodes:
             node.stop()
+
+
+TLS_URLS = {"redis": os.environ.get("FASTMCP_TEST_REDIS_TLS_URL"),
+            "postgres": os.environ.get("FASTMCP_TEST_DATABASE_TLS_URL")}
+TLS_CA = os.environ.get("FASTMCP_TEST_TLS_CA")
+WRONG_CA = os.environ.get("FASTMCP_TEST_TLS_WRONG_CA")
+
+
+def _start_fails(tmp: Path, store: str, extra: list[str]) -> str:
+    """Runs `serve` on `store` and returns its output, asserting that it exits non-zero at once."""
+    proc = subprocess.run(
+        [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{_free_port()}", "--store", store, *extra],
+        capture_output=True, text=True, timeout=30, env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn"),
+    )
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+def test_instances_share_sessions_over_tls_and_refuse_what_they_cannot_verify(tmp_path, backend):
+    url = TLS_URLS[backend]
+    if not (url and TLS_CA and WRONG_CA):
+        if os.environ.get("CI"):
+            pytest.fail("CI must set the TLS store URLs and CAs (scripts/test.sh does)")
+        pytest.skip("no TLS store configured")
+    ca = ["--store-ca-file", TLS_CA]
+    a, b = Node(tmp_path, "a", url, extra=ca), Node(tmp_path, "b", url, extra=ca)
+    e = entity()
+    try:
+        with httpx.Client(timeout=30) as http:
+            sid = raw_initialize(http, a.url, e)
+            r = raw_call(http, b.url, e, "tools/call", {"name": "echo", "arguments": {"text": "tls"}},
+                         session_id=sid)
+            assert jsonrpc_reply(r, 2)["result"]["content"][0]["text"] == "tls", r.text
+    finally:
+        a.stop()
+        b.stop()
+    # A server certificate from another CA: a clear start-up error, never a connection.
+    out = _start_fails(tmp_path, url, ["--store-ca-file", WRONG_CA])
+    assert "certificate" in out.lower(), out
+    # TLS asked of a plain-text server: an error, never a silent downgrade.
+    if backend == "redis":
+        plain = os.environ["FASTMCP_E2E_REDIS_URL"].replace("redis://", "rediss://", 1)
+        out = _start_fails(tmp_path, plain, ca)
+        assert "cannot use redis" in out.lower(), out
