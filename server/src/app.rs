@@ -33,7 +33,10 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let docs = admin.swagger_ui();
     let redoc = admin.redoc();
     Route::new()
-        .nest("/admin", crate::admin::endpoint(admin))
+        .nest(
+            "/admin",
+            crate::admin::endpoint(admin, state.http.body_limit),
+        )
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/redoc", redoc)

@@ -20,7 +20,7 @@ mod types;
 use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response};
 use poem_openapi::OpenApiService;
 
 use crate::state::AppState;
@@ -58,10 +58,27 @@ pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
         .server("/admin")
 }
 
-/// `/admin` routes, with every failure (bad token, unparsable input) in the one JSON error shape.
-pub fn endpoint(service: OpenApiService<AdminApi, ()>) -> impl Endpoint<Output = Response> {
+/// `/admin` routes, with every failure (bad token, unparsable input, a body over `body_limit`
+/// bytes) in the one JSON error shape.
+pub fn endpoint(
+    service: OpenApiService<AdminApi, ()>,
+    body_limit: usize,
+) -> impl Endpoint<Output = Response> {
     service
         .into_endpoint()
+        .around(move |ep, mut req| async move {
+            // The same cap as the MCP endpoints: poem-openapi reads a JSON body whole, without
+            // one, and a request body is the client's to size.
+            let body = req.take_body().into_bytes_limit(body_limit).await;
+            match body {
+                Ok(bytes) => req.set_body(bytes),
+                Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                    return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            ep.call(req).await.map(IntoResponse::into_response)
+        })
         .catch_all_error(|err: poem::Error| async move {
             if err.is_from_response() {
                 // An `ApiError` of an operation: already in the JSON shape.

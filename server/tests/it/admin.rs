@@ -416,3 +416,26 @@ fn openapi_document_matches_the_snapshot() {
         "the OpenAPI document changed: review it and rerun with UPDATE_SNAPSHOTS=1"
     );
 }
+
+/// A body over the server's body limit is refused before it is read whole: 413, in the one
+/// JSON error shape.
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
+    let http = fastmcp_server::config::HttpConfig {
+        body_limit: 1024,
+        ..Default::default()
+    };
+    let state = AppState::builder(builder, Stores::of(MemoryStore::default()))
+        .admin_token(TOKEN)
+        .http(http)
+        .build();
+    let cli = TestClient::new(routes(state));
+    let big = json!({ "entity_id": "acme", "name": "x".repeat(4096) });
+    let (status, err) = post(&cli, "/admin/api-keys", big).await;
+    assert_eq!(status, 413, "{err}");
+    assert_eq!(err["code"], "too_large", "{err}");
+    let small = json!({ "entity_id": "acme", "name": "fits" });
+    let (status, _) = post(&cli, "/admin/api-keys", small).await;
+    assert!(status < 400, "{status}");
+}
