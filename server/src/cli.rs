@@ -446,11 +446,25 @@ pub async fn serve_with_auth(
     builder: McpServerBuilder,
     custom_auth: Option<Arc<dyn Authenticator>>,
 ) -> Result<(), StartError> {
+    let state = create_app(&args, builder, custom_auth).await?;
+    serve_app(&args, state).await
+}
+
+/// Everything but the listener: opens the store named by `args` (or `REDIS_URL` /
+/// `DATABASE_URL`, else memory), records the catalog, and builds the application state for
+/// `builder`'s catalog with every setting of `args`. [`routes`] of the result is the whole poem
+/// endpoint (MCP, admin API, docs, probes), for a listener of the caller's choosing; the binary
+/// serves it with [`serve_app`].
+pub async fn create_app(
+    args: &ServeArgs,
+    builder: McpServerBuilder,
+    custom_auth: Option<Arc<dyn Authenticator>>,
+) -> Result<Arc<AppState>, StartError> {
     let url = store_url(args.store.as_deref());
-    let stores = open_store(&url, &StoreOptions::from_args(&args))
+    let stores = open_store(&url, &StoreOptions::from_args(args))
         .await
         .map_err(|e| StartError::Store(e.to_string()))?;
-    let auth = authenticator(&args, &stores.roles.api_keys, custom_auth)?;
+    let auth = authenticator(args, &stores.roles.api_keys, custom_auth)?;
     let kind = stores.kind;
     let config = ServerConfig {
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
@@ -510,6 +524,12 @@ pub async fn serve_with_auth(
             .await
             .map_err(|e| StartError::Store(format!("cannot record the catalog: {}", e.report())))?;
     }
+    Ok(state)
+}
+
+/// Serves `state` on `args.bind` until SIGTERM/Ctrl-C, then drains (see [`drain_on_signal`]).
+pub async fn serve_app(args: &ServeArgs, state: Arc<AppState>) -> Result<(), StartError> {
+    let kind = state.store_kind.clone();
     let acceptor = NoDelayAcceptor::bind(args.bind)
         .await
         .map_err(|source| StartError::Bind {
