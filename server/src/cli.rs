@@ -8,10 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use fastmcp_core::{
     redact_url, ApiKeyStore, Authenticator, McpServerBuilder, NoAuth, ServerConfig,
 };
-use poem::Server;
 
-use crate::app::{routes, AppState, NoDelayAcceptor};
+use crate::app::{routes, AppState};
 use crate::config::HttpConfig;
+use crate::connections::{ConnectionConfig, NoDelayAcceptor};
 pub use crate::storage::{open_store, store_url, StoreOptions, Stores};
 
 /// FastMCP-MT: a multi-tenant MCP server.
@@ -69,6 +69,24 @@ pub struct ServeArgs {
     /// until one closes, so idle connections cannot use up the process's descriptors.
     #[arg(long, env = "FASTMCP_MT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Seconds a request head (request line and headers) may take to arrive once it starts;
+    /// slower connections are closed.
+    #[arg(long, env = "FASTMCP_MT_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take to arrive once its head has; slower ones get 408.
+    #[arg(long, env = "FASTMCP_MT_BODY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Seconds an idle connection (no request open, nothing arriving) stays open. Keep it above
+    /// the load balancer's own idle timeout (AWS ALB: 60 s).
+    #[arg(long, env = "FASTMCP_MT_IDLE_TIMEOUT_SECS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    #[arg(long, env = "FASTMCP_MT_MAX_HEADER_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u64).range(8192..=16 * 1024 * 1024))]
+    pub max_header_bytes: u64,
     /// Seconds a draining process (SIGTERM, Ctrl-C) gives calls in flight to finish before it
     /// exits. Keep it under the orchestrator's own grace period (Kubernetes: 30 s).
     #[arg(long, env = "FASTMCP_MT_SHUTDOWN_GRACE_SECS", default_value_t = 20,
@@ -488,6 +506,7 @@ pub async fn create_app(
         loopback_only: args.bind.ip().is_loopback(),
         keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
         max_batch_items: usize::try_from(args.max_batch_items).unwrap_or(usize::MAX),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())
@@ -549,15 +568,17 @@ pub async fn serve_app(args: &ServeArgs, state: Arc<AppState>) -> Result<(), Sta
     let acceptor = acceptor
         .max_connections(args.max_connections)
         .draining_on(state.draining.clone());
-    Server::new_with_acceptor(acceptor)
+    let connections = ConnectionConfig {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_header_bytes: usize::try_from(args.max_header_bytes).unwrap_or(usize::MAX),
         // By the time `stop` fires every accepted request is answered: what remains are idle
         // connections and the last frames of ended streams, a moment's work.
-        .run_with_graceful_shutdown(routes(state), stop.cancelled_owned(), Some(FLUSH))
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: args.bind,
-            source,
-        })
+        flush: FLUSH,
+    };
+    let ep = poem::EndpointExt::map_to_response(routes(state));
+    crate::connections::serve(acceptor, ep, connections, stop).await;
+    Ok(())
 }
 
 /// How long the server gives open connections to flush once the drain is over.

@@ -21,6 +21,8 @@ pub struct HttpConfig {
     /// Each answer can be far larger than its request (`tools/list`), so this bounds what one
     /// body can make the server build.
     pub max_batch_items: usize,
+    /// A request body must arrive whole within this once its head has; slower ones get 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -33,6 +35,7 @@ impl Default for HttpConfig {
             keep_alive: Duration::from_secs(15),
             sse_retry_ms: 1000,
             max_batch_items: 32,
+            body_timeout: Duration::from_secs(30),
         }
     }
 }

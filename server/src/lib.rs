@@ -16,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod demo;
 mod edge;
 pub mod limits;
@@ -25,6 +26,7 @@ pub mod state;
 pub mod storage;
 mod transport;
 
-pub use app::{routes, NoDelayAcceptor};
+pub use app::routes;
 pub use config::HttpConfig;
+pub use connections::NoDelayAcceptor;
 pub use state::{AppBuilder, AppState};

@@ -3,10 +3,15 @@ could take the server down or starve a tenant, and the answer it gets now."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 
 import httpx
+import pytest
 
+from conftest import Instance, _binary_path
 from e2e_helpers import initialize_body, mcp_headers, new_entity
 
 
@@ -98,3 +103,105 @@ def test_one_spelling_per_session_and_one_value_per_identity_header(base_url):
     r = httpx.post(f"{base_url}/{entity}/mcp", content=body,
                    headers={**mcp_headers(sid), "content-type": "application/jsonx"}, timeout=10)
     assert r.status_code == 415, r.status_code
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    """An instance of its own (its descriptors are counted) with short connection deadlines."""
+    inst = Instance(_binary_path(), tmp_path_factory.mktemp("hostile"), "hostile", None,
+                    ["--header-timeout-secs", "1", "--body-timeout-secs", "1", "--idle-timeout-secs", "3",
+                     "--sse-keep-alive-secs", "15"])
+    yield inst
+    inst.stop()
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _raw(port: int, head: bytes) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(head)
+    return s
+
+
+def _closed_within(s: socket.socket, seconds: float) -> tuple[float, bytes]:
+    """Reads until the server closes; how long that took and what it sent."""
+    s.settimeout(seconds)
+    started, got = time.monotonic(), b""
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except OSError:
+        pass
+    return time.monotonic() - started, got
+
+
+def _head(port: int, method: str, path: str, headers: list[str], body: bytes = b"",
+          length: int | None = None) -> bytes:
+    length = len(body) if length is None else length
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *headers, f"Content-Length: {length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_a_closed_stream_lets_go_of_its_socket_at_once(strict):
+    """Clients that close SSE streams (GET /mcp and legacy /sse) with a FIN once held their
+    descriptors until the second keep-alive write, about 30 s; now within 2 s."""
+    port, pid = strict.port, strict.proc.pid
+    base = _open_fds(pid)
+    streams = []
+    for i in range(20):
+        init = json.dumps(initialize_body()).encode()
+        s = _raw(port, _head(port, "POST", "/acme/mcp",
+                             ["Content-Type: application/json", "Accept: application/json, text/event-stream"], init))
+        reply = s.recv(65536).decode()
+        s.close()
+        sid = next(l.split(":", 1)[1].strip() for l in reply.split("\r\n") if l.lower().startswith("mcp-session-id"))
+        get = _raw(port, _head(port, "GET", "/acme/mcp", ["Accept: text/event-stream", f"Mcp-Session-Id: {sid}",
+                                                          "MCP-Protocol-Version: 2025-11-25"]))
+        legacy = _raw(port, _head(port, "GET", "/acme/sse", ["Accept: text/event-stream"]))
+        for s in (get, legacy):
+            assert s.recv(4096).startswith(b"HTTP/1.1 200"), i
+            streams.append(s)
+    time.sleep(0.3)
+    assert _open_fds(pid) >= base + 38  # 40 streams, give or take a pooled connection
+    for s in streams:
+        s.close()
+    deadline = time.monotonic() + 2
+    while _open_fds(pid) > base + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_fds(pid) <= base + 2, (base, _open_fds(pid))
+    assert httpx.get(f"{strict.url}/health", timeout=2).status_code == 200
+
+
+def test_slow_and_oversized_requests_are_cut_off(strict):
+    """Slow heads and bodies, idle connections, a huge Content-Length announced but never sent,
+    and a 200 KB header: each once held a connection for as long as the client liked."""
+    port = strict.port
+    # 100 slow-header connections: closed at the 1 s header timeout.
+    slow = [_raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n") for _ in range(100)]
+    started = time.monotonic()
+    for s in slow:
+        took, got = _closed_within(s, 5)
+        assert got == b"", got[:100]
+    assert time.monotonic() - started < 3
+    # A body that never finishes: 408 at the 1 s body timeout.
+    mcp = ["Content-Type: application/json", "Accept: application/json, text/event-stream"]
+    s = _raw(port, _head(port, "POST", "/acme/mcp", mcp, b"{", length=100))
+    took, got = _closed_within(s, 5)
+    assert got.startswith(b"HTTP/1.1 408"), got[:200]
+    assert 0.9 < took < 3, took
+    # A Content-Length over the body limit, no body sent: 413 at once.
+    s = _raw(port, _head(port, "POST", "/acme/mcp", mcp, length=999_999_999))
+    took, got = _closed_within(s, 5)
+    assert got.startswith(b"HTTP/1.1 413"), got[:200]
+    assert took < 0.5, took
+    # A 200 KB header: 431.
+    s = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+    took, got = _closed_within(s, 5)
+    assert got.startswith(b"HTTP/1.1 431"), got[:200]
+    # Idle after a request: closed at the 3 s idle timeout, not at the 1 s header timeout.
+    s = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    took, got = _closed_within(s, 10)
+    assert got.startswith(b"HTTP/1.1 200"), got[:200]
+    assert 2.5 < took < 5, took

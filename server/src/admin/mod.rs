@@ -63,19 +63,25 @@ pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
 pub fn endpoint(
     service: OpenApiService<AdminApi, ()>,
     body_limit: usize,
+    body_timeout: std::time::Duration,
 ) -> impl Endpoint<Output = Response> {
+    use crate::edge::body::{collect, BodyRefusal};
     service
         .into_endpoint()
         .around(move |ep, mut req| async move {
-            // The same cap as the MCP endpoints: poem-openapi reads a JSON body whole, without
-            // one, and a request body is the client's to size.
-            let body = req.take_body().into_bytes_limit(body_limit).await;
-            match body {
+            // The same cap and deadline as the MCP endpoints: poem-openapi reads a JSON body
+            // whole, without either, and a request body is the client's to size and to pace.
+            let body = req.take_body();
+            match collect(req.headers(), body, body_limit, body_timeout).await {
                 Ok(bytes) => req.set_body(bytes),
-                Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                    return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE))
+                Err(e) => {
+                    let status = match e {
+                        BodyRefusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                        BodyRefusal::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+                        BodyRefusal::Broken(_) => StatusCode::BAD_REQUEST,
+                    };
+                    return Err(poem::Error::from_string(e.to_string(), status));
                 }
-                Err(e) => return Err(e.into()),
             }
             ep.call(req).await.map(IntoResponse::into_response)
         })
@@ -90,6 +96,7 @@ pub fn endpoint(
                 StatusCode::NOT_FOUND => "not_found",
                 StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
                 StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::REQUEST_TIMEOUT => "timeout",
                 s if s.is_client_error() => "bad_request",
                 _ => "internal",
             };

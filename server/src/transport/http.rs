@@ -18,21 +18,23 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 /// `Last-Event-ID`.
 pub(crate) const LAST_EVENT_ID: &str = "last-event-id";
 
-/// Reads the body up to the configured limit; 413 beyond it.
-pub(crate) async fn read_body(cfg: &HttpConfig, body: Body) -> Result<Bytes, Response> {
-    body.into_bytes_limit(cfg.body_limit)
+/// Reads the body whole under the configured cap and deadline: 413 beyond the cap (at once
+/// when `Content-Length` announces it), 408 when it is too slow.
+pub(crate) async fn read_body(
+    cfg: &HttpConfig,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
+    use crate::edge::body::{collect, BodyRefusal};
+    collect(headers, body, cfg.body_limit, cfg.body_timeout)
         .await
-        .map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => error_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::INVALID_REQUEST,
-                format!("request body exceeds {} bytes", cfg.body_limit),
-            ),
-            other => error_status(
-                StatusCode::BAD_REQUEST,
-                codes::PARSE_ERROR,
-                format!("cannot read body: {other}"),
-            ),
+        .map_err(|e| {
+            let (status, code) = match e {
+                BodyRefusal::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::INVALID_REQUEST),
+                BodyRefusal::TooSlow(_) => (StatusCode::REQUEST_TIMEOUT, codes::INVALID_REQUEST),
+                BodyRefusal::Broken(_) => (StatusCode::BAD_REQUEST, codes::PARSE_ERROR),
+            };
+            error_status(status, code, e.to_string())
         })
 }
 

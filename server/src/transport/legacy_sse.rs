@@ -108,7 +108,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         Err(r) => return fail(r),
     };
     let id = session.id;
-    let bytes = match read_body(&state.http, body).await {
+    let bytes = match read_body(&state.http, req.headers(), body).await {
         Ok(b) => b,
         Err(r) => return fail(r),
     };

@@ -92,7 +92,7 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
             "Not Acceptable: accept application/json or text/event-stream",
         );
     }
-    let bytes = match read_body(&state.http, body).await {
+    let bytes = match read_body(&state.http, req.headers(), body).await {
         Ok(b) => b,
         Err(r) => return r,
     };

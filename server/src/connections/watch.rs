@@ -1,0 +1,180 @@
+//! When a connection has been slow or silent for too long.
+//!
+//! A connection is in one of three states, and each has its own clock:
+//! - **a request is open** (handed to the application, its response not finished): no clock
+//!   here. The body is read under the handler's own timeout, and a stream lives as long as its
+//!   client (a closed socket ends it at once: see the module docs of `connections`).
+//! - **a request head is arriving** (bytes came while no request was open): the head must be
+//!   complete within the header timeout. This is what ends slow-header (slowloris) clients.
+//! - **idle** (nothing open, nothing arriving): closed after the idle timeout.
+//!
+//! The reads and writes of [`super::Conn`] and the requests of the service keep the record; the
+//! connection's task sleeps until the next deadline and closes the connection when one passes.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+// Tokio's clock, so that tests can pause it; in a build without `test-util` it is std's.
+use tokio::time::Instant;
+
+/// The activity record of one connection. Milliseconds count from `epoch` plus one, so `0` can
+/// mean "none".
+#[derive(Debug)]
+pub(crate) struct Watch {
+    epoch: Instant,
+    /// Requests handed to the application whose response has not finished.
+    open: AtomicU32,
+    /// When the first byte of a request head arrived with no request open (`0`: none).
+    head_since: AtomicU64,
+    /// The last byte read or written.
+    last_io: AtomicU64,
+    /// Wakes the connection's task when its deadline moves earlier: its last open request
+    /// finished, or a head started.
+    changed: Notify,
+}
+
+/// One open request; it finishes when dropped (with the response body, or the handler's
+/// future if the connection goes first).
+#[derive(Debug)]
+pub(crate) struct OpenRequest(Arc<Watch>);
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        let w = &self.0;
+        w.last_io.store(w.now(), Ordering::Relaxed);
+        if w.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // `notify_one` keeps a permit when nobody waits: the task's next wait sees it.
+            w.changed.notify_one();
+        }
+    }
+}
+
+impl Watch {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            open: AtomicU32::new(0),
+            head_since: AtomicU64::new(0),
+            last_io: AtomicU64::new(1),
+            changed: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+
+    /// Bytes arrived.
+    pub(crate) fn read(&self) {
+        let now = self.now();
+        self.last_io.store(now, Ordering::Relaxed);
+        if self.open.load(Ordering::Acquire) == 0 && self.head_since.load(Ordering::Relaxed) == 0 {
+            self.head_since.store(now, Ordering::Relaxed);
+            // The task may be asleep until the (later) idle deadline.
+            self.changed.notify_one();
+        }
+    }
+
+    /// Bytes left.
+    pub(crate) fn wrote(&self) {
+        self.last_io.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// A request head is complete and handed to the application.
+    pub(crate) fn request(self: &Arc<Self>) -> OpenRequest {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        self.head_since.store(0, Ordering::Relaxed);
+        OpenRequest(Arc::clone(self))
+    }
+
+    /// The deadline that applies now, in the record's milliseconds (`None` while a request is
+    /// open).
+    fn deadline(&self, header: Duration, idle: Duration) -> Option<u64> {
+        if self.open.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
+        let head = self.head_since.load(Ordering::Relaxed);
+        Some(if head > 0 {
+            head.saturating_add(ms(header))
+        } else {
+            self.last_io
+                .load(Ordering::Relaxed)
+                .saturating_add(ms(idle))
+        })
+    }
+
+    /// Resolves once a deadline passes: a head slower than `header`, or nothing at all for
+    /// `idle`. Never while a request is open.
+    pub(crate) async fn expired(&self, header: Duration, idle: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            match self.deadline(header, idle) {
+                None => changed.await,
+                Some(at) => {
+                    let now = self.now();
+                    if now >= at {
+                        return;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(at - now)) => {}
+                        () = changed => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_expires_after_the_idle_timeout() {
+        let w = Watch::new();
+        let started = tokio::time::Instant::now();
+        w.expired(HEADER, IDLE).await;
+        assert!(started.elapsed() >= IDLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_started_must_finish_within_the_header_timeout() {
+        let w = Arc::new(Watch::new());
+        let started = tokio::time::Instant::now();
+        let watcher = {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move { w.expired(HEADER, IDLE).await })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        w.read(); // while the task sleeps toward the idle deadline
+        watcher.await.unwrap();
+        let took = started.elapsed();
+        assert!(took >= HEADER && took < HEADER * 2, "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_request_has_no_deadline_and_its_end_starts_the_idle_clock() {
+        let w = Arc::new(Watch::new());
+        w.read();
+        let open = w.request();
+        w.read(); // its body: not a new head
+        let watcher = {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move { w.expired(HEADER, IDLE).await })
+        };
+        tokio::time::sleep(IDLE * 3).await;
+        assert!(!watcher.is_finished(), "expired while a request was open");
+        let ended = tokio::time::Instant::now();
+        drop(open);
+        watcher.await.unwrap();
+        assert!(ended.elapsed() >= IDLE, "{:?}", ended.elapsed());
+    }
+}
