@@ -86,6 +86,9 @@ pub(crate) trait Services: Send + Sync + 'static {
 
     /// Publishes a change to every client of `entity` that should hear of it.
     async fn notify(&self, entity: &EntityId, change: &Change) -> Result<usize>;
+
+    /// What sessions may keep.
+    fn retention(&self) -> &crate::retention::RetentionCaps;
 }
 
 pub(crate) struct RequestScope {
@@ -349,21 +352,38 @@ impl Context {
     }
 
     /// Stores a value in the session's state (compare-and-swap, retried on conflict).
+    ///
+    /// A value larger than the server's cap, or one that would take the session's whole state
+    /// past its cap, is refused with -32602 naming the cap ([`crate::RetentionCaps`]).
     pub async fn set_state(&self, key: &str, value: impl Serialize) -> Result<()> {
         let value = serde_json::to_value(value)
             .map_err(|e| Error::Internal(format!("cannot serialise state `{key}`: {e}")))?;
+        let caps = self.services.retention();
+        caps.check_state_value(key, &value)?;
+        let mut over = None;
         self.update_session(|rec| {
-            rec.state.insert(key.to_string(), value.clone());
+            over = None;
+            let mut state = (*rec.state).clone();
+            state.insert(key.to_string(), value.clone());
+            match caps.check_state(&state) {
+                Ok(()) => rec.state = Arc::new(state),
+                Err(e) => over = Some(e),
+            }
         })
-        .await
-        .map(|_| ())
+        .await?;
+        over.map_or(Ok(()), Err)
     }
 
     /// Removes a value from the session's state; returns whether it was there.
     pub async fn remove_state(&self, key: &str) -> Result<bool> {
         let mut had = false;
-        self.update_session(|rec| had |= rec.state.remove(key).is_some())
-            .await?;
+        self.update_session(|rec| {
+            had = rec.state.contains_key(key);
+            if had {
+                Arc::make_mut(&mut rec.state).remove(key);
+            }
+        })
+        .await?;
         Ok(had)
     }
 

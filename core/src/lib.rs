@@ -34,6 +34,7 @@ pub mod ids;
 pub mod methods;
 pub mod protocol;
 pub mod registry;
+pub mod retention;
 pub mod storage;
 #[cfg(feature = "test-suite")]
 pub mod testing;
@@ -51,6 +52,7 @@ pub use registry::{
     Completer, NoArgs, Prompt, Resource, ResourceBody, ResourceTemplate, Structured,
     TemplateParams, Tool,
 };
+pub use retention::RetentionCaps;
 pub use storage::{
     ApiKeyRecord, ApiKeyStore, EntityConfig, EntityConfigStore, EntityLimits, Event, EventId,
     EventStream, KeyStore, LimitStore, LogKind, LogRecord, LogStore, MessageQueue, SessionRecord,

@@ -69,6 +69,33 @@ pub struct ServeArgs {
     /// until one closes, so idle connections cannot use up the process's descriptors.
     #[arg(long, env = "FASTMCP_MT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Most SSE streams open on this instance (GET /mcp, legacy /sse, subscriptions/listen;
+    /// `0`: no cap); beyond it, 503 with Retry-After. Kept under --max-connections, with room
+    /// for calls and health checks.
+    #[arg(long, env = "FASTMCP_MT_MAX_STREAMS", default_value_t = 8_000)]
+    pub max_streams: usize,
+    /// Most SSE streams one entity may hold open on this instance (`0`: no cap); beyond it, 429.
+    #[arg(
+        long,
+        env = "FASTMCP_MT_MAX_STREAMS_PER_ENTITY",
+        default_value_t = 1_000
+    )]
+    pub max_streams_per_entity: usize,
+    /// Largest value a tool may keep in a session's state (bytes of JSON); beyond it, -32602.
+    #[arg(long, env = "FASTMCP_MT_MAX_STATE_VALUE_BYTES", default_value_t = 64 * 1024)]
+    pub max_state_value_bytes: usize,
+    /// Largest state one session may hold in total (bytes of JSON); beyond it, -32602.
+    #[arg(long, env = "FASTMCP_MT_MAX_STATE_BYTES", default_value_t = 256 * 1024)]
+    pub max_state_bytes: usize,
+    /// Largest `clientInfo` plus `capabilities` an `initialize` may bring (bytes of JSON);
+    /// beyond it, -32602.
+    #[arg(long, env = "FASTMCP_MT_MAX_CLIENT_INFO_BYTES", default_value_t = 16 * 1024)]
+    pub max_client_info_bytes: usize,
+    /// Largest log record kept (message and data, bytes of JSON); longer ones are kept cut
+    /// down, with their size. With 1,000 records per entity (memory, Redis) this bounds what
+    /// the log store keeps per entity.
+    #[arg(long, env = "FASTMCP_MT_MAX_LOG_RECORD_BYTES", default_value_t = 16 * 1024)]
+    pub max_log_record_bytes: usize,
     /// Seconds a request head (request line and headers) may take to arrive once it starts;
     /// slower connections are closed.
     #[arg(long, env = "FASTMCP_MT_HEADER_TIMEOUT_SECS", default_value_t = 10,
@@ -464,6 +491,15 @@ pub async fn serve_with_auth(
     builder: McpServerBuilder,
     custom_auth: Option<Arc<dyn Authenticator>>,
 ) -> Result<(), StartError> {
+    let mut args = args;
+    // The store's pool, log files, the listener and the runtime take descriptors too.
+    let reserved = 32 + u64::from(args.pg_pool_size);
+    (args.max_connections, args.max_streams) = crate::connections::fit_to_descriptors(
+        crate::connections::raise_descriptor_limit(),
+        reserved,
+        args.max_connections,
+        args.max_streams,
+    );
     let state = create_app(&args, builder, custom_auth).await?;
     serve_app(&args, state).await
 }
@@ -488,6 +524,12 @@ pub async fn create_app(
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
         client_request_timeout: Duration::from_secs(args.client_request_timeout.max(1)),
         request_state_keys: args.request_state_keys.clone(),
+        retention: fastmcp_core::RetentionCaps {
+            log_record_bytes: args.max_log_record_bytes,
+            state_value_bytes: args.max_state_value_bytes,
+            state_bytes: args.max_state_bytes,
+            client_info_bytes: args.max_client_info_bytes,
+        },
         ..ServerConfig::default()
     };
     let admin_token = match args.admin_token.clone().filter(|t| !t.is_empty()) {
@@ -507,6 +549,8 @@ pub async fn create_app(
         keep_alive: Duration::from_secs(args.sse_keep_alive_secs),
         max_batch_items: usize::try_from(args.max_batch_items).unwrap_or(usize::MAX),
         body_timeout: Duration::from_secs(args.body_timeout_secs),
+        max_streams: args.max_streams,
+        max_streams_per_entity: args.max_streams_per_entity,
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())

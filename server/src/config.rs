@@ -23,6 +23,10 @@ pub struct HttpConfig {
     pub max_batch_items: usize,
     /// A request body must arrive whole within this once its head has; slower ones get 408.
     pub body_timeout: Duration,
+    /// Most SSE streams open on this instance (`0`: no cap); beyond it, 503.
+    pub max_streams: usize,
+    /// Most SSE streams one entity may hold open on this instance (`0`: no cap); beyond it, 429.
+    pub max_streams_per_entity: usize,
 }
 
 impl Default for HttpConfig {
@@ -36,6 +40,8 @@ impl Default for HttpConfig {
             sse_retry_ms: 1000,
             max_batch_items: 32,
             body_timeout: Duration::from_secs(30),
+            max_streams: 8_000,
+            max_streams_per_entity: 1_000,
         }
     }
 }

@@ -5,8 +5,11 @@
 //! sessions. The flags set every entity's limits; an entity's stored configuration
 //! ([`EntityLimits`]) overrides them, read through the dispatcher's per-instance cache.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use dashmap::DashMap;
 
 use fastmcp_core::protocol::{ErrorObject, RequestId};
 use fastmcp_core::{EntityId, EntityLimits, LimitStore, McpServer};
@@ -220,5 +223,138 @@ impl Drop for CallSlot {
                 }
             });
         }
+    }
+}
+
+/// Open SSE streams on this instance (GET `/mcp`, legacy `/sse`, `subscriptions/listen`), in
+/// total and per entity. Per instance on purpose: what a stream costs is this process's
+/// descriptors and memory. Streams that answer one POSTed call are not counted: the call's own
+/// limits bound them, and they end with it.
+pub struct StreamSlots {
+    total_cap: usize,
+    entity_cap: usize,
+    total: AtomicUsize,
+    per_entity: DashMap<EntityId, usize>,
+    metrics: Arc<Metrics>,
+}
+
+/// One open stream's place; given back when dropped (with the stream's task).
+pub(crate) struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    entity: EntityId,
+}
+
+impl StreamSlots {
+    /// At most `total_cap` streams on this instance and `entity_cap` per entity (`0`: no cap).
+    pub fn new(total_cap: usize, entity_cap: usize, metrics: Arc<Metrics>) -> Self {
+        Self {
+            total_cap,
+            entity_cap,
+            total: AtomicUsize::new(0),
+            per_entity: DashMap::new(),
+            metrics,
+        }
+    }
+
+    /// Streams open on this instance.
+    pub fn open(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// A place for one more stream of `entity`: 503 with `Retry-After` when the instance is
+    /// full (a balancer or the client tries another), 429 when the entity has its share.
+    // The refusal is the whole answer, returned at once (as in `edge`).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn admit(self: &Arc<Self>, entity: &EntityId) -> Result<StreamSlot, Response> {
+        let cap = |n: usize| if n == 0 { usize::MAX } else { n };
+        if self.total.fetch_add(1, Ordering::AcqRel) >= cap(self.total_cap) {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.rate_limited(entity, "streams_instance");
+            let mut resp = rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                ErrorObject::new(
+                    RATE_LIMITED,
+                    format!(
+                        "this instance already holds {} streams (--max-streams); retry, or on another instance",
+                        self.total_cap
+                    ),
+                )
+                .with_data(json!({ "retryAfterSeconds": 1 })),
+            );
+            resp.headers_mut()
+                .insert("retry-after", poem::http::HeaderValue::from_static("1"));
+            return Err(resp);
+        }
+        let mut n = self.per_entity.entry(entity.clone()).or_insert(0);
+        if *n >= cap(self.entity_cap) {
+            drop(n);
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.rate_limited(entity, "streams");
+            return Err(Refusal {
+                message: format!(
+                    "entity `{entity}` already has {} streams open on this instance (--max-streams-per-entity); close one first",
+                    self.entity_cap
+                ),
+                retry_after: Duration::from_secs(1),
+            }
+            .response(None));
+        }
+        *n += 1;
+        drop(n);
+        self.metrics.stream(entity, 1);
+        Ok(StreamSlot {
+            slots: Arc::clone(self),
+            entity: entity.clone(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let s = &self.slots;
+        s.total.fetch_sub(1, Ordering::AcqRel);
+        // Remove the entry at zero, so entities that come and go leave nothing behind.
+        s.per_entity.remove_if_mut(&self.entity, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+        s.metrics.stream(&self.entity, -1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(total: usize, per_entity: usize) -> Arc<StreamSlots> {
+        Arc::new(StreamSlots::new(
+            total,
+            per_entity,
+            Arc::new(Metrics::new(10)),
+        ))
+    }
+
+    #[test]
+    fn streams_are_capped_per_entity_and_per_instance_and_given_back() {
+        let s = slots(3, 2);
+        let (a, b) = (EntityId::parse("a").unwrap(), EntityId::parse("b").unwrap());
+        let a1 = s.admit(&a).unwrap();
+        let _a2 = s.admit(&a).unwrap();
+        let third = s.admit(&a).err().expect("a third stream for a");
+        assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+        let b1 = s.admit(&b).unwrap();
+        let full = s.admit(&b).err().expect("a seventh stream");
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(full.headers()["retry-after"], "1");
+        assert_eq!(s.open(), 3);
+        drop(a1);
+        assert_eq!(s.open(), 2);
+        let _a3 = s.admit(&a).unwrap();
+        drop(b1);
+        assert!(
+            s.per_entity.get(&b).is_none(),
+            "an entity with no stream keeps no entry"
+        );
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-entity limits, enforced through the shared store.
     pub limits: Limits,
+    /// Open SSE streams on this instance, capped in total and per entity.
+    pub streams: Arc<crate::limits::StreamSlots>,
     /// Cancelled when the process starts to drain (SIGTERM): `/ready` answers 503, and streams
     /// that a client can resume elsewhere end now.
     pub draining: tokio_util::sync::CancellationToken,
@@ -153,7 +155,6 @@ impl AppBuilder {
             .build(Arc::clone(&s.sessions), Arc::clone(&s.queue));
         Arc::new(AppState {
             mcp,
-            http: self.http,
             instance_id: self.instance_id,
             store_kind: self.store_kind,
             started: Instant::now(),
@@ -161,11 +162,17 @@ impl AppBuilder {
             auth: self.auth,
             auth_meta: self.auth_meta,
             api_keys: Arc::clone(&self.stores.api_keys),
-            metrics,
+            metrics: Arc::clone(&metrics),
             limits: self.limits,
+            streams: Arc::new(crate::limits::StreamSlots::new(
+                self.http.max_streams,
+                self.http.max_streams_per_entity,
+                metrics,
+            )),
             draining: tokio_util::sync::CancellationToken::new(),
             calls: tokio_util::task::TaskTracker::new(),
             requests: tokio_util::task::TaskTracker::new(),
+            http: self.http,
         })
     }
 }

@@ -518,7 +518,7 @@ mod tests {
             .unwrap();
         assert_eq!(seen.version, 1);
         let mut changed = b.load(&entity, &rec.id).await.unwrap().unwrap();
-        changed.state.insert("by".into(), serde_json::json!("b"));
+        std::sync::Arc::make_mut(&mut changed.state).insert("by".into(), serde_json::json!("b"));
         b.save(&changed, ttl).await.unwrap();
         let seen = a
             .load_and_touch(&entity, &rec.id, ttl)

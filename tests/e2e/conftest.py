@@ -9,6 +9,7 @@ to run the suite against an already-running server instead.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -69,7 +70,7 @@ class Instance:
     constructed."""
 
     def __init__(self, binary: Path, tmp: Path, name: str, store: str | None, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, nofile: int | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"{name}-{self.port}.log"
@@ -81,6 +82,8 @@ class Instance:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            # `ulimit -n`, soft and hard, so the server cannot raise it.
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None,
         )
         wait_ready(name, self.proc, self.url, self.log)
 

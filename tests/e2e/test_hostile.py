@@ -205,3 +205,124 @@ def test_slow_and_oversized_requests_are_cut_off(strict):
     took, got = _closed_within(s, 10)
     assert got.startswith(b"HTTP/1.1 200"), got[:200]
     assert 2.5 < took < 5, took
+
+
+def _sse(port: int, entity: str) -> tuple[socket.socket, bytes]:
+    """A legacy SSE stream: the socket and the start of the answer."""
+    s = _raw(port, _head(port, "GET", f"/{entity}/sse", ["Accept: text/event-stream"]))
+    return s, s.recv(4096)
+
+
+def test_streams_are_capped_per_entity_and_per_instance(tmp_path):
+    """Streams once had no cap: one tenant could hold every descriptor. Now an entity gets 429
+    past its share, the instance 503 (Retry-After) past its own, and the others still stream."""
+    from conftest import ADMIN_TOKEN
+
+    inst = Instance(_binary_path(), tmp_path, "streams", None,
+                    ["--max-streams", "6", "--max-streams-per-entity", "3"], env={"FASTMCP_MT_ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        held = []
+        for _ in range(3):
+            s, head = _sse(inst.port, "acme")
+            assert head.startswith(b"HTTP/1.1 200"), head[:200]
+            held.append(s)
+        s, head = _sse(inst.port, "acme")
+        assert head.startswith(b"HTTP/1.1 429"), head[:200]
+        assert b"--max-streams-per-entity" in head
+        for _ in range(3):
+            s, head = _sse(inst.port, "globex")
+            assert head.startswith(b"HTTP/1.1 200"), head[:200]
+            held.append(s)
+        s, head = _sse(inst.port, "initech")
+        assert head.startswith(b"HTTP/1.1 503"), head[:200]
+        assert b"retry-after: 1" in head.lower()
+        assert httpx.get(f"{inst.url}/health", timeout=2).status_code == 200
+        held.pop(0).close()  # one of acme's: a place frees up at once
+        deadline = time.monotonic() + 2
+        while True:
+            s, head = _sse(inst.port, "initech")
+            if head.startswith(b"HTTP/1.1 200") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        held.append(s)
+        metrics = httpx.get(f"{inst.url}/metrics", timeout=2, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}).text
+        assert 'fastmcp_rate_limited_total{entity="acme",kind="streams"} 1' in metrics, metrics
+        assert 'kind="streams_instance"} ' in metrics
+        for s in held:
+            s.close()
+    finally:
+        inst.stop()
+
+
+def test_health_answers_at_the_descriptor_limit(tmp_path):
+    """With `ulimit -n 128` a few hundred streams once took every descriptor and `/health`
+    timed out. The caps now fit the limit: streams beyond it get 503 and `/health` answers."""
+    inst = Instance(_binary_path(), tmp_path, "nofile", None, nofile=128)
+    try:
+        held, refused = [], 0
+        for _ in range(150):
+            s, head = _sse(inst.port, new_entity("fd"))
+            if head.startswith(b"HTTP/1.1 200"):
+                held.append(s)
+            else:
+                assert head.startswith(b"HTTP/1.1 503"), head[:200]
+                refused += 1
+                s.close()
+        assert held and refused, (len(held), refused)
+        for _ in range(5):
+            assert httpx.get(f"{inst.url}/health", timeout=2).status_code == 200
+        for s in held:
+            s.close()
+    finally:
+        inst.stop()
+
+
+def test_what_a_client_makes_us_keep_is_capped(base_url):
+    """A 1 MB clientInfo, 3.5 MB state values and 3.5 MB failure messages were all kept whole:
+    +275 MiB for 16 `remember` calls, and echo on that session went from 0.4 to 15 ms. Now the
+    first two are refused with -32602 naming the cap, and failures are kept cut down."""
+    from conftest import ADMIN_TOKEN
+    from e2e_helpers import jsonrpc_reply, raw_call, raw_initialize
+
+    entity = new_entity("hostile")
+    with httpx.Client(timeout=30) as http:
+        body = initialize_body()
+        body["params"]["clientInfo"] = {"name": "x", "version": "1", "blob": "x" * 1_000_000}
+        r = http.post(f"{base_url}/{entity}/mcp", json=body, headers=mcp_headers(protocol_version=None))
+        err = jsonrpc_reply(r, 1)["error"]
+        assert err["code"] == -32602 and "16384 bytes" in err["message"], err
+        assert "mcp-session-id" not in r.headers
+
+        sid = raw_initialize(http, base_url, entity)
+        big = "v" * 3_500_000
+        r = raw_call(http, base_url, entity, "tools/call", {"name": "remember", "arguments": {"key": "k", "value": big}},
+                     session_id=sid)
+        reply = jsonrpc_reply(r, 2)
+        assert reply.get("error", {}).get("code") == -32602, str(reply)[:300]
+        assert "65536 bytes" in reply["error"]["message"], reply["error"]
+        # Values within the per-value cap add up to the per-session cap, and no further.
+        value = "w" * 60_000
+        refused_at = None
+        for i in range(8):
+            r = raw_call(http, base_url, entity, "tools/call",
+                         {"name": "remember", "arguments": {"key": f"k{i}", "value": value}}, session_id=sid)
+            reply = jsonrpc_reply(r, 2)
+            if "error" in reply:
+                assert reply["error"]["code"] == -32602 and "262144 bytes" in reply["error"]["message"], reply
+                refused_at = i
+                break
+        assert refused_at == 4, refused_at
+        r = raw_call(http, base_url, entity, "tools/call", {"name": "recall", "arguments": {"key": "k3"}}, session_id=sid)
+        assert jsonrpc_reply(r, 2)["result"]["content"][0]["text"] == value
+
+        for _ in range(5):
+            r = raw_call(http, base_url, entity, "tools/call", {"name": "fail", "arguments": {"message": big}},
+                         session_id=sid)
+            assert jsonrpc_reply(r, 2)["result"]["isError"] is True
+        logs = http.get(f"{base_url}/admin/entities/{entity}/logs", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert logs.status_code == 200, logs.text[:300]
+        assert len(logs.content) < 200_000, len(logs.content)
+        records = logs.json()
+        records = records.get("records", records) if isinstance(records, dict) else records
+        assert any("cut" in json.dumps(rec) for rec in records), str(records)[:500]

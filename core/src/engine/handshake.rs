@@ -48,10 +48,16 @@ impl McpServer {
         } else {
             LATEST_PROTOCOL_VERSION
         };
+        let client_info = params.get("clientInfo").cloned().unwrap_or(Value::Null);
+        let capabilities = params.get("capabilities").cloned().unwrap_or(json!({}));
+        // Kept in the session record, which every later request loads.
+        self.shared
+            .config
+            .retention
+            .check_client_info(&client_info, &capabilities)?;
         record.protocol_version = Some(version.to_string());
-        record.client_info = Arc::new(params.get("clientInfo").cloned().unwrap_or(Value::Null));
-        record.client_capabilities =
-            Arc::new(params.get("capabilities").cloned().unwrap_or(json!({})));
+        record.client_info = Arc::new(client_info);
+        record.client_capabilities = Arc::new(capabilities);
         let info = &self.shared.info;
         let mut result = json!({
             "protocolVersion": version,

@@ -63,6 +63,8 @@ pub struct ServerConfig {
     /// `notifications/cancelled` that reached another instance. Shorter requests can only be
     /// cancelled on the instance running them; the delay keeps quick calls off the store.
     pub remote_cancel_after: Duration,
+    /// What sessions and the log store may keep of what clients send.
+    pub retention: crate::retention::RetentionCaps,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             request_state_ttl: Duration::from_secs(600),
             entity_config_ttl: Duration::from_secs(5),
             remote_cancel_after: Duration::from_secs(1),
+            retention: crate::retention::RetentionCaps::default(),
         }
     }
 }

@@ -157,6 +157,10 @@ impl Services for Shared {
         data: Value,
     ) {
         let Some(logs) = &self.logs else { return };
+        let (mut message, mut data) = (message, data);
+        self.config
+            .retention
+            .cut_log_record(&mut message, &mut data);
         let rec = LogRecord {
             entity: entity.clone(),
             session,
@@ -206,5 +210,9 @@ impl Services for Shared {
 
     async fn notify(&self, entity: &EntityId, change: &Change) -> Result<usize> {
         notify::publish(self, entity, change).await
+    }
+
+    fn retention(&self) -> &crate::retention::RetentionCaps {
+        &self.config.retention
     }
 }

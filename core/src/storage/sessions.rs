@@ -39,9 +39,10 @@ pub struct SessionRecord {
     /// Resource URIs subscribed with `resources/subscribe`.
     #[serde(default)]
     pub subscriptions: BTreeSet<String>,
-    /// Application state kept by handlers through `Context::set_state`.
+    /// Application state kept by handlers through `Context::set_state` (shared, as above: a
+    /// request that does not change it does not copy it).
     #[serde(default)]
-    pub state: Map<String, Value>,
+    pub state: Arc<Map<String, Value>>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: u64,
     /// Optimistic-concurrency version, owned by the store: 1 after `create`, +1 per `save`.
@@ -92,7 +93,7 @@ impl SessionRecord {
             initialized: false,
             logging_level: None,
             subscriptions: BTreeSet::new(),
-            state: Map::new(),
+            state: Arc::default(),
             created_at_ms: now_ms(),
             version: 0,
             principal: None,

@@ -56,7 +56,7 @@ pub fn random_entity() -> EntityId {
 async fn new_session(s: &Stores, entity: &EntityId) -> SessionRecord {
     let mut rec = SessionRecord::new(entity.clone());
     rec.protocol_version = Some("2025-11-25".into());
-    rec.state.insert("k".into(), json!({"nested": [1, 2, 3]}));
+    std::sync::Arc::make_mut(&mut rec.state).insert("k".into(), json!({"nested": [1, 2, 3]}));
     s.sessions.create(rec, TTL).await.expect("create")
 }
 
@@ -103,7 +103,7 @@ pub async fn concurrent_loads_get_their_own_record(s: Stores) {
     let mut sessions = Vec::new();
     for i in 0..24 {
         let mut rec = SessionRecord::new(e.clone());
-        rec.state.insert("i".into(), json!(i));
+        std::sync::Arc::make_mut(&mut rec.state).insert("i".into(), json!(i));
         sessions.push(s.sessions.create(rec, TTL).await.unwrap());
     }
     let loads = (0..3).flat_map(|round| {
@@ -294,7 +294,7 @@ pub async fn create_conflict(s: Stores) {
     let e = random_entity();
     let rec = new_session(&s, &e).await;
     let mut dup = rec.clone();
-    dup.state.clear();
+    std::sync::Arc::make_mut(&mut dup.state).clear();
     let err = s.sessions.create(dup, TTL).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(
@@ -308,11 +308,11 @@ pub async fn save_is_compare_and_swap(s: Stores) {
     let e = random_entity();
     let mut rec = new_session(&s, &e).await;
     let stale = rec.clone();
-    rec.state.insert("a".into(), json!(1));
+    std::sync::Arc::make_mut(&mut rec.state).insert("a".into(), json!(1));
     let v = s.sessions.save(&rec, TTL).await.unwrap();
     assert_eq!(v, 2);
     let mut stale2 = stale.clone();
-    stale2.state.insert("b".into(), json!(2));
+    std::sync::Arc::make_mut(&mut stale2.state).insert("b".into(), json!(2));
     let err = s.sessions.save(&stale2, TTL).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let loaded = s.sessions.load(&e, &rec.id).await.unwrap().unwrap();
@@ -329,7 +329,7 @@ pub async fn concurrent_saves_one_winner(s: Stores) {
     for i in 0..8 {
         let s = s.clone();
         let mut r = rec.clone();
-        r.state.insert("writer".into(), json!(i));
+        std::sync::Arc::make_mut(&mut r.state).insert("writer".into(), json!(i));
         tasks.push(tokio::spawn(async move { s.sessions.save(&r, TTL).await }));
     }
     let mut wins = 0;

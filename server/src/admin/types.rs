@@ -453,7 +453,7 @@ impl From<SessionRecord> for SessionView {
             client_capabilities: (*r.client_capabilities).clone(),
             logging_level: r.logging_level.map(|l| l.as_str().to_string()),
             subscriptions: r.subscriptions.into_iter().collect(),
-            state: Value::Object(r.state),
+            state: Value::Object(std::sync::Arc::unwrap_or_clone(r.state)),
             created_at_ms: r.created_at_ms,
             version: r.version,
         }

@@ -21,7 +21,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -55,6 +54,95 @@ impl Default for ConnectionConfig {
             max_header_bytes: 64 * 1024,
             flush: Duration::from_secs(1),
         }
+    }
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit (what Go's runtime
+/// does at start) and returns the limit now in force, when the platform tells it.
+///
+/// The soft limit is often 1,024 outside containers: far under `--max-connections`, so without
+/// this the process would run out of descriptors long before its own caps apply.
+pub fn raise_descriptor_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let now = getrlimit(Resource::Nofile);
+    if now.current.is_some() && now.current != now.maximum {
+        let raised = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::debug!(error = %e, "cannot raise the descriptor limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+/// Caps that fit the descriptors there are: connections under the process's limit (less
+/// `reserved` for the store's pool, logs and the listener), and streams under the connection
+/// cap with room left for calls, `/health` and the admin API. Returns `(connections, streams)`
+/// (`0`: no cap) and says so when it lowers what was asked.
+pub fn fit_to_descriptors(
+    limit: Option<u64>,
+    reserved: u64,
+    max_connections: usize,
+    max_streams: usize,
+) -> (usize, usize) {
+    let uncapped = |n: usize| if n == 0 { usize::MAX } else { n };
+    let mut connections = uncapped(max_connections);
+    if let Some(limit) = limit {
+        let fits = usize::try_from(limit.saturating_sub(reserved).max(16)).unwrap_or(usize::MAX);
+        if fits < connections {
+            tracing::warn!(
+                descriptors = limit,
+                max_connections = fits,
+                "the descriptor limit (ulimit -n) is under --max-connections; capping connections at {fits}"
+            );
+            connections = fits;
+        }
+    }
+    let mut streams = uncapped(max_streams);
+    if connections != usize::MAX {
+        // A tenth of the connections, at least 8, stay for everything that is not a stream.
+        let room = (connections / 10).max(8).min(connections / 2);
+        if streams > connections - room {
+            if max_streams != 0 {
+                tracing::warn!(
+                    max_streams = connections - room,
+                    "--max-streams is over what the connection cap leaves; capping streams"
+                );
+            }
+            streams = connections - room;
+        }
+    }
+    let back = |n: usize| if n == usize::MAX { 0 } else { n };
+    (back(connections), back(streams))
+}
+
+/// A response body that keeps its request open until hyper drops it. It forwards the size
+/// hint and the end of stream, or hyper would frame every fixed-length answer as chunked
+/// (what `http_body_util`'s `map_frame` does).
+struct Tracked<B> {
+    body: B,
+    _open: watch::OpenRequest,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -141,12 +229,7 @@ async fn connection<E>(
                 let res: poem::http::Response<_> = ep.get_response(req).await.into();
                 // The request stays open until hyper drops the body: after its last frame, or
                 // when the connection goes.
-                Ok::<_, Infallible>(res.map(move |body| {
-                    body.map_frame(move |frame| {
-                        let _open = &open;
-                        frame
-                    })
-                }))
+                Ok::<_, Infallible>(res.map(move |body| Tracked { body, _open: open }))
             }
         })
     };
@@ -306,6 +389,21 @@ mod tests {
             took >= Duration::from_millis(800),
             "closed as if slow: {took:?}"
         );
+    }
+
+    #[test]
+    fn caps_fit_the_descriptors() {
+        // Plenty of descriptors: the flags stand.
+        assert_eq!(
+            fit_to_descriptors(Some(1 << 20), 64, 10_000, 8_000),
+            (10_000, 8_000)
+        );
+        // `ulimit -n 256`: connections under it, streams under connections with room left.
+        assert_eq!(fit_to_descriptors(Some(256), 64, 10_000, 8_000), (192, 173));
+        // No connection cap asked, but the limit still bounds it.
+        assert_eq!(fit_to_descriptors(Some(1024), 24, 0, 0), (1000, 900));
+        // Nothing known, nothing asked.
+        assert_eq!(fit_to_descriptors(None, 64, 0, 0), (0, 0));
     }
 
     /// A head over the cap gets 431 and the connection closes.

@@ -15,12 +15,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 // Tokio's clock, so that tests can pause it; in a build without `test-util` it is std's.
 use tokio::time::Instant;
 
 /// The activity record of one connection. Milliseconds count from `epoch` plus one, so `0` can
 /// mean "none".
+///
+/// Nothing here wakes the connection's task: it checks on its own, at the deadline in force or
+/// at least every header timeout, so a request costs no wake-up and no timer of its own (the
+/// first version notified the task at each request's end and head, two wake-ups and two timer
+/// registrations per request). The price is precision: a head that starts while the task
+/// sleeps toward a later check is cut between one and two header timeouts after it started.
 #[derive(Debug)]
 pub(crate) struct Watch {
     epoch: Instant,
@@ -30,9 +35,6 @@ pub(crate) struct Watch {
     head_since: AtomicU64,
     /// The last byte read or written.
     last_io: AtomicU64,
-    /// Wakes the connection's task when its deadline moves earlier: its last open request
-    /// finished, or a head started.
-    changed: Notify,
 }
 
 /// One open request; it finishes when dropped (with the response body, or the handler's
@@ -44,10 +46,7 @@ impl Drop for OpenRequest {
     fn drop(&mut self) {
         let w = &self.0;
         w.last_io.store(w.now(), Ordering::Relaxed);
-        if w.open.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // `notify_one` keeps a permit when nobody waits: the task's next wait sees it.
-            w.changed.notify_one();
-        }
+        w.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -58,7 +57,6 @@ impl Watch {
             open: AtomicU32::new(0),
             head_since: AtomicU64::new(0),
             last_io: AtomicU64::new(1),
-            changed: Notify::new(),
         }
     }
 
@@ -74,8 +72,6 @@ impl Watch {
         self.last_io.store(now, Ordering::Relaxed);
         if self.open.load(Ordering::Acquire) == 0 && self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(now, Ordering::Relaxed);
-            // The task may be asleep until the (later) idle deadline.
-            self.changed.notify_one();
         }
     }
 
@@ -91,41 +87,33 @@ impl Watch {
         OpenRequest(Arc::clone(self))
     }
 
-    /// The deadline that applies now, in the record's milliseconds (`None` while a request is
-    /// open).
-    fn deadline(&self, header: Duration, idle: Duration) -> Option<u64> {
+    /// The deadline in force (record milliseconds), `None` while a request is open.
+    fn deadline(&self, header: u64, idle: u64) -> Option<u64> {
         if self.open.load(Ordering::Acquire) > 0 {
             return None;
         }
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
         let head = self.head_since.load(Ordering::Relaxed);
         Some(if head > 0 {
-            head.saturating_add(ms(header))
+            head.saturating_add(header)
         } else {
-            self.last_io
-                .load(Ordering::Relaxed)
-                .saturating_add(ms(idle))
+            self.last_io.load(Ordering::Relaxed).saturating_add(idle)
         })
     }
 
     /// Resolves once a deadline passes: a head slower than `header`, or nothing at all for
     /// `idle`. Never while a request is open.
     pub(crate) async fn expired(&self, header: Duration, idle: Duration) {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 4).max(1);
+        let (header, idle) = (ms(header), ms(idle));
         loop {
-            let changed = self.changed.notified();
-            match self.deadline(header, idle) {
-                None => changed.await,
-                Some(at) => {
-                    let now = self.now();
-                    if now >= at {
-                        return;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(at - now)) => {}
-                        () = changed => {}
-                    }
-                }
-            }
+            let now = self.now();
+            let next_check = match self.deadline(header, idle) {
+                Some(at) if at <= now => return,
+                // A head may start at any moment: look again within a header timeout.
+                Some(at) => at.min(now + header),
+                None => now + header,
+            };
+            tokio::time::sleep(Duration::from_millis(next_check - now)).await;
         }
     }
 }
@@ -154,7 +142,7 @@ mod tests {
             tokio::spawn(async move { w.expired(HEADER, IDLE).await })
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
-        w.read(); // while the task sleeps toward the idle deadline
+        w.read(); // while the task sleeps toward its next check
         watcher.await.unwrap();
         let took = started.elapsed();
         assert!(took >= HEADER && took < HEADER * 2, "{took:?}");

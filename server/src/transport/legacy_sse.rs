@@ -33,6 +33,10 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Ok(t) => t,
         Err(r) => return r,
     };
+    let slot = match state.streams.admit(&entity) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let mcp = state.mcp.clone();
     let mut record = SessionRecord::new(entity.clone());
     record.principal = Some(principal.subject.clone());
@@ -58,10 +62,9 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
     let state = Arc::clone(&state);
     tokio::spawn(async move {
         let (entity, id) = (record.entity.clone(), record.id);
-        state.metrics.stream(&entity, 1);
         let drain = state.draining.clone();
         forward_stream(mcp, record, stream, sub, frames_tx, keep_alive, drain).await;
-        state.metrics.stream(&entity, -1);
+        drop(slot);
         // The connection is the session in this transport: when it goes, so does the session.
         if let Err(e) = close_session(&state, &entity, &id).await {
             tracing::warn!(error = %e.report(), "cannot clean up legacy session");

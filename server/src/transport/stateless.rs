@@ -293,6 +293,10 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Some(&rpc.id), e.to_error_object()),
     };
     let sub_id = serde_json::to_value(&rpc.id).unwrap_or(Value::Null);
+    let slot = match state.streams.admit(&entity) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let queue = Arc::clone(state.mcp.queue());
     let stream = changes_stream();
     // From now on: earlier changes were for earlier listeners.
@@ -308,11 +312,10 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
     let ack = listen_ack(&filter, &sub_id);
     let _ = frames_tx.try_send(sse_frame(Some("message"), None, &ack.to_string()));
     let keep_alive = state.http.keep_alive;
-    let metrics = Arc::clone(&state.metrics);
     let drain = state.draining.clone();
     tokio::spawn(async move {
-        metrics.stream(&entity, 1);
-        let _closed = scopeguard(move || metrics.stream(&entity, -1));
+        // The stream's place is given back however the task ends.
+        let _slot = slot;
         let mut tick = tokio::time::interval(keep_alive);
         tick.tick().await;
         // The listen result that ends the stream cleanly: the client listens again, on any
@@ -354,19 +357,6 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         }
     });
     sse_response(frames_rx, None)
-}
-
-/// Runs `f` when dropped (the listen task ends on several paths).
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }
 
 #[cfg(test)]

@@ -476,6 +476,10 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         Ok(s) => s,
         Err(resp) => return resp,
     };
+    let slot = match state.streams.admit(&entity) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let queue = Arc::clone(state.mcp.queue());
     let (stream, after) = match header(req, LAST_EVENT_ID) {
         Some(last) => {
@@ -514,13 +518,10 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let mcp = state.mcp.clone();
     let keep_alive = state.http.keep_alive;
     let session_header = session.id.to_string();
-    let metrics = Arc::clone(&state.metrics);
     let drain = state.draining.clone();
     tokio::spawn(async move {
-        metrics.stream(&session.entity, 1);
-        let entity = session.entity.clone();
         forward_stream(mcp, session, stream, sub, frames_tx, keep_alive, drain).await;
-        metrics.stream(&entity, -1);
+        drop(slot);
     });
     sse_response(frames_rx, Some(&session_header))
 }
