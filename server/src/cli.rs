@@ -96,6 +96,16 @@ pub struct ServeArgs {
     /// the log store keeps per entity.
     #[arg(long, env = "FASTMCP_MT_MAX_LOG_RECORD_BYTES", default_value_t = 16 * 1024)]
     pub max_log_record_bytes: usize,
+    /// Requests per second one source address may make that fail authentication (`0`: no
+    /// budget); beyond it, 429 before any authentication work. Such requests never count
+    /// against an entity's --rate-limit-rps.
+    #[arg(long, env = "FASTMCP_MT_UNAUTHENTICATED_RPS", default_value_t = 20)]
+    pub unauthenticated_rps: u64,
+    /// Header holding the client's address, set by the proxy in front (its last address
+    /// counts), e.g. `X-Forwarded-For`; unset: the TCP peer. Only set it behind a proxy that
+    /// writes it.
+    #[arg(long, env = "FASTMCP_MT_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
     /// Seconds a request head (request line and headers) may take to arrive once it starts;
     /// slower connections are closed.
     #[arg(long, env = "FASTMCP_MT_HEADER_TIMEOUT_SECS", default_value_t = 10,
@@ -551,6 +561,8 @@ pub async fn create_app(
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         max_streams: args.max_streams,
         max_streams_per_entity: args.max_streams_per_entity,
+        client_ip_header: args.client_ip_header.clone(),
+        unauthenticated_rps: args.unauthenticated_rps,
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())

@@ -27,6 +27,11 @@ pub struct HttpConfig {
     pub max_streams: usize,
     /// Most SSE streams one entity may hold open on this instance (`0`: no cap); beyond it, 429.
     pub max_streams_per_entity: usize,
+    /// The header whose last address is the client's (set by the proxy in front), for the
+    /// per-source budget of unauthenticated requests; `None`: the TCP peer.
+    pub client_ip_header: Option<String>,
+    /// Requests per second and source address that may fail authentication (`0`: no budget).
+    pub unauthenticated_rps: u64,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +47,8 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(30),
             max_streams: 8_000,
             max_streams_per_entity: 1_000,
+            client_ip_header: None,
+            unauthenticated_rps: 20,
         }
     }
 }

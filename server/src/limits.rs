@@ -1,13 +1,15 @@
 //! Per-entity limits at the MCP edge, enforced through the shared [`LimitStore`] so they hold
-//! across every instance: requests per second (fixed one-second windows, counted before
-//! authentication so unauthenticated floods are limited too), tool calls running at once
+//! across every instance: requests per second (fixed one-second windows, counted after
+//! authentication: requests without valid credentials have their own per-source budget,
+//! [`SourceBudget`], so they cannot spend a tenant's), tool calls running at once
 //! (leased slots, released when the call ends; a killed instance's slots expire) and live
 //! sessions. The flags set every entity's limits; an entity's stored configuration
 //! ([`EntityLimits`]) overrides them, read through the dispatcher's per-instance cache.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
@@ -320,6 +322,98 @@ impl Drop for StreamSlot {
             *n == 0
         });
         s.metrics.stream(&self.entity, -1);
+    }
+}
+
+/// Requests that failed authentication, counted per source address on this instance in
+/// one-second windows. Per instance, in memory: it must answer before any store is asked, and
+/// a flood spread over a fleet meets one budget per instance, which still bounds it.
+pub struct SourceBudget {
+    rps: u64,
+    epoch: Instant,
+    /// Source → (window second, requests in it).
+    windows: DashMap<IpAddr, (u64, u64)>,
+}
+
+/// Sources a budget tracks before it forgets those not seen this second.
+const MAX_SOURCES: usize = 100_000;
+
+impl SourceBudget {
+    /// At most `rps` failed authentications per source and second (`0`: no budget).
+    pub fn new(rps: u64) -> Self {
+        Self {
+            rps,
+            epoch: Instant::now(),
+            windows: DashMap::new(),
+        }
+    }
+
+    fn second(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    /// Whether `source` has spent this second's budget.
+    pub(crate) fn is_over(&self, source: IpAddr) -> bool {
+        self.rps > 0
+            && self
+                .windows
+                .get(&source)
+                .is_some_and(|w| w.0 == self.second() && w.1 >= self.rps)
+    }
+
+    /// Counts one failed authentication from `source`.
+    pub(crate) fn hit(&self, source: IpAddr) {
+        if self.rps == 0 {
+            return;
+        }
+        let now = self.second();
+        if self.windows.len() >= MAX_SOURCES {
+            // Many sources at once (spoofing is impossible over TCP, but an IPv6 /64 is
+            // large): keep only those of the current second.
+            self.windows.retain(|_, w| w.0 == now);
+        }
+        let mut w = self.windows.entry(source).or_insert((now, 0));
+        if w.0 != now {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+    }
+
+    pub(crate) fn refusal(&self) -> Refusal {
+        Refusal {
+            message: format!(
+                "more than {} requests per second without valid credentials from this address",
+                self.rps
+            ),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The address a request comes from: the last address in `header` when one is configured (the
+/// one the nearest proxy appended) and it parses, else the TCP peer. IPv6 addresses count by
+/// their /64, which one client usually holds whole.
+pub(crate) fn source_of(
+    headers: &poem::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    header: Option<&str>,
+) -> IpAddr {
+    let forwarded = header.and_then(|h| {
+        let v = headers.get_all(h).iter().next_back()?.to_str().ok()?;
+        v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    });
+    let ip = forwarded
+        .or_else(|| peer.map(|a| a.ip()))
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-entity limits, enforced through the shared store.
     pub limits: Limits,
+    /// Requests that failed authentication, per source address (this instance).
+    pub unauthenticated: crate::limits::SourceBudget,
     /// Open SSE streams on this instance, capped in total and per entity.
     pub streams: Arc<crate::limits::StreamSlots>,
     /// Cancelled when the process starts to drain (SIGTERM): `/ready` answers 503, and streams
@@ -164,6 +166,7 @@ impl AppBuilder {
             api_keys: Arc::clone(&self.stores.api_keys),
             metrics: Arc::clone(&metrics),
             limits: self.limits,
+            unauthenticated: crate::limits::SourceBudget::new(self.http.unauthenticated_rps),
             streams: Arc::new(crate::limits::StreamSlots::new(
                 self.http.max_streams,
                 self.http.max_streams_per_entity,

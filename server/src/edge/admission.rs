@@ -59,7 +59,36 @@ async fn tenant_checks(
         }
     }
     let entity = entity_from_path(req)?;
-    // Before authentication: unauthenticated floods count against the entity too.
+    // Requests that fail authentication are budgeted per source address, on this instance,
+    // and never count against the entity's rate: a flood without credentials cannot lock the
+    // tenant's principals out. A source over its budget is refused before any authentication
+    // work (a key lookup, a signature check).
+    let enforced = state.auth.enforces();
+    let source = enforced.then(|| {
+        crate::limits::source_of(
+            req.headers(),
+            req.remote_addr().as_socket_addr().copied(),
+            state.http.client_ip_header.as_deref(),
+        )
+    });
+    if let Some(source) = source {
+        if state.unauthenticated.is_over(source) {
+            state.metrics.rate_limited(&entity, "unauthenticated");
+            return Err(state.unauthenticated.refusal().response(None));
+        }
+    }
+    let headers = crate::auth::PoemHeaders(req.headers());
+    let principal = match state.auth.authenticate(&headers, &entity).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(source) = source {
+                state.unauthenticated.hit(source);
+            }
+            return Err(crate::auth::reject(&state.auth_meta, req, &entity, &e));
+        }
+    };
+    // After authentication: only the entity's own callers spend its budget (everyone, when
+    // the server authenticates no one).
     let over = match state
         .limits
         .check_rate(&state.mcp, &state.metrics, &entity)
@@ -72,11 +101,6 @@ async fn tenant_checks(
     let refuse = |over: Option<Refusal>, e: fastmcp_core::AuthError| match over {
         Some(r) => r.response(None),
         None => crate::auth::reject(&state.auth_meta, req, &entity, &e),
-    };
-    let headers = crate::auth::PoemHeaders(req.headers());
-    let principal = match state.auth.authenticate(&headers, &entity).await {
-        Ok(p) => p,
-        Err(e) => return Err(refuse(over, e)),
     };
     if !principal.may_act_for(&entity) {
         let e =

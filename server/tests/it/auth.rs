@@ -585,3 +585,58 @@ async fn tool_scopes_are_enforced_and_the_principal_reaches_the_handler() {
         assert_eq!(resp.0.status().as_u16(), status);
     }
 }
+
+/// A flood of requests without valid credentials once spent the entity's rate (it was counted
+/// before authentication), so the tenant's own keys got 429. Now such requests have their own
+/// budget per source address (20 per second by default, then 429 before any key lookup), and
+/// the entity's budget is for its callers only.
+#[tokio::test]
+async fn an_unauthenticated_flood_does_not_spend_the_tenants_budget() {
+    let store = MemoryStore::default();
+    let builder = McpServer::builder("t", "1").with(fastmcp_server::demo::register);
+    let state = AppState::builder(builder, Stores::of(store.clone()))
+        .http(fastmcp_server::HttpConfig {
+            client_ip_header: Some("x-forwarded-for".into()),
+            ..Default::default()
+        })
+        .instance_id("t")
+        .admin_token(ADMIN)
+        .auth(Arc::new(ApiKeyAuth::new(Arc::new(store), Duration::ZERO)))
+        .limits(|l| l.rps = 5)
+        .build();
+    let cli = TestClient::new(routes(state));
+    let (key, _) = mint(&cli, "acme").await;
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let from = |ip: &str, token: Option<&str>| {
+        let mut r = cli
+            .post("/acme/mcp")
+            .header("accept", ACCEPT)
+            .header("x-forwarded-for", format!("10.9.9.9, {ip}"))
+            .content_type("application/json")
+            .body(init.to_string());
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.send()
+    };
+    let mut refused = 0;
+    for i in 0..60 {
+        let token = (i % 2 == 0).then_some("not-a-key");
+        let r = from("203.0.113.9", token).await;
+        match r.0.status().as_u16() {
+            401 => {}
+            429 => {
+                refused += 1;
+                let body = r.0.into_body().into_string().await.unwrap();
+                assert!(body.contains("without valid credentials"), "{body}");
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    // Whatever second boundary fell in the loop, at least 20 of 60 were over the budget.
+    assert!(refused >= 20, "{refused}");
+    // The tenant's key, from another address: its budget is whole.
+    for _ in 0..3 {
+        from("198.51.100.7", Some(&key)).await.assert_status_is_ok();
+    }
+}
