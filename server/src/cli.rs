@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// the log store keeps per entity.
     #[arg(long, env = "FASTMCP_MT_MAX_LOG_RECORD_BYTES", default_value_t = 16 * 1024)]
     pub max_log_record_bytes: usize,
+    /// Largest JSON-RPC answer sent or published (bytes); a larger one is replaced by a -32603
+    /// error naming its size and the cap.
+    #[arg(long, env = "FASTMCP_MT_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_response_bytes: usize,
     /// Requests per second one source address may make that fail authentication (`0`: no
     /// budget); beyond it, 429 before any authentication work. Such requests never count
     /// against an entity's --rate-limit-rps.
@@ -563,6 +567,7 @@ pub async fn create_app(
         max_streams_per_entity: args.max_streams_per_entity,
         client_ip_header: args.client_ip_header.clone(),
         unauthenticated_rps: args.unauthenticated_rps,
+        max_response_bytes: args.max_response_bytes,
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())

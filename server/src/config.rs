@@ -32,6 +32,9 @@ pub struct HttpConfig {
     pub client_ip_header: Option<String>,
     /// Requests per second and source address that may fail authentication (`0`: no budget).
     pub unauthenticated_rps: u64,
+    /// Largest JSON-RPC answer sent or published, in bytes; a larger one is replaced by a
+    /// -32603 error naming its size and the cap.
+    pub max_response_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +52,7 @@ impl Default for HttpConfig {
             max_streams_per_entity: 1_000,
             client_ip_header: None,
             unauthenticated_rps: 20,
+            max_response_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -32,6 +32,52 @@ pub(crate) fn json_response<T: serde::Serialize + ?Sized>(
         .body(bytes)
 }
 
+/// The JSON text of an answer, or of an error in its place when the text is over `cap`: a
+/// client that asks for too much (a large page, a huge resource) gets a clear error rather than
+/// making the server buffer, store and send it.
+pub(crate) fn reply_bytes(reply: &fastmcp_core::protocol::Reply, cap: usize) -> Vec<u8> {
+    let bytes = serde_json::to_vec(reply).unwrap_or_else(|_| b"{}".to_vec());
+    if bytes.len() <= cap {
+        return bytes;
+    }
+    serde_json::to_vec(&too_large(&reply.id, bytes.len(), cap)).unwrap_or_default()
+}
+
+/// [`reply_bytes`] as a value, for answers that are published to a stream.
+pub(crate) fn reply_value(reply: &fastmcp_core::protocol::Reply, cap: usize) -> serde_json::Value {
+    reply_value_sized(reply, cap).0
+}
+
+/// [`reply_value`] and the size of the answer kept (for a batch, whose answers share one cap).
+pub(crate) fn reply_value_sized(
+    reply: &fastmcp_core::protocol::Reply,
+    cap: usize,
+) -> (serde_json::Value, usize) {
+    let value = reply.to_value();
+    let n = fastmcp_core::retention::json_len(&value);
+    if n <= cap {
+        return (value, n);
+    }
+    (too_large(&reply.id, n, cap), 0)
+}
+
+fn too_large(id: &RequestId, bytes: usize, cap: usize) -> serde_json::Value {
+    let error = ErrorObject::new(
+        codes::INTERNAL_ERROR,
+        format!("the answer takes {bytes} bytes; the cap is {cap} bytes (--max-response-bytes)"),
+    )
+    .with_data(serde_json::json!({ "bytes": bytes, "cap": cap }));
+    jsonrpc::error_response(Some(id), &error)
+}
+
+/// A JSON body already encoded.
+pub(crate) fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(bytes)
+}
+
 /// Answers a failure that ends the request before any JSON-RPC exchange (a session that cannot
 /// be loaded or saved): the status from the one table in core ([`Error::http_status`]), a short
 /// message; backend details are logged, never sent.

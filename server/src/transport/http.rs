@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use crate::config::HttpConfig;
 pub(crate) use crate::edge::{admit, load_session, tenant, tenant_over_rate};
-pub(crate) use crate::response::{error_status, json_response, rpc_error, store_error};
+pub(crate) use crate::response::{
+    error_status, json_bytes_response, json_response, reply_bytes, reply_value, rpc_error,
+    store_error,
+};
 
 /// `Mcp-Session-Id`.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";

@@ -174,13 +174,15 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
                 entity: entity.clone(),
                 stream: stream.clone(),
             });
+            let cap = state.http.max_response_bytes;
             // Tracked: a draining process waits for the call, within its grace period.
             state.calls.spawn(async move {
                 let _slot = slot;
                 let reply = mcp
                     .handle_request_as(&session, r, outlet, Some(principal))
                     .await;
-                if let Err(e) = queue.publish(&entity, &stream, &reply.to_value()).await {
+                let reply = crate::response::reply_value(&reply, cap);
+                if let Err(e) = queue.publish(&entity, &stream, &reply).await {
                     tracing::warn!(error = %e.report(), "cannot publish response");
                 }
             });

@@ -19,7 +19,9 @@ use poem::{Request, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::http::{json_response, rpc_error, SESSION_HEADER, VERSION_HEADER};
+use super::http::{
+    json_bytes_response, reply_bytes, reply_value, rpc_error, SESSION_HEADER, VERSION_HEADER,
+};
 use super::outlet::{ChannelOutlet, OutletMsg};
 use super::sse::{self, sse_frame, sse_keepalive, sse_response, Delivery, Opening};
 use crate::state::AppState;
@@ -239,11 +241,13 @@ async fn run(
     let (first, done) = match sse::open(&mut work, &mut rx, delivery).await {
         Opening::Json(done) => {
             let status = StatusCode::from_u16(done.status).unwrap_or(StatusCode::OK);
-            return json_response(status, &done.message);
+            let bytes = reply_bytes(&done.message, state.http.max_response_bytes);
+            return json_bytes_response(status, bytes);
         }
         Opening::Stream { first, done } => (first, done),
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
+    let cap = state.http.max_response_bytes;
     // Tracked: a draining process waits for the call (its grace period), as for a JSON one.
     state.calls.spawn(async move {
         if let Some(m) = first {
@@ -269,7 +273,7 @@ async fn run(
         while let Ok(m) = rx.try_recv() {
             forward(&frames_tx, m).await;
         }
-        send(&frames_tx, &done.message).await;
+        send(&frames_tx, &reply_value(&done.message, cap)).await;
     });
     sse_response(frames_rx, None)
 }

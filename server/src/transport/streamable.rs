@@ -21,9 +21,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::http::{
-    accepts, error_status, find_ignore_case, is_media_type, json_response, load_session,
-    parse_json, read_body, rpc_error, store_error, tenant, LAST_EVENT_ID, SESSION_HEADER,
-    VERSION_HEADER,
+    accepts, error_status, find_ignore_case, is_media_type, json_bytes_response, json_response,
+    load_session, parse_json, read_body, reply_bytes, reply_value, rpc_error, store_error, tenant,
+    LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use super::sse::{self, forward_stream, sse_frame, sse_response, Delivery, Opening};
@@ -244,6 +244,7 @@ async fn post_batch(
         );
     }
     let mut out = Vec::new();
+    let mut room = state.http.max_response_bytes;
     let mut requests = 0usize;
     for item in items {
         match Message::from_value(item) {
@@ -278,7 +279,10 @@ async fn post_batch(
                 let outlet = Arc::new(fastmcp_core::NullOutlet);
                 let who = Some(Arc::clone(principal));
                 let reply = state.mcp.handle_request_as(&session, r, outlet, who).await;
-                out.push(reply.to_value());
+                // The batch's answers share the one cap.
+                let (value, n) = crate::response::reply_value_sized(&reply, room);
+                room = room.saturating_sub(n);
+                out.push(value);
             }
             Ok(Message::Notification(n)) => {
                 if let Err(e) = state.mcp.handle_notification(&session, n).await {
@@ -346,7 +350,10 @@ async fn run_request(
         move_after: None,
     };
     let (mut pending, mut final_response) = match sse::open(&mut work, &mut rx, delivery).await {
-        Opening::Json(response) => return json_response(StatusCode::OK, &response),
+        Opening::Json(response) => {
+            let bytes = reply_bytes(&response, state.http.max_response_bytes);
+            return json_bytes_response(StatusCode::OK, bytes);
+        }
         Opening::Stream { first, done } => (first, done),
     };
     let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
@@ -363,6 +370,7 @@ async fn run_request(
     let entity = session.entity.clone();
     let session_header = session.id.to_string();
     let drain = state.draining.clone();
+    let cap = state.http.max_response_bytes;
     // Tracked: a draining process waits for the call, within its grace period.
     state.calls.spawn(async move {
         // Runs to completion even if the client goes away: every event is published first,
@@ -404,7 +412,7 @@ async fn run_request(
                 &entity,
                 &stream,
                 &mut frames,
-                &resp.to_value(),
+                &reply_value(&resp, cap),
                 primed,
             )
             .await;

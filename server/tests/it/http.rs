@@ -640,3 +640,56 @@ async fn live_sessions_per_entity_are_capped() {
         .assert_status_is_ok();
     init(&cli, "acme").await;
 }
+
+/// An answer over `max_response_bytes` is replaced by a -32603 error naming its size and the
+/// cap, alone or in a batch; smaller answers are untouched. (A batch of `tools/list` calls once
+/// made a 306 MB answer.)
+#[tokio::test]
+async fn answers_over_the_response_cap_become_an_error_naming_it() {
+    let cli = client(HttpConfig {
+        max_response_bytes: 1500,
+        ..HttpConfig::default()
+    });
+    let sid = init(&cli, "acme").await;
+    let (status, body) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], 2);
+    assert_eq!(body["error"]["code"], -32603, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the cap is 1500 bytes"), "{message}");
+    assert!(body["error"]["data"]["bytes"].as_u64().unwrap() > 1500);
+    let (_, small) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}),
+    )
+    .await;
+    assert_eq!(small["result"]["content"][0]["text"], "hi", "{small}");
+
+    let sid = batch_session(&cli).await;
+    let (status, body) = post(
+        &cli,
+        "acme",
+        Some(&sid),
+        json!([{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"ping"}]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["error"]["code"], -32603, "{body}");
+    assert_eq!(body[1]["result"], json!({}), "{body}");
+    // Answers within the cap one by one, but not together: the cap is the batch's.
+    let echo = |id: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"echo","arguments":{"text":"e".repeat(600)}}});
+    let (_, body) = post(&cli, "acme", Some(&sid), json!([echo(1), echo(2), echo(3)])).await;
+    assert!(
+        body[0]["result"].is_object() && body[1]["result"].is_object(),
+        "{body}"
+    );
+    assert_eq!(body[2]["error"]["code"], -32603, "{body}");
+}
