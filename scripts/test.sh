@@ -182,6 +182,14 @@ CONF
 lb_run redis "$FASTMCP_TEST_REDIS_URL"
 lb_run postgres "$FASTMCP_TEST_DATABASE_URL"
 
+echo "== fuzzing: every cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
+set +e
+out=$(bash scripts/fuzz.sh 20 2>&1); rc=$?
+set -e
+echo "$out"
+count "$(echo "$out" | grep -c ': ok,')" "$(echo "$out" | grep -c ': FAILED')"
+[ "$rc" -eq 0 ] || { echo "fuzzing found a crash"; exit 1; }
+
 echo
 echo "all tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

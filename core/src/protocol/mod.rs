@@ -3,6 +3,7 @@
 //! Hand-written rather than borrowed from `rmcp::model`: see `docs/decisions.md` ("Wire types").
 
 pub mod changes;
+pub mod http_fields;
 pub mod jsonrpc;
 pub mod methods;
 pub mod results;

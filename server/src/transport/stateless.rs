@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use fastmcp_core::engine::notify::{changes_stream, listen_ack, ListenFilter};
 use fastmcp_core::engine::stateless::{
     is_modern_version, name_param, parse_meta, unsupported_modern_version,
 };
+use fastmcp_core::protocol::http_fields::decode_header_value;
 use fastmcp_core::protocol::SUPPORTED_PROTOCOL_VERSIONS;
 use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
 use fastmcp_core::EntityId;
@@ -66,22 +66,6 @@ pub(crate) fn is_stateless(req: &Request, body: &Value) -> bool {
 
 fn bad(id: Option<&fastmcp_core::protocol::RequestId>, code: i64, msg: String) -> Response {
     rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(code, msg))
-}
-
-/// `Mcp-Name` / `Mcp-Param-*` values may be Base64 behind a sentinel (`=?base64?…?=`) for
-/// characters a header cannot carry; decoding is strict (padding, alphabet).
-fn decode_header_value(raw: &str) -> Option<String> {
-    let raw = raw.trim();
-    match raw
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok()),
-        None => Some(raw.to_string()),
-    }
 }
 
 /// The routing headers must repeat the body: `Mcp-Method` always, `Mcp-Name` for the methods
@@ -361,25 +345,4 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         }
     });
     sse_response(frames_rx, None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_header_value;
-
-    #[test]
-    fn header_values_decode_only_behind_the_sentinel() {
-        assert_eq!(
-            decode_header_value("=?base64?SGVsbG8=?=").as_deref(),
-            Some("Hello")
-        );
-        assert_eq!(decode_header_value("=?base64?SGVsbG8?="), None);
-        assert_eq!(decode_header_value("=?base64?SGVs!!!bG8=?="), None);
-        assert_eq!(decode_header_value("SGVsbG8=").as_deref(), Some("SGVsbG8="));
-        assert_eq!(
-            decode_header_value("=?base64?SGVsbG8=").as_deref(),
-            Some("=?base64?SGVsbG8=")
-        );
-        assert_eq!(decode_header_value("  name  ").as_deref(), Some("name"));
-    }
 }

@@ -303,14 +303,6 @@ async fn post_batch(
 }
 
 /// Names this server gives streams: `get`, `sse`, or `post-` + 32 hex digits.
-fn is_stream_name(name: &str) -> bool {
-    name == "get"
-        || name == "sse"
-        || name
-            .strip_prefix("post-")
-            .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 fn new_stream_name() -> String {
     format!("post-{}", uuid::Uuid::new_v4().simple())
 }
@@ -491,7 +483,8 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     let queue = Arc::clone(state.mcp.queue());
     let (stream, after) = match header(req, LAST_EVENT_ID) {
         Some(last) => {
-            let Some((name, ev)) = last.rsplit_once('/').filter(|(n, _)| is_stream_name(n)) else {
+            let Some((name, ev)) = fastmcp_core::protocol::http_fields::parse_last_event_id(last)
+            else {
                 return error_status(
                     StatusCode::BAD_REQUEST,
                     codes::INVALID_REQUEST,
@@ -556,27 +549,5 @@ pub(crate) async fn delete(req: &Request, state: Data<&Arc<AppState>>) -> Respon
     match close_session(state, &entity, &session.id).await {
         Ok(()) => Response::builder().status(StatusCode::OK).finish(),
         Err(e) => store_error(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_stream_name;
-
-    #[test]
-    fn only_our_stream_names_are_resumable() {
-        assert!(is_stream_name("get"));
-        assert!(is_stream_name("sse"));
-        assert!(is_stream_name(&format!("post-{}", "a1".repeat(16))));
-        for bad in [
-            "",
-            "post-",
-            "post-xyz",
-            "../get",
-            "get/1",
-            "post-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ] {
-            assert!(!is_stream_name(bad), "{bad}");
-        }
     }
 }
