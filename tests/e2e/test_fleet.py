@@ -84,9 +84,9 @@ class Node:
             self.proc.wait(timeout=10)
 
 
-def start_together(tmp: Path, store: str, n: int) -> list[Node]:
+def start_together(tmp: Path, store: str, n: int, extra: list[str] | None = None) -> list[Node]:
     """`n` instances spawned in one go, before any is ready: what a Deployment does."""
-    nodes = [Node(tmp, f"n{i}", store, wait=False) for i in range(n)]
+    nodes = [Node(tmp, f"n{i}", store, wait=False, extra=extra) for i in range(n)]
     for node in nodes:
         node.wait_ready()
     return nodes
@@ -250,6 +250,7 @@ class Load:
         self.failures: list[str] = []
         self.streams = 0
         self.events_lost_or_duplicated: list[str] = []
+        self.sessions: list[tuple[str, str]] = []  # (entity, session id), to end them after
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=f, daemon=True)
                         for f in (self.handshake, self.handshake, self.modern, self.streams_worker)]
@@ -268,6 +269,8 @@ class Load:
         e = entity()
         with httpx.Client(timeout=30) as http:
             sid = raw_initialize(http, self.lb, e)
+            with self.lock:
+                self.sessions.append((e, sid))
             i = 0
             while not self.stop.is_set():
                 i += 1
@@ -303,6 +306,8 @@ class Load:
         e = entity()
         with httpx.Client(timeout=30) as http:
             sid = raw_initialize(http, self.lb, e)
+        with self.lock:
+            self.sessions.append((e, sid))
         n, rid = 6, 100
         while not self.stop.is_set():
             rid += 1
@@ -348,6 +353,15 @@ class Load:
         for t in self.threads:
             t.join(timeout=40)
 
+    def end_sessions(self) -> int:
+        """DELETEs every session the load opened; how many were still there to end."""
+        ended = 0
+        with httpx.Client(timeout=30) as http:
+            for e, sid in self.sessions:
+                r = http.delete(f"{self.lb}/{e}/mcp", headers=mcp_headers(sid))
+                ended += r.status_code in (200, 202, 204)
+        return ended
+
     def snapshot(self) -> tuple[int, int]:
         with self.lock:
             return self.calls, len(self.failures)
@@ -391,6 +405,104 @@ def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, s
         assert len(load.failures) <= len(load.threads), load.failures
         print(f"\nrolling restart on {store.split(':')[0]}: {calls} calls, {load.streams} streams, "
               f"{len(load.failures)} failed at the kill -9")
+    finally:
+        if load:
+            load.finish()
+        lb_proc.terminate()
+        lb_proc.wait(timeout=10)
+        for node in nodes:
+            node.stop()
+
+
+CHAOS_SECS = float(os.environ.get("FASTMCP_CHAOS_SECS", "30"))
+# What may stay in Redis with no TTL once every session has ended: server secrets, API keys,
+# entity configurations (kept until cleared), and the per-entity session index and log list
+# (bounded, pruned lazily). Anything of a session must be gone or expiring.
+REDIS_PERMANENT = (":keys:", ":apikey:", ":apikeys:", ":entitycfg:", ":idx:", ":logs:")
+
+
+def _redis_residue(url: str, prefix: str) -> tuple[dict[str, int], list[str]]:
+    """Keys left under `prefix`, counted by kind, and those of them with no TTL that should
+    have one."""
+    scan = subprocess.run(["redis-cli", "-u", url, "--scan", "--pattern", f"*{prefix}*"],
+                          capture_output=True, text=True, check=True)
+    keys = [k for k in scan.stdout.split() if k]
+    ttls = subprocess.run(["redis-cli", "-u", url], input="".join(f"TTL {k}\n" for k in keys),
+                          capture_output=True, text=True, check=True).stdout.split()
+    kinds: dict[str, int] = {}
+    immortal: list[str] = []
+    for key, ttl in zip(keys, ttls):
+        kind = key.split("}")[-1].split(":")[1] if key.startswith("{") else key.split(":")[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if ttl == "-1" and not any(p in key for p in REDIS_PERMANENT):
+            immortal.append(key)
+    return kinds, immortal
+
+
+def _postgres_residue(url: str, entities: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Rows the load's entities left, by table, and sessions among them (which must be gone:
+    events and replies are removed by the cleanup task after their retention)."""
+    quoted = ",".join(f"'{e}'" for e in entities)
+    kinds: dict[str, int] = {}
+    for table in ("sessions", "events", "replies"):
+        out = subprocess.run(["psql", url, "-tAc", f"SELECT count(*) FROM {table} WHERE entity_id IN ({quoted})"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        kinds[table] = int(out or 0)
+    return kinds, [f"{kinds['sessions']} session rows"] if kinds["sessions"] else []
+
+
+@pytest.mark.timeout(CHAOS_SECS + 150)
+@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+def test_chaos_restarts_and_kills_in_rotation_under_load(tmp_path, store):
+    """For FASTMCP_CHAOS_SECS (30 in the test command; run it longer by hand), the instances
+    behind a round-robin nginx are, in turn, drained with SIGTERM and restarted, or killed with
+    SIGKILL and restarted, while clients of both eras call tools and read resumable progress
+    streams. Only calls in flight on a killed instance may fail; no event is lost or
+    duplicated; once every session has ended, nothing of them stays in the store without a TTL."""
+    assert NGINX, "CI must install nginx (scripts/test.sh does)"
+    prefix = f"chaos{uuid.uuid4().hex[:8]}"
+    nodes = start_together(tmp_path, store, 3, extra=["--key-prefix", prefix])
+    lb_proc, lb = _nginx(Path(tempfile.mkdtemp(dir=tmp_path)), [n.port for n in nodes])
+    load = None
+    kills = drains = 0
+    try:
+        load = Load(lb)
+        time.sleep(1.5)
+        deadline = time.monotonic() + CHAOS_SECS
+        step = 0
+        while time.monotonic() < deadline:
+            node = nodes[step % len(nodes)]
+            if step % 2:
+                node.proc.send_signal(signal.SIGKILL)
+                node.wait_exit()
+                kills += 1
+            else:
+                node.sigterm()
+                assert node.wait_exit() == 0, _tail(node.log)
+                drains += 1
+            node.start()
+            node.wait_ready()
+            time.sleep(1.0)
+            step += 1
+        time.sleep(1.0)
+        load.finish()
+        calls, failed = load.snapshot()
+        ended = load.end_sessions()
+        entities = sorted({e for e, _ in load.sessions})
+        if store.startswith("redis"):
+            kinds, immortal = _redis_residue(store, prefix)
+        else:
+            kinds, immortal = _postgres_residue(store, entities)
+        print(f"\nchaos on {store.split(':')[0]} for {CHAOS_SECS:.0f} s: {drains} drains, {kills} kills, "
+              f"{calls} calls, {failed} failed, {load.streams} streams, "
+              f"{len(load.events_lost_or_duplicated)} with events lost or duplicated, "
+              f"{ended}/{len(load.sessions)} sessions ended; left in the store: {kinds}")
+        assert load.events_lost_or_duplicated == [], load.events_lost_or_duplicated[:3]
+        # In flight on a killed instance: at most one call per client thread per kill.
+        assert failed <= kills * len(load.threads), load.failures[:5]
+        assert calls > 20 * (drains + kills), calls
+        assert ended == len(load.sessions), "a session was lost"
+        assert immortal == [], immortal[:10]
     finally:
         if load:
             load.finish()
