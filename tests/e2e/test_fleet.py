@@ -10,6 +10,7 @@ and nginx for the rolling restart (scripts/test.sh installs it). Under CI, missi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -367,15 +368,30 @@ class Load:
             return self.calls, len(self.failures)
 
 
-@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
-def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, store):
-    assert NGINX, "CI must install nginx (scripts/test.sh does)"
-    nodes = start_together(tmp_path, store, 3)
-    lb_proc, lb = _nginx(Path(tempfile.mkdtemp(dir=tmp_path)), [n.port for n in nodes])
+@contextlib.contextmanager
+def loaded_fleet(tmp: Path, store: str, extra: list[str] | None = None):
+    """Three instances started together behind a round-robin nginx, with the load of `Load`
+    running through it; yields (nodes, load) and stops them all after."""
+    nodes = start_together(tmp, store, 3, extra=extra)
+    lb_proc, lb = _nginx(Path(tempfile.mkdtemp(dir=tmp)), [n.port for n in nodes])
     load = None
     try:
         load = Load(lb)
         time.sleep(1.5)
+        yield nodes, load
+    finally:
+        if load:
+            load.finish()
+        lb_proc.terminate()
+        lb_proc.wait(timeout=10)
+        for node in nodes:
+            node.stop()
+
+
+@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, store):
+    assert NGINX, "CI must install nginx (scripts/test.sh does)"
+    with loaded_fleet(tmp_path, store) as (nodes, load):
         # Each instance in turn: SIGTERM, wait for it to leave, start it again.
         for node in nodes:
             before = load.snapshot()[0]
@@ -405,13 +421,6 @@ def test_rolling_restart_under_load_fails_no_call_and_loses_no_event(tmp_path, s
         assert len(load.failures) <= len(load.threads), load.failures
         print(f"\nrolling restart on {store.split(':')[0]}: {calls} calls, {load.streams} streams, "
               f"{len(load.failures)} failed at the kill -9")
-    finally:
-        if load:
-            load.finish()
-        lb_proc.terminate()
-        lb_proc.wait(timeout=10)
-        for node in nodes:
-            node.stop()
 
 
 CHAOS_SECS = float(os.environ.get("FASTMCP_CHAOS_SECS", "30"))
@@ -461,13 +470,8 @@ def test_chaos_restarts_and_kills_in_rotation_under_load(tmp_path, store):
     duplicated; once every session has ended, nothing of them stays in the store without a TTL."""
     assert NGINX, "CI must install nginx (scripts/test.sh does)"
     prefix = f"chaos{uuid.uuid4().hex[:8]}"
-    nodes = start_together(tmp_path, store, 3, extra=["--key-prefix", prefix])
-    lb_proc, lb = _nginx(Path(tempfile.mkdtemp(dir=tmp_path)), [n.port for n in nodes])
-    load = None
     kills = drains = 0
-    try:
-        load = Load(lb)
-        time.sleep(1.5)
+    with loaded_fleet(tmp_path, store, ["--key-prefix", prefix]) as (nodes, load):
         deadline = time.monotonic() + CHAOS_SECS
         step = 0
         while time.monotonic() < deadline:
@@ -503,13 +507,6 @@ def test_chaos_restarts_and_kills_in_rotation_under_load(tmp_path, store):
         assert calls > 20 * (drains + kills), calls
         assert ended == len(load.sessions), "a session was lost"
         assert immortal == [], immortal[:10]
-    finally:
-        if load:
-            load.finish()
-        lb_proc.terminate()
-        lb_proc.wait(timeout=10)
-        for node in nodes:
-            node.stop()
 
 
 TLS_URLS = {"redis": os.environ.get("FASTMCP_TEST_REDIS_TLS_URL"),
