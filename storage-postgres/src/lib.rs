@@ -67,6 +67,9 @@ pub struct PostgresConfig {
     pub reply_ttl: Duration,
     /// Log records older than this are deleted.
     pub log_retention: Duration,
+    /// Log records kept per entity at most, newest first (as the memory and Redis stores do);
+    /// the cleanup task trims the entities this instance wrote to since its last pass.
+    pub logs_per_entity: u64,
     /// How often subscribers re-read without a notification, and reply waiters re-check.
     pub poll_interval: Duration,
     /// How often the cleanup task runs.
@@ -86,6 +89,7 @@ impl PostgresConfig {
             event_retention: Duration::from_secs(3600),
             reply_ttl: Duration::from_secs(300),
             log_retention: Duration::from_secs(30 * 24 * 3600),
+            logs_per_entity: 1000,
             poll_interval: Duration::from_millis(1000),
             cleanup_interval: Duration::from_secs(30),
             ca_file: None,
@@ -116,6 +120,8 @@ pub struct PostgresStore {
     reads: mpsc::Sender<reads::Read>,
     /// Decoded session records, used only when the database confirms their version.
     cache: Arc<reads::RecordCache>,
+    /// Entities this instance appended log records for since the cleanup's last trim.
+    log_writers: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -232,6 +238,7 @@ impl PostgresStore {
             hub,
             reads,
             cache,
+            log_writers: Arc::default(),
         };
         tokio::spawn(listen(store.pool.clone(), store.hub.clone()));
         tokio::spawn(cleanup(store.clone()));
@@ -392,6 +399,34 @@ async fn cleanup(store: PostgresStore) {
             let q = if sql.contains("$1") { q.bind(arg) } else { q };
             if let Err(e) = q.execute(&store.pool).await {
                 tracing::debug!(error = %e, "postgres cleanup failed; will retry");
+            }
+        }
+        trim_logs(&store).await;
+    }
+}
+
+/// Keeps the newest `logs_per_entity` records of each entity this instance wrote to: every
+/// instance trims what it wrote, so together they trim every entity that grows. One index range
+/// per entity (the primary key is `(entity_id, id)`).
+async fn trim_logs(store: &PostgresStore) {
+    let entities: Vec<String> = match store.log_writers.lock() {
+        Ok(mut set) => set.drain().collect(),
+        Err(_) => return,
+    };
+    let keep = i64::try_from(store.cfg.logs_per_entity).unwrap_or(i64::MAX);
+    for entity in entities {
+        let trimmed = sqlx::query(
+            "DELETE FROM logs WHERE entity_id = $1 AND id <= \
+             (SELECT id FROM logs WHERE entity_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
+        )
+        .bind(&entity)
+        .bind(keep)
+        .execute(&store.pool)
+        .await;
+        if let Err(e) = trimmed {
+            tracing::debug!(error = %e, "postgres log trim failed; will retry");
+            if let Ok(mut set) = store.log_writers.lock() {
+                set.insert(entity);
             }
         }
     }
@@ -580,6 +615,72 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        store.pool().close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {db} WITH (FORCE)"
+        )))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    }
+
+    /// An entity's log is trimmed to its newest `logs_per_entity` records, as in the other
+    /// stores, however recent they are. Its own database, as above.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logs_are_capped_per_entity() {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+            return;
+        };
+        let admin = instance(&url).await;
+        let db = format!("logcap_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let mut cfg = PostgresConfig::new(format!("{base}/{db}"));
+        cfg.max_connections = 2;
+        cfg.logs_per_entity = 10;
+        cfg.cleanup_interval = Duration::from_millis(100);
+        let store = PostgresStore::connect(cfg).await.unwrap();
+        let (busy, quiet) = (
+            fastmcp_core::testing::random_entity(),
+            fastmcp_core::testing::random_entity(),
+        );
+        let record = |entity: &fastmcp_core::EntityId, i: usize| LogRecord {
+            entity: entity.clone(),
+            session: None,
+            kind: LogKind::Log,
+            level: fastmcp_core::protocol::LoggingLevel::Info,
+            message: format!("record {i}"),
+            data: Value::Null,
+            // Now: only the count may remove them, not the age.
+            created_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        };
+        for i in 0..25 {
+            store.append(&record(&busy, i)).await.unwrap();
+        }
+        for i in 0..3 {
+            store.append(&record(&quiet, i)).await.unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let kept = store.recent(&busy, None, 100).await.unwrap();
+            if kept.len() == 10 {
+                assert_eq!(kept[0].message, "record 24", "the newest stay");
+                assert_eq!(kept[9].message, "record 15");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} rows kept",
+                kept.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(store.recent(&quiet, None, 100).await.unwrap().len(), 3);
         store.pool().close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE {db} WITH (FORCE)"

@@ -1,4 +1,5 @@
-//! Log records, newest first, pruned by the cleanup task.
+//! Log records, newest first, pruned by the cleanup task: by age, and to the newest
+//! `logs_per_entity` of each entity.
 
 use super::*;
 
@@ -19,6 +20,11 @@ impl LogStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(|e| map_err("append log", e))?;
+        if let Ok(mut writers) = self.log_writers.lock() {
+            if !writers.contains(record.entity.as_str()) {
+                writers.insert(record.entity.as_str().to_string());
+            }
+        }
         Ok(())
     }
 

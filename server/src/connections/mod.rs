@@ -211,7 +211,7 @@ async fn connection<E>(
     E: Endpoint<Output = Response> + 'static,
 {
     let watch = io.watch();
-    let peer = remote.to_string();
+    let peer = remote.clone();
     let service = {
         let watch = Arc::clone(&watch);
         hyper::service::service_fn(move |req: poem::http::Request<Incoming>| {
