@@ -38,6 +38,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FASTMCP_MT_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
+    /// Serve one client over stdin/stdout (newline-delimited JSON-RPC) instead of HTTP, as
+    /// local clients launch a server; logs go to stderr.
+    #[arg(long)]
+    pub stdio: bool,
+    /// The entity a `--stdio` client acts for.
+    #[arg(long, env = "FASTMCP_MT_ENTITY", default_value = "local")]
+    pub entity: String,
     /// Session store: `memory`, `redis://…` or `postgres://…` [default: `memory`, or
     /// `$REDIS_URL` / `$DATABASE_URL` when set].
     #[arg(long, env = "FASTMCP_MT_STORE")]
@@ -381,6 +388,12 @@ pub enum StartError {
     /// The authentication settings cannot be used.
     #[error("{0}")]
     Auth(String),
+    /// `--entity` is not a valid entity id.
+    #[error("--entity: {0}")]
+    Entity(String),
+    /// stdin or stdout failed (`--stdio`).
+    #[error("stdio: {0}")]
+    Stdio(std::io::Error),
     /// The address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -403,7 +416,7 @@ impl StoreOptions {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(to_stderr: bool) {
     let default = if std::env::var("FASTMCP_MT_DEBUG").is_ok_and(|v| v == "1" || v == "true") {
         "debug".to_string()
     } else {
@@ -412,11 +425,17 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_new(&default)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: log files and collectors get plain text.
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .try_init();
+        .with_target(false);
+    let _ = if to_stderr {
+        fmt.with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    } else {
+        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init()
+    };
 }
 
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
@@ -433,12 +452,16 @@ pub async fn main_with_auth(
     auth: Option<Arc<dyn Authenticator>>,
 ) -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
-        Some(Command::Migrate(a)) => return migrate(&store_url(a.store.as_deref())).await,
+        Some(Command::Migrate(a)) => {
+            init_tracing(false);
+            return migrate(&store_url(a.store.as_deref())).await;
+        }
         None => cli.serve,
     };
+    // Over stdio, stdout carries the protocol: logs go to stderr.
+    init_tracing(args.stdio);
     match serve_with_auth(args, builder, auth).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -514,8 +537,25 @@ pub async fn serve_with_auth(
         args.max_connections,
         args.max_streams,
     );
+    if args.stdio {
+        return serve_stdio_args(&args, builder, custom_auth).await;
+    }
     let state = create_app(&args, builder, custom_auth).await?;
     serve_app(&args, state).await
+}
+
+/// `--stdio`: the app without a listener, one client on stdin/stdout for `--entity`.
+async fn serve_stdio_args(
+    args: &ServeArgs,
+    builder: McpServerBuilder,
+    custom_auth: Option<Arc<dyn Authenticator>>,
+) -> Result<(), StartError> {
+    let entity = fastmcp_core::EntityId::parse(&args.entity)
+        .map_err(|e| StartError::Entity(e.to_string()))?;
+    let state = create_app(args, builder, custom_auth).await?;
+    crate::transport::stdio::serve_stdio(state, entity, tokio::io::stdin(), tokio::io::stdout())
+        .await
+        .map_err(StartError::Stdio)
 }
 
 /// Everything but the listener: opens the store named by `args` (or `REDIS_URL` /
