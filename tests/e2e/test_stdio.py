@@ -64,6 +64,8 @@ def test_stdout_carries_only_json_rpc_and_bad_lines_get_errors():
             "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
         "{not json",
         json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        json.dumps({"jsonrpc": "2.0", "id": 4, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "again", "version": "1"}}}),
         json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x" * 2_000}}}),
     ]
     proc = subprocess.run([str(_binary_path()), "serve", "--stdio", "--entity", "raw", "--body-limit", "1024"],
@@ -74,6 +76,7 @@ def test_stdout_carries_only_json_rpc_and_bad_lines_get_errors():
     by_id = {m.get("id"): m for m in out}
     assert by_id[1]["result"]["protocolVersion"] == "2025-11-25"
     assert by_id[2]["result"] == {}
+    assert by_id[4]["error"]["code"] == -32600 and "already initialized" in by_id[4]["error"]["message"]
     errors = [m["error"] for m in out if m.get("id") is None and "error" in m]
     assert {e["code"] for e in errors} == {-32700, -32600}, errors
     assert any("exceeds 1024 bytes" in e["message"] for e in errors), errors

@@ -62,6 +62,7 @@ where
     // A local process: whoever could start it may act for the entity it was started for.
     let principal = Arc::new(Principal::anonymous());
     let mut session: Option<SessionRecord> = None;
+    let mut forwarder: Option<tokio::task::JoinHandle<()>> = None;
     // Requests in flight: the session ends only after them, when the input does.
     let running = tokio_util::task::TaskTracker::new();
     let mut lines = BufReader::new(input);
@@ -121,6 +122,13 @@ where
             }
         };
         match message {
+            Message::Request(r) if r.method == "initialize" && session.is_some() => {
+                // One process, one session: a second one would outlive the first's forwarder.
+                let err = ErrorObject::invalid_request("this stdio session is already initialized");
+                let _ = tx
+                    .send(jsonrpc::error_response(Some(&r.id), &err).to_string())
+                    .await;
+            }
             Message::Request(r) if r.method == "initialize" => {
                 let mut record = SessionRecord::new(entity.clone());
                 record.principal = Some(principal.subject.clone());
@@ -129,7 +137,7 @@ where
                 let reply = match state.mcp.initialize(&mut record, r.params.as_ref()) {
                     Ok(result) => match open_session(&state, record, SessionCap::Exempt).await {
                         Ok(record) => {
-                            spawn_forwarder(&state, &record, tx.clone());
+                            forwarder = Some(spawn_forwarder(&state, &record, tx.clone()));
                             session = Some(record);
                             jsonrpc::response(&r.id, result)
                         }
@@ -205,6 +213,12 @@ where
     }
     running.close();
     running.wait().await;
+    // The forwarder waits on the store for more; nothing more is wanted (and it holds the
+    // output open).
+    if let Some(f) = forwarder {
+        f.abort();
+        let _ = f.await;
+    }
     if let Some(open) = session {
         if let Err(e) = close_session(&state, &open.entity, &open.id).await {
             tracing::warn!(error = %e.report(), "cannot end the stdio session");
@@ -216,7 +230,11 @@ where
 }
 
 /// Copies what the server sends the session on its own (from the store) to the output.
-fn spawn_forwarder(state: &Arc<AppState>, record: &SessionRecord, tx: mpsc::Sender<String>) {
+fn spawn_forwarder(
+    state: &Arc<AppState>,
+    record: &SessionRecord,
+    tx: mpsc::Sender<String>,
+) -> tokio::task::JoinHandle<()> {
     let queue = Arc::clone(state.mcp.queue());
     let entity = record.entity.clone();
     let stream = StreamKey::new(record.id, record.transport.standalone_stream());
@@ -233,5 +251,5 @@ fn spawn_forwarder(state: &Arc<AppState>, record: &SessionRecord, tx: mpsc::Send
                 return;
             }
         }
-    });
+    })
 }
