@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command that runs every test of FastMCP-MT on a fresh machine:
 #   Rust unit + store-suite tests, end-to-end tests that drive the real `fastmcp` binary with the
-#   official Python MCP SDK (plus scale-out over Redis, the admin API in headless Chromium and
-#   schemathesis), and the official MCP conformance suite (memory, Redis, behind a load balancer).
+#   official Python MCP SDK (plus scale-out over Redis, a Redis Cluster and PostgreSQL, the admin
+#   API in headless Chromium and schemathesis), and the official MCP conformance suite (memory,
+#   Redis, PostgreSQL, and behind a load balancer on each shared store).
 # It installs what the tests need: redis-server, chromium and nginx from Debian, a Python venv
 # with the pinned SDK and schemathesis, the conformance suite via npm.
 set -euo pipefail
@@ -44,6 +45,12 @@ export FASTMCP_E2E_REDIS_URL="$FASTMCP_TEST_REDIS_URL"
 export FASTMCP_TEST_REDIS_TLS_URL="rediss://localhost:$REDIS_TLS_PORT"
 export FASTMCP_TEST_TLS_CA="$TLS_DIR/ca.pem" FASTMCP_TEST_TLS_WRONG_CA="$TLS_DIR/wrong-ca.pem"
 
+echo "== backing services: a Redis Cluster (3 masters, 3 replicas) on free loopback ports"
+CLUSTER_DIR="$ART/redis-cluster"   # each node's log stays there
+rm -rf "$CLUSTER_DIR"
+FASTMCP_TEST_REDIS_CLUSTER_URL=$(bash scripts/redis-cluster.sh "$CLUSTER_DIR" | tail -1)
+export FASTMCP_TEST_REDIS_CLUSTER_URL FASTMCP_E2E_REDIS_CLUSTER_URL="$FASTMCP_TEST_REDIS_CLUSTER_URL"
+
 echo "== backing services: a throwaway PostgreSQL 15 cluster on a free loopback port"
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=$(mktemp -d /tmp/fastmcp-pg-XXXXXX)
@@ -60,6 +67,7 @@ export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
 export FASTMCP_TEST_DATABASE_TLS_URL="postgres://postgres@localhost:$PG_PORT/postgres?sslmode=verify-full"
 cleanup() {
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
+  bash scripts/redis-cluster.sh "$CLUSTER_DIR" stop
   rm -rf "$REDIS_DIR" "$TMPDIR"
   (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1)
   cp "$PG_DIR/postgres.log" "$ART/" 2>/dev/null; rm -rf "$PG_DIR"
@@ -129,7 +137,7 @@ for run in "active memory" "all memory" "req:2026-07-28 memory" "req:2025-11-25 
   count_conformance "$out"
 done
 
-echo "== conformance through a round-robin nginx over two instances sharing Redis, then PostgreSQL"
+echo "== conformance through a round-robin nginx over two instances sharing Redis, a Redis Cluster, then PostgreSQL"
 lb_run() {  # $1: store name, $2: store URL
   local LB_DIR P1 P2 LB A_PID B_PID LB_PID
   LB_DIR=$(mktemp -d)
@@ -180,6 +188,7 @@ CONF
   return $rc
 }
 lb_run redis "$FASTMCP_TEST_REDIS_URL"
+lb_run redis-cluster "$FASTMCP_TEST_REDIS_CLUSTER_URL"
 lb_run postgres "$FASTMCP_TEST_DATABASE_URL"
 
 echo "== fuzzing: every cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"

@@ -45,8 +45,9 @@ pub struct ServeArgs {
     /// The entity a `--stdio` client acts for.
     #[arg(long, env = "FASTMCP_MT_ENTITY", default_value = "local")]
     pub entity: String,
-    /// Session store: `memory`, `redis://…` or `postgres://…` [default: `memory`, or
-    /// `$REDIS_URL` / `$DATABASE_URL` when set].
+    /// Session store: `memory`, `redis://…`, `redis+cluster://host:port,host:port` (a Redis
+    /// Cluster, by its seed nodes) or `postgres://…` [default: `memory`, or `$REDIS_URL` /
+    /// `$DATABASE_URL` when set].
     #[arg(long, env = "FASTMCP_MT_STORE")]
     pub store: Option<String>,
     /// Bearer token for the admin API (generated and printed once if unset).

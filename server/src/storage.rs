@@ -1,4 +1,5 @@
-//! The store URL in effect, and the backend it opens: `memory`, `redis://…` or `postgres://…`,
+//! The store URL in effect, and the backend it opens: `memory`, `redis://…` (one server),
+//! `redis+cluster://host:port,…` (a Redis Cluster) or `postgres://…`,
 //! each only when its feature is compiled in (else an error naming the feature).
 
 use fastmcp_core::redact_url;
@@ -71,7 +72,7 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
                 "the memory store needs the `storage-memory` feature".into(),
             ))
         }
-        "redis" | "rediss" => {
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
             #[cfg(feature = "storage-redis")]
             {
                 let mut cfg = fastmcp_storage_redis::RedisConfig::new(url);
@@ -125,7 +126,7 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> Result<Stores, OpenEr
             ))
         }
         _ => Err(OpenError(format!(
-            "unknown store {:?}: use `memory`, `redis://…` or `postgres://…`",
+            "unknown store {:?}: use `memory`, `redis://…`, `redis+cluster://…` or `postgres://…`",
             redact_url(url)
         ))),
     }

@@ -80,10 +80,14 @@ impl ApiKeyStore for RedisStore {
             .await
             .map_err(|e| map_err("revoke api key", e))?;
         let Some(hash) = hash else { return Ok(false) };
-        let _: (i64, i64) = redis::pipe()
-            .cmd("DEL")
+        // Two commands, not one pipeline: the keys lie in different Redis Cluster slots. The
+        // key stops working first; an index entry left by a failure in between lists nothing.
+        let _: i64 = redis::cmd("DEL")
             .arg(self.keys.api_key(&hash))
-            .cmd("HDEL")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map_err("revoke api key", e))?;
+        let _: i64 = redis::cmd("HDEL")
             .arg(&index)
             .arg(id)
             .query_async(&mut con)

@@ -13,6 +13,7 @@
 //! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
 
 mod api_keys;
+mod connection;
 mod entity_config;
 mod keys;
 mod limits;
@@ -24,6 +25,7 @@ mod sessions;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connection::{Blocking, Opener, Shared};
 use fastmcp_core::storage::{Event, EventId, EventStream, SessionPage};
 use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{
@@ -31,8 +33,7 @@ use fastmcp_core::{
     LimitStore, LogRecord, LogStore, MessageQueue, SessionId, SessionRecord, SessionStore,
     StreamKey,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{Client, RedisError, Script, Value as RV};
+use redis::{RedisError, Script, Value as RV};
 use serde_json::Value;
 
 /// Re-exported so users build configs with the matching client version.
@@ -41,7 +42,9 @@ pub use redis;
 /// Settings of the Redis backend.
 #[derive(Clone)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port[/db]` (or `rediss://`).
+    /// `redis://[:password@]host:port[/db]` (or `rediss://`) for one server;
+    /// `redis+cluster://[:password@]host:port,host:port` (or `rediss+cluster://`) for the seed
+    /// nodes of a Redis Cluster.
     pub url: String,
     /// Prefix of every key, so several deployments can share one Redis.
     pub prefix: String,
@@ -103,8 +106,8 @@ const MSG_FIELD: &str = "m";
 /// The Redis backend. Cloning shares the connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    client: Client,
-    con: ConnectionManager,
+    con: Shared,
+    opener: Opener,
     cfg: RedisConfig,
     keys: keys::Keys,
     save: Script,
@@ -118,8 +121,22 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Outages are `Unavailable` (retryable): the connection, and a cluster mid-failover or
+/// mid-migration (`MOVED` to a node that is gone, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
+/// `READONLY` from a demoted master) once the client's own retries are spent.
 fn map_err(what: &str, e: RedisError) -> StoreError {
-    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+    use redis::{ErrorKind, ServerErrorKind};
+    let failing_over = e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::ReadOnly)
+        );
+    if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || failing_over
+    {
         StoreError::unavailable(format!("redis: {what}"), e)
     } else {
         StoreError::backend(format!("redis: {what}"), e)
@@ -132,48 +149,22 @@ fn ms(d: Duration) -> u64 {
 
 impl RedisStore {
     /// Connects (and fails fast if Redis cannot be reached now); later outages are retried by
-    /// the connection manager, and calls made meanwhile fail with `StoreError::Unavailable`.
+    /// the connection manager (one server) or the cluster client (which also follows a
+    /// failover), and calls made meanwhile fail with `StoreError::Unavailable`.
     pub async fn connect(cfg: RedisConfig) -> StoreResult<Self> {
-        let invalid =
-            |e| StoreError::backend(format!("invalid Redis URL {}", redact_url(&cfg.url)), e);
-        let client = match &cfg.ca_pem {
-            Some(ca) if cfg.url.starts_with("rediss://") => Client::build_with_tls(
-                cfg.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.clone()),
-                },
-            ),
-            _ => Client::open(cfg.url.as_str()),
-        }
-        .map_err(invalid)?;
-        let mgr_cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let con = ConnectionManager::new_with_config(client.clone(), mgr_cfg)
-            .await
-            .map_err(|e| map_err("connect", e))?;
+        let (con, opener) = connection::connect(&cfg.url, cfg.ca_pem.as_deref()).await?;
         Ok(Self {
-            client,
             con,
+            opener,
             keys: keys::Keys::new(cfg.prefix.clone()),
             cfg,
             save: Script::new(SAVE),
         })
     }
 
-    /// A connection of its own, for blocking commands. Its response timeout must outlast the
-    /// blocking time (the client's default, 500 ms, would fail every `XREAD BLOCK`/`BLPOP`).
-    async fn dedicated(&self, longest_block: Duration) -> StoreResult<MultiplexedConnection> {
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(longest_block + Duration::from_secs(5)));
-        self.client
-            .get_multiplexed_async_connection_with_config(&cfg)
-            .await
-            .map_err(|e| map_err("connect (blocking reader)", e))
+    /// A connection of its own for blocking commands on `key` (see [`Blocking`]).
+    async fn dedicated(&self, key: &str, longest_block: Duration) -> StoreResult<Blocking> {
+        self.opener.blocking(key, longest_block).await
     }
 
     fn decode(
@@ -243,6 +234,27 @@ mod tests {
                 RedisStore::connect(cfg)
                     .await
                     .expect("redis reachable over TLS"),
+            ))
+        }
+
+        fastmcp_core::store_test_suite!(optional stores());
+    }
+
+    /// The same suite on a Redis Cluster (3 masters, 3 replicas) that scripts/test.sh starts
+    /// with scripts/redis-cluster.sh: every command lands on the node serving its slot, and
+    /// blocking reads follow the slot to its node.
+    mod over_cluster {
+        use super::*;
+
+        async fn stores() -> Option<Stores> {
+            let url = fastmcp_core::testing::backend_url("FASTMCP_TEST_REDIS_CLUSTER_URL")?;
+            let mut cfg = RedisConfig::new(url);
+            cfg.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+            cfg.block_interval = Duration::from_millis(500);
+            Some(Stores::of(
+                RedisStore::connect(cfg)
+                    .await
+                    .expect("redis cluster reachable"),
             ))
         }
 

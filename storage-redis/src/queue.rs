@@ -152,9 +152,10 @@ impl MessageQueue for RedisStore {
             .query_async(&mut shared)
             .await
             .map_err(|e| map_err("subscribe", e))?;
-        let con = self.dedicated(self.cfg.block_interval).await?;
+        let key = self.keys.stream(entity, stream);
+        let con = self.dedicated(&key, self.cfg.block_interval).await?;
         struct State {
-            con: MultiplexedConnection,
+            con: Blocking,
             key: String,
             last: String,
             block_ms: u64,
@@ -163,7 +164,7 @@ impl MessageQueue for RedisStore {
         }
         let state = State {
             con,
-            key: self.keys.stream(entity, stream),
+            key,
             last,
             block_ms: ms(self.cfg.block_interval),
             buf: Default::default(),
@@ -177,14 +178,14 @@ impl MessageQueue for RedisStore {
                 if st.done {
                     return None;
                 }
-                let read: std::result::Result<RV, RedisError> = redis::cmd("XREAD")
+                let mut xread = redis::cmd("XREAD");
+                xread
                     .arg("BLOCK")
                     .arg(st.block_ms)
                     .arg("STREAMS")
                     .arg(&st.key)
-                    .arg(&st.last)
-                    .query_async(&mut st.con)
-                    .await;
+                    .arg(&st.last);
+                let read: std::result::Result<RV, RedisError> = st.con.query(&xread).await;
                 let v = match read {
                     Ok(v) => v,
                     Err(e) => {
@@ -336,13 +337,13 @@ impl MessageQueue for RedisStore {
         timeout: Duration,
     ) -> StoreResult<Option<Value>> {
         let key = self.keys.reply(entity, session, request_key);
-        let mut con = self.dedicated(timeout).await?;
+        let mut con = self.dedicated(&key, timeout).await?;
         // BLPOP takes seconds as a float; a non-positive timeout would block forever.
         let secs = timeout.as_secs_f64().max(0.01);
-        let r: Option<(String, String)> = redis::cmd("BLPOP")
-            .arg(&key)
-            .arg(secs)
-            .query_async(&mut con)
+        let mut blpop = redis::cmd("BLPOP");
+        blpop.arg(&key).arg(secs);
+        let r: Option<(String, String)> = con
+            .query(&blpop)
             .await
             .map_err(|e| map_err("take reply", e))?;
         match r {

@@ -249,6 +249,7 @@ class Load:
         self.stop = threading.Event()
         self.calls = 0
         self.failures: list[str] = []
+        self.failure_times: list[float] = []  # time.monotonic() of each failure
         self.streams = 0
         self.events_lost_or_duplicated: list[str] = []
         self.sessions: list[tuple[str, str]] = []  # (entity, session id), to end them after
@@ -261,6 +262,7 @@ class Load:
     def _fail(self, what: str) -> None:
         with self.lock:
             self.failures.append(what)
+            self.failure_times.append(time.monotonic())
 
     def _ok(self) -> None:
         with self.lock:

@@ -1,7 +1,9 @@
 """Scale-out: several real `fastmcp` processes sharing one Redis serve one set of sessions.
 
 Needs ``FASTMCP_E2E_REDIS_URL`` (scripts/test.sh starts a redis-server and sets it) and a binary
-built with the ``storage-redis`` feature. Without the variable the module is skipped, except
+built with the ``storage-redis`` feature; every test that takes the ``store`` fixture runs again on
+PostgreSQL (``FASTMCP_E2E_DATABASE_URL``) and on a Redis Cluster
+(``FASTMCP_E2E_REDIS_CLUSTER_URL``). Without the variable the module is skipped, except
 under CI, where that is a failure.
 """
 
@@ -28,9 +30,17 @@ from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_i
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
 DATABASE_URL = os.environ.get("FASTMCP_E2E_DATABASE_URL")
-if os.environ.get("CI") and not (REDIS_URL and DATABASE_URL):
-    raise RuntimeError("CI must set FASTMCP_E2E_REDIS_URL and FASTMCP_E2E_DATABASE_URL")
-BACKENDS = {name: url for name, url in (("redis", REDIS_URL), ("postgres", DATABASE_URL)) if url}
+# A Redis Cluster (scripts/redis-cluster.sh): 3 masters with a replica each.
+REDIS_CLUSTER_URL = os.environ.get("FASTMCP_E2E_REDIS_CLUSTER_URL")
+if os.environ.get("CI") and not (REDIS_URL and DATABASE_URL and REDIS_CLUSTER_URL):
+    raise RuntimeError(
+        "CI must set FASTMCP_E2E_REDIS_URL, FASTMCP_E2E_DATABASE_URL and FASTMCP_E2E_REDIS_CLUSTER_URL"
+    )
+BACKENDS = {
+    name: url
+    for name, url in (("redis", REDIS_URL), ("postgres", DATABASE_URL), ("redis-cluster", REDIS_CLUSTER_URL))
+    if url
+}
 if not BACKENDS:
     pytest.skip("neither FASTMCP_E2E_REDIS_URL nor FASTMCP_E2E_DATABASE_URL is set", allow_module_level=True)
 
