@@ -389,6 +389,9 @@ pub enum StartError {
     /// The authentication settings cannot be used.
     #[error("{0}")]
     Auth(String),
+    /// A setting in the environment cannot be used (serverless functions).
+    #[error("configuration: {0}")]
+    Config(String),
     /// `--entity` is not a valid entity id.
     #[error("--entity: {0}")]
     Entity(String),
@@ -557,6 +560,32 @@ async fn serve_stdio_args(
     crate::transport::stdio::serve_stdio(state, entity, tokio::io::stdin(), tokio::io::stdout())
         .await
         .map_err(StartError::Stdio)
+}
+
+impl ServeArgs {
+    /// The settings from the environment alone (`FASTMCP_MT_*`, `REDIS_URL`, `DATABASE_URL`),
+    /// each at its default when unset: what a serverless function has instead of a command line.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        #[derive(Parser)]
+        #[command(name = "fastmcp")]
+        struct EnvOnly {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        EnvOnly::try_parse_from(["fastmcp"]).map(|e| e.serve)
+    }
+}
+
+/// [`create_app`] for a serverless function (the design's `create_vercel_app`): settings from
+/// [`ServeArgs::from_env`], logs set up as the binary sets them, and the deployment treated as
+/// public (no loopback-only `Host`/`Origin` checks, and authentication required unless
+/// `FASTMCP_MT_ALLOW_UNAUTHENTICATED=true`), since a function is reached through the
+/// platform's edge, never on loopback.
+pub async fn create_function_app(builder: McpServerBuilder) -> Result<Arc<AppState>, StartError> {
+    let mut args = ServeArgs::from_env().map_err(|e| StartError::Config(e.to_string()))?;
+    init_tracing(false);
+    args.bind = SocketAddr::from(([0, 0, 0, 0], 0));
+    create_app(&args, builder, None).await
 }
 
 /// Everything but the listener: opens the store named by `args` (or `REDIS_URL` /
