@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// error naming its size and the cap.
     #[arg(long, env = "FASTMCP_MT_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Whether responses may stay open as streams (`false` behind a platform that buffers
+    /// every response whole, such as AWS Lambda without response streaming: POSTs answer in
+    /// JSON, and stream-only requests are refused with a message saying why).
+    #[arg(long, env = "FASTMCP_MT_HOLD_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub hold_streams: bool,
     /// Requests per second one source address may make that fail authentication (`0`: no
     /// budget); beyond it, 429 before any authentication work. Such requests never count
     /// against an entity's --rate-limit-rps.
@@ -581,10 +586,16 @@ impl ServeArgs {
 /// public (no loopback-only `Host`/`Origin` checks, and authentication required unless
 /// `FASTMCP_MT_ALLOW_UNAUTHENTICATED=true`), since a function is reached through the
 /// platform's edge, never on loopback.
-pub async fn create_function_app(builder: McpServerBuilder) -> Result<Arc<AppState>, StartError> {
+/// `platform` adjusts the settings for the platform after they are read (an adapter that
+/// cannot stream turns `hold_streams` off).
+pub async fn create_function_app(
+    builder: McpServerBuilder,
+    platform: impl FnOnce(&mut ServeArgs),
+) -> Result<Arc<AppState>, StartError> {
     let mut args = ServeArgs::from_env().map_err(|e| StartError::Config(e.to_string()))?;
     init_tracing(false);
     args.bind = SocketAddr::from(([0, 0, 0, 0], 0));
+    platform(&mut args);
     create_app(&args, builder, None).await
 }
 
@@ -638,6 +649,7 @@ pub async fn create_app(
         client_ip_header: args.client_ip_header.clone(),
         unauthenticated_rps: args.unauthenticated_rps,
         max_response_bytes: args.max_response_bytes,
+        hold_streams: args.hold_streams,
         ..HttpConfig::default()
     };
     let state = AppState::builder(builder.config(config), stores.roles.clone())

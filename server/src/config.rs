@@ -35,6 +35,13 @@ pub struct HttpConfig {
     /// Largest JSON-RPC answer sent or published, in bytes; a larger one is replaced by a
     /// -32603 error naming its size and the cap.
     pub max_response_bytes: usize,
+    /// Whether this deployment can hold a response open as a stream. `false` where every
+    /// response must be complete before any of it leaves (AWS Lambda without response
+    /// streaming): POSTs are answered in JSON, stream-only requests (`GET /mcp`, legacy
+    /// `/sse`, `subscriptions/listen`) are refused with a message saying why, and a handler's
+    /// request to the client mid-call fails at once instead of waiting for an answer that
+    /// could never come.
+    pub hold_streams: bool,
 }
 
 impl Default for HttpConfig {
@@ -53,6 +60,7 @@ impl Default for HttpConfig {
             client_ip_header: None,
             unauthenticated_rps: 20,
             max_response_bytes: 16 * 1024 * 1024,
+            hold_streams: true,
         }
     }
 }

@@ -18,7 +18,7 @@ use vercel_runtime::{Error, Request, ResponseBody};
 
 /// Serves `builder`'s catalog as a Vercel function until the platform stops it.
 pub async fn run(builder: McpServerBuilder) -> Result<(), Error> {
-    let ep = crate::endpoint(builder).await?;
+    let ep = crate::endpoint(builder, |_| {}).await?;
     let handler = move |req: Request| {
         let ep = Arc::clone(&ep);
         async move { respond(ep.as_ref(), req).await }

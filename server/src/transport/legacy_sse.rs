@@ -15,7 +15,8 @@ use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
 use super::http::{
-    load_session, parse_json, read_body, rpc_error, store_error, tenant, tenant_over_rate,
+    error_status, load_session, parse_json, read_body, rpc_error, store_error, tenant,
+    tenant_over_rate,
 };
 use super::outlet::QueueOutlet;
 use super::sse::{forward_stream, sse_frame, sse_response};
@@ -33,6 +34,15 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Ok(t) => t,
         Err(r) => return r,
     };
+    if !state.http.hold_streams {
+        return error_status(
+            StatusCode::NOT_IMPLEMENTED,
+            fastmcp_core::protocol::codes::INVALID_REQUEST,
+            "the legacy HTTP+SSE transport needs a stream this deployment cannot hold open (a \
+             serverless function without response streaming): use Streamable HTTP at \
+             /{entity_id}/mcp",
+        );
+    }
     let slot = match state.streams.admit(&entity) {
         Ok(s) => s,
         Err(r) => return r,

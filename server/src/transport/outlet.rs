@@ -15,20 +15,56 @@ pub(crate) enum OutletMsg {
 }
 
 /// Feeds the POST's response stream (decided lazily: JSON if nothing comes before the result).
-pub(crate) struct ChannelOutlet(pub(crate) mpsc::UnboundedSender<OutletMsg>);
+pub(crate) struct ChannelOutlet {
+    tx: mpsc::UnboundedSender<OutletMsg>,
+    /// Why a request to the client cannot reach it (the answer will be plain JSON, so only
+    /// the result gets through), or `None` when it can.
+    unreachable: Option<&'static str>,
+}
+
+impl ChannelOutlet {
+    /// An outlet whose requests to the client can reach it (the client takes a stream).
+    pub(crate) fn new(tx: mpsc::UnboundedSender<OutletMsg>) -> Self {
+        Self {
+            tx,
+            unreachable: None,
+        }
+    }
+
+    /// An outlet for an answer that will be plain JSON: notifications are dropped as before,
+    /// but a request to the client fails at once with `why`, rather than after the
+    /// client-request timeout.
+    pub(crate) fn json_only(tx: mpsc::UnboundedSender<OutletMsg>, why: &'static str) -> Self {
+        Self {
+            tx,
+            unreachable: Some(why),
+        }
+    }
+}
 
 #[async_trait]
 impl Outlet for ChannelOutlet {
     async fn send(&self, message: Value) -> Result<()> {
+        if let (Some(why), Some(method)) = (self.unreachable, request_method(&message)) {
+            return Err(Error::Client(format!(
+                "cannot send {method} to the client: {why}"
+            )));
+        }
         // The receiver lives as long as the request; after it is gone nobody can be reached.
-        self.0
+        self.tx
             .send(OutletMsg::Message(message))
             .map_err(|_| Error::Cancelled)
     }
 
     fn close_stream(&self) {
-        let _ = self.0.send(OutletMsg::CloseStream);
+        let _ = self.tx.send(OutletMsg::CloseStream);
     }
+}
+
+/// The method of a JSON-RPC request (a message with both `method` and `id`).
+fn request_method(message: &Value) -> Option<&str> {
+    message.get("id")?;
+    message.get("method")?.as_str()
 }
 
 /// Publishes to a session's event log (HTTP+SSE: the `sse` stream).

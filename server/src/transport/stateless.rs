@@ -178,9 +178,14 @@ pub(crate) async fn post(
         Err(denied) => return denied.into_response(Some(&rpc.id)),
     };
     if rpc.method == "subscriptions/listen" {
+        if !state.http.hold_streams {
+            let msg = format!("subscriptions/listen: {}", super::streamable::NO_STREAMS);
+            return bad(Some(&rpc.id), codes::INVALID_REQUEST, msg);
+        }
         return listen(state, entity, rpc).await;
     }
-    let accepts_sse = super::http::accepts(req.headers(), "text/event-stream");
+    let accepts_sse =
+        super::http::accepts(req.headers(), "text/event-stream") && state.http.hold_streams;
     run(
         state,
         entity,
@@ -205,7 +210,7 @@ async fn run(
     (accepts_sse, prefers_sse): (bool, bool),
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let outlet = Arc::new(ChannelOutlet(tx));
+    let outlet = Arc::new(ChannelOutlet::new(tx));
     let mcp = state.mcp.clone();
     let mut work = Box::pin(async move {
         let _slot = slot;

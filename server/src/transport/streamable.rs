@@ -84,13 +84,14 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         );
     }
     let accepts_json = accepts(req.headers(), "application/json");
-    let accepts_sse = accepts(req.headers(), "text/event-stream");
+    let accepts_sse = accepts(req.headers(), "text/event-stream") && state.http.hold_streams;
     if !accepts_json && !accepts_sse {
-        return error_status(
-            StatusCode::NOT_ACCEPTABLE,
-            codes::INVALID_REQUEST,
-            "Not Acceptable: accept application/json or text/event-stream",
-        );
+        let why = if state.http.hold_streams {
+            "Not Acceptable: accept application/json or text/event-stream"
+        } else {
+            "Not Acceptable: this deployment answers in application/json only"
+        };
+        return error_status(StatusCode::NOT_ACCEPTABLE, codes::INVALID_REQUEST, why);
     }
     let bytes = match read_body(&state.http, req.headers(), body).await {
         Ok(b) => b,
@@ -302,6 +303,10 @@ async fn post_batch(
     json_response(StatusCode::OK, &Value::Array(out))
 }
 
+/// Why a stream is refused where [`crate::HttpConfig::hold_streams`] is off.
+pub(crate) const NO_STREAMS: &str = "this deployment cannot hold a stream open (a serverless \
+function without response streaming): POST requests are answered in JSON";
+
 /// Names this server gives streams: `get`, `sse`, or `post-` + 32 hex digits.
 fn new_stream_name() -> String {
     format!("post-{}", uuid::Uuid::new_v4().simple())
@@ -325,7 +330,13 @@ async fn run_request(
     (accepts_sse, prefers_sse): (bool, bool),
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let outlet = Arc::new(ChannelOutlet(tx));
+    let outlet = Arc::new(if accepts_sse {
+        ChannelOutlet::new(tx)
+    } else if state.http.hold_streams {
+        ChannelOutlet::json_only(tx, "it accepts JSON answers only (no text/event-stream)")
+    } else {
+        ChannelOutlet::json_only(tx, NO_STREAMS)
+    });
     let mcp = state.mcp.clone();
     let session = Arc::new(session);
     let s2 = Arc::clone(&session);
@@ -455,6 +466,13 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         Ok(t) => t,
         Err(r) => return r,
     };
+    if !state.http.hold_streams {
+        return error_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::INVALID_REQUEST,
+            NO_STREAMS,
+        );
+    }
     if !accepts(req.headers(), "text/event-stream") {
         return error_status(
             StatusCode::NOT_ACCEPTABLE,
