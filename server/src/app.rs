@@ -17,9 +17,30 @@ use crate::transport::{legacy_sse, streamable};
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let tracked = Arc::clone(&state);
     let admin = crate::admin::service(Arc::clone(&state));
-    let spec = admin.spec_endpoint();
-    let docs = admin.swagger_ui();
-    let redoc = admin.redoc();
+    // The document behind these three is rendered when each is built: built on first use, so
+    // a cold start (a serverless function's every start) does not render it three times for
+    // requests that may never come. That was over half of the time from spawn to first answer.
+    let docs_state = Arc::clone(&state);
+    let spec = Lazy::new(move || {
+        crate::admin::service(Arc::clone(&docs_state))
+            .spec_endpoint()
+            .map_to_response()
+            .boxed()
+    });
+    let docs_state = Arc::clone(&state);
+    let docs = Lazy::new(move || {
+        crate::admin::service(Arc::clone(&docs_state))
+            .swagger_ui()
+            .map_to_response()
+            .boxed()
+    });
+    let docs_state = Arc::clone(&state);
+    let redoc = Lazy::new(move || {
+        crate::admin::service(Arc::clone(&docs_state))
+            .redoc()
+            .map_to_response()
+            .boxed()
+    });
     Route::new()
         .nest(
             "/admin",
@@ -73,6 +94,35 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
                 Ok(resp)
             }
         })
+}
+
+/// An endpoint built on its first request (then kept).
+struct Lazy<F> {
+    make: F,
+    built: std::sync::OnceLock<poem::endpoint::BoxEndpoint<'static>>,
+}
+
+impl<F> Lazy<F>
+where
+    F: Fn() -> poem::endpoint::BoxEndpoint<'static> + Send + Sync,
+{
+    fn new(make: F) -> Self {
+        Self {
+            make,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl<F> Endpoint for Lazy<F>
+where
+    F: Fn() -> poem::endpoint::BoxEndpoint<'static> + Send + Sync,
+{
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        self.built.get_or_init(&self.make).call(req).await
+    }
 }
 
 /// Counts an MCP request and its time to response headers, by entity and status.
