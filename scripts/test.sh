@@ -102,6 +102,11 @@ echo "== end-to-end (Python MCP SDK against target/debug/fastmcp)"
 VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# The official MCP Inspector (pinned, with its Node 22) for the stdio test. `npm install`, not
+# `npm ci`: npm 10's ci rejects this lock file over an optional Windows-only dependency.
+if [ ! -f tests/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ]; then
+  (cd tests/inspector && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 set +e
 FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider --basetemp="$ART/pytest" 2>&1 | tee "$ART/e2e.log"
 rc=${PIPESTATUS[0]}

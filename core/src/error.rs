@@ -81,6 +81,12 @@ pub enum Error {
     #[error("client error: {0}")]
     Client(String),
 
+    /// The caller's principal lacks a scope the item needs. HTTP edges answer 403 with a
+    /// `WWW-Authenticate` challenge before the engine sees such a call; this is the engine's
+    /// own check, for every other way in (stdio, in-process clients).
+    #[error("{0}")]
+    Forbidden(String),
+
     /// The client did not declare a capability the operation needs (`sampling`, `elicitation`,
     /// `roots`). 2026-07-28: -32021 with `data.requiredCapabilities`; handshake era: -32603.
     #[error("the client did not declare the `{0}` capability")]
@@ -186,6 +192,7 @@ impl Error {
             Error::InvalidEntityId(_) => 400,
             Error::InvalidParams(_) | Error::MissingCapability(_) | Error::InputRequired => 422,
             Error::Conflict(_) => 409,
+            Error::Forbidden(_) => 403,
             Error::Unavailable { .. } => 503,
             Error::Timeout(_) => 504,
             Error::Rpc(e) => match e.code {
@@ -210,6 +217,7 @@ impl Error {
                 codes::INVALID_PARAMS
             }
             Error::NotFound(_) => codes::INVALID_PARAMS,
+            Error::Forbidden(_) => codes::INVALID_REQUEST,
             Error::ResourceNotFound(_) => codes::RESOURCE_NOT_FOUND,
             Error::Cancelled => codes::REQUEST_CANCELLED,
             Error::Rpc(e) => e.code,

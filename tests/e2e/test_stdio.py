@@ -13,7 +13,7 @@ from mcp import ClientSession, types
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import _binary_path
+from conftest import REPO_ROOT, _binary_path
 
 pytestmark = pytest.mark.anyio
 
@@ -80,3 +80,38 @@ def test_stdout_carries_only_json_rpc_and_bad_lines_get_errors():
     errors = [m["error"] for m in out if m.get("id") is None and "error" in m]
     assert {e["code"] for e in errors} == {-32700, -32600}, errors
     assert any("exceeds 1024 bytes" in e["message"] for e in errors), errors
+
+
+INSPECTOR_DIR = REPO_ROOT / "tests/inspector"
+INSPECTOR = INSPECTOR_DIR / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+NODE = INSPECTOR_DIR / "node_modules/.bin/node"
+
+
+def _inspector(tmp_path, *args: str) -> dict:
+    """Runs the official MCP Inspector in CLI mode against `fastmcp --stdio` and returns the
+    JSON it prints."""
+    if not INSPECTOR.exists():
+        if os.environ.get("CI"):
+            raise AssertionError("scripts/test.sh installs the Inspector into tests/inspector")
+        pytest.skip("the Inspector is not installed (npm install in tests/inspector)")
+    out = subprocess.run(
+        [str(NODE), str(INSPECTOR), "--cli", str(_binary_path()), "serve", "--stdio", "--entity", "insp", *args],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MCP_CATALOG_PATH": str(tmp_path / "catalog.json"), "FASTMCP_MT_LOG_LEVEL": "warn"},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_inspector_cli_lists_and_calls_tools_reads_and_renders(tmp_path):
+    tools = _inspector(tmp_path, "--method", "tools/list")
+    assert {"echo", "add", "whoami"} <= {t["name"] for t in tools["tools"]}, tools
+    add = _inspector(tmp_path, "--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=2", "b=3")
+    assert add["structuredContent"] == {"sum": 5}, add
+    who = _inspector(tmp_path, "--method", "tools/call", "--tool-name", "whoami")
+    assert who["structuredContent"]["entity_id"] == "insp", who
+    readme = _inspector(tmp_path, "--method", "resources/read", "--uri", "demo://readme")
+    assert "insp" in readme["contents"][0]["text"], readme
+    prompt = _inspector(tmp_path, "--method", "prompts/get", "--prompt-name", "summarize",
+                        "--prompt-args", "text=hello")
+    assert "hello" in prompt["messages"][0]["content"]["text"], prompt

@@ -21,6 +21,15 @@ pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Res
         .tool(name)
         .filter(|_| env.shows(|c| &c.tools, name))
         .ok_or_else(|| Error::unknown(ItemKind::Tool, name))?;
+    let needed = tool.required_scopes();
+    if let Some(p) = ctx.principal() {
+        if !p.has_scopes(needed.iter().map(String::as_str)) {
+            return Err(Error::Forbidden(format!(
+                "tool `{name}` needs scope(s): {}",
+                needed.join(" ")
+            )));
+        }
+    }
     let args = take_arguments(params);
     if !(args.is_null() || args.is_object()) {
         return Err(Error::invalid_params("`arguments` must be an object"));

@@ -4,5 +4,6 @@
 
 mod admin;
 mod auth;
+mod demo;
 mod dispatcher;
 mod http;
