@@ -32,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod methods;
+pub mod middleware;
 pub mod protocol;
 pub mod registry;
 pub mod retention;

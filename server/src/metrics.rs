@@ -50,6 +50,8 @@ pub struct Metrics {
     requests: DashMap<(Arc<str>, &'static str, u16), AtomicU64>,
     /// entity → request latency.
     latency: DashMap<Arc<str>, Histogram>,
+    /// (entity, method) → time in handlers (the `Timing` middleware, innermost).
+    handlers: DashMap<(Arc<str>, &'static str), Histogram>,
     /// (entity, tool, outcome) → count.
     tool_calls: DashMap<(Arc<str>, String, &'static str), AtomicU64>,
     /// (entity, kind) → count.
@@ -84,6 +86,7 @@ impl Metrics {
             entities: DashMap::new(),
             requests: DashMap::new(),
             latency: DashMap::new(),
+            handlers: DashMap::new(),
             tool_calls: DashMap::new(),
             rate_limited: DashMap::new(),
             streams: DashMap::new(),
@@ -119,6 +122,17 @@ impl Metrics {
             return;
         }
         self.latency.entry(entity).or_default().observe(took);
+    }
+
+    /// Time one call spent in its handler (`tools/call`, `resources/read`, `prompts/get`,
+    /// `completion/complete`).
+    pub fn handler(&self, entity: &EntityId, method: &'static str, took: Duration) {
+        let key = (self.label(Some(entity)), method);
+        if let Some(h) = self.handlers.get(&key) {
+            h.observe(took);
+            return;
+        }
+        self.handlers.entry(key).or_default().observe(took);
     }
 
     /// One tool call and how it ended (`ok`, `tool_error`, `error`).
@@ -230,6 +244,32 @@ impl Metrics {
             let _ = writeln!(
                 text,
                 "fastmcp_request_duration_seconds_count{{entity=\"{e}\"}} {count}"
+            );
+        }
+        let _ = writeln!(text, "# HELP fastmcp_handler_duration_seconds Time calls spent in their handlers, by entity and method (measured by the Timing middleware, inside any of the app's own).\n# TYPE fastmcp_handler_duration_seconds histogram");
+        for h in &self.handlers {
+            let (e, method) = h.key();
+            let labels = format!("entity=\"{}\",method=\"{method}\"", esc(e));
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    text,
+                    "fastmcp_handler_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    h.buckets[i].load(Ordering::Relaxed)
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                text,
+                "fastmcp_handler_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                text,
+                "fastmcp_handler_duration_seconds_sum{{{labels}}} {}",
+                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                text,
+                "fastmcp_handler_duration_seconds_count{{{labels}}} {count}"
             );
         }
         let _ = writeln!(text, "# HELP fastmcp_tool_calls_total Tool calls by entity, tool and outcome (ok, tool_error, error).\n# TYPE fastmcp_tool_calls_total counter");

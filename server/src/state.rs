@@ -148,9 +148,15 @@ impl AppBuilder {
     pub fn build(self) -> Arc<AppState> {
         let metrics = Arc::new(Metrics::new(self.metrics_max_entities));
         let s = &self.stores;
+        let timed = Arc::clone(&metrics);
         let mcp = self
             .server
             .observer(Arc::clone(&metrics) as Arc<dyn CallObserver>)
+            // Added last, so innermost: the time of the handler, whatever the app's own layers
+            // (a cache hit, a timeout) did around it.
+            .middleware(fastmcp_core::middleware::Timing::new(
+                move |call, took, _| timed.handler(call.ctx.entity_id(), call.method.name(), took),
+            ))
             .logs(Arc::clone(&s.logs))
             .keys(Arc::clone(&s.keys))
             .entity_configs(Arc::clone(&s.entity_configs))

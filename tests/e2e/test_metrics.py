@@ -45,6 +45,11 @@ async def test_tool_calls_requests_and_latency_are_counted_per_entity(base_url):
     count = value(latency, "fastmcp_request_duration_seconds_count", entity=entity)
     inf = value(latency, "fastmcp_request_duration_seconds_bucket", entity=entity, le="+Inf")
     assert count >= 5 and inf == count
+    # The server's Timing middleware: one observation per tool call, in its handler.
+    handlers = families["fastmcp_handler_duration_seconds"]
+    timed = value(handlers, "fastmcp_handler_duration_seconds_count", entity=entity, method="tools/call")
+    assert timed == 4, timed
+    assert value(handlers, "fastmcp_handler_duration_seconds_bucket", entity=entity, method="tools/call", le="+Inf") == 4
     opened = families["fastmcp_sessions_opened"]
     assert value(opened, "fastmcp_sessions_opened_total", entity=entity) == 1
 

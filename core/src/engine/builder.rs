@@ -19,6 +19,7 @@ pub struct McpServerBuilder {
     logs: Option<Arc<dyn LogStore>>,
     keys: Option<Arc<dyn KeyStore>>,
     observer: Option<Arc<dyn CallObserver>>,
+    middleware: Vec<Arc<dyn crate::middleware::Middleware>>,
     entity_configs: Option<Arc<dyn EntityConfigStore>>,
 }
 
@@ -35,6 +36,7 @@ impl McpServerBuilder {
             logs: None,
             keys: None,
             observer: None,
+            middleware: Vec::new(),
             entity_configs: None,
         }
     }
@@ -82,6 +84,13 @@ impl McpServerBuilder {
         self
     }
 
+    /// Adds a layer around every call of a tool, resource, prompt or completion (see
+    /// [`crate::middleware`]). Layers run in the order added: the first is the outermost.
+    pub fn middleware(mut self, layer: impl crate::middleware::Middleware) -> Self {
+        self.middleware.push(Arc::new(layer));
+        self
+    }
+
     /// Reports every tool call to `observer` (the server's metrics).
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -99,6 +108,7 @@ impl McpServerBuilder {
                 logs: self.logs,
                 states: StateKeys::new(self.keys, self.config.request_state_keys.clone()),
                 observer: self.observer,
+                middleware: self.middleware,
                 entity_configs: self.entity_configs,
                 config_cache: dashmap::DashMap::new(),
                 default_log_level: AtomicU8::new(self.config.default_log_level.rank()),

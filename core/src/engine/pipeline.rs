@@ -68,6 +68,7 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
             config: config.as_deref(),
             page_size: shared.config.page_size,
             observer: shared.observer.as_deref(),
+            middleware: &shared.middleware,
         };
         let fut = AssertUnwindSafe(methods::route(&env, call.method, call.params, ctx));
         fut.catch_unwind().await.unwrap_or_else(|panic| {

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     /// Signs and checks 2026-07-28 `requestState`.
     pub(crate) states: StateKeys,
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
+    /// Layers around every call, outermost first.
+    pub(crate) middleware: Vec<Arc<dyn crate::middleware::Middleware>>,
     pub(crate) entity_configs: Option<Arc<dyn EntityConfigStore>>,
     /// Entity configurations read recently, with when.
     pub(crate) config_cache:

@@ -5,7 +5,8 @@ use serde_json::Value;
 use super::{str_param, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
-use crate::protocol::MethodResult;
+use crate::middleware::{self, McpCall};
+use crate::protocol::{Method, MethodResult};
 
 /// Suggestions returned at most (the spec's limit); `total` says how many there were.
 const MAX_VALUES: usize = 100;
@@ -39,11 +40,27 @@ pub(super) async fn complete(env: &Env<'_>, params: &Value, ctx: Context) -> Res
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let values = match env.registry.completer(ref_type, ref_name, arg_name)? {
-        Some(c) => (c.0)(typed, ctx).await?,
-        None => vec![],
+    let completer = env.registry.completer(ref_type, ref_name, arg_name)?;
+    let call = McpCall {
+        method: Method::CompletionComplete,
+        name: ref_name.to_string(),
+        arguments: serde_json::json!({ "name": arg_name, "value": typed }),
+        ctx,
     };
-    let total = values.len();
-    let values = values.into_iter().take(MAX_VALUES).collect();
-    Ok(MethodResult::Completion { values, total })
+    middleware::through(env.middleware, call, move |c| async move {
+        let typed = c
+            .arguments
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let values = match completer {
+            Some(f) => (f.0)(typed, c.ctx).await?,
+            None => vec![],
+        };
+        let total = values.len();
+        let values = values.into_iter().take(MAX_VALUES).collect();
+        Ok(MethodResult::Completion { values, total })
+    })
+    .await
 }

@@ -27,6 +27,8 @@ pub(crate) struct Env<'a> {
     pub(crate) config: Option<&'a EntityConfig>,
     pub(crate) page_size: usize,
     pub(crate) observer: Option<&'a dyn CallObserver>,
+    /// Layers around every call, outermost first.
+    pub(crate) middleware: &'a [std::sync::Arc<dyn crate::middleware::Middleware>],
 }
 
 impl Env<'_> {

@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::{str_param, Env};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::protocol::MethodResult;
+use crate::middleware::{self, McpCall};
+use crate::protocol::{Method, MethodResult};
 
 /// Whether the entity sees the resource or template that serves `uri`.
 fn visible(env: &Env<'_>, uri: &str) -> bool {
@@ -20,10 +21,20 @@ pub(super) async fn read(env: &Env<'_>, params: &Value, ctx: Context) -> Result<
     if !visible(env, uri) {
         return Err(Error::ResourceNotFound(uri.to_string()));
     }
-    env.registry
-        .read_resource(uri, ctx)
-        .await
-        .map(MethodResult::Read)
+    let call = McpCall {
+        method: Method::ResourcesRead,
+        name: uri.to_string(),
+        arguments: Value::Null,
+        ctx,
+    };
+    let registry = env.registry;
+    middleware::through(env.middleware, call, move |c| async move {
+        registry
+            .read_resource(&c.name, c.ctx)
+            .await
+            .map(MethodResult::Read)
+    })
+    .await
 }
 
 /// Adds `uri` to (or removes it from) the session's subscriptions, which the notifier reads.

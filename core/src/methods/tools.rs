@@ -6,7 +6,8 @@ use super::{str_param, take_arguments, Env};
 use crate::context::Context;
 use crate::error::{Error, ItemKind, Result};
 use crate::ids::EntityId;
-use crate::protocol::MethodResult;
+use crate::middleware::{self, McpCall};
+use crate::protocol::{Method, MethodResult};
 
 /// Hears about tool calls (for metrics); called after each `tools/call`, in both eras.
 pub trait CallObserver: Send + Sync + 'static {
@@ -15,7 +16,8 @@ pub trait CallObserver: Send + Sync + 'static {
 }
 
 pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Result<MethodResult> {
-    let name = str_param(params, "name")?;
+    let name = str_param(params, "name")?.to_string();
+    let name = name.as_str();
     let tool = env
         .registry
         .tool(name)
@@ -35,15 +37,24 @@ pub(super) async fn call(env: &Env<'_>, params: &mut Value, ctx: Context) -> Res
         return Err(Error::invalid_params("`arguments` must be an object"));
     }
     let entity = ctx.entity_id().clone();
-    let result = tool.call(args, ctx).await;
+    let call = McpCall {
+        method: Method::ToolsCall,
+        name: name.to_string(),
+        arguments: args,
+        ctx,
+    };
+    let result = middleware::through(env.middleware, call, move |c| async move {
+        tool.call(c.arguments, c.ctx).await.map(MethodResult::Tool)
+    })
+    .await;
     if let Some(o) = env.observer {
         let outcome = match &result {
-            Ok(r) if r.is_error == Some(true) => "tool_error",
+            Ok(r) if r.is_tool_error() => "tool_error",
             Ok(_) => "ok",
             Err(Error::InputRequired) => "input_required",
             Err(_) => "error",
         };
         o.tool_call(&entity, &tool.info().name, outcome);
     }
-    result.map(MethodResult::Tool)
+    result
 }
