@@ -431,20 +431,32 @@ fn init_tracing(to_stderr: bool) {
     } else {
         std::env::var("FASTMCP_MT_LOG_LEVEL").unwrap_or_else(|_| "info".into())
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&default)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&default)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The spans meant for OpenTelemetry are not log lines.
+    if let Ok(off) = format!("{}=off", crate::telemetry::SPAN_TARGET).parse() {
+        filter = filter.add_directive(off);
+    }
     // Colour only for a person at a terminal: log files and collectors get plain text.
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = if to_stderr {
-        fmt.with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let fmt = if to_stderr {
+        fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
+            std::io::stderr,
+        ))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
     } else {
-        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .try_init()
+        fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
+            std::io::stdout,
+        ))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
     };
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    #[cfg(feature = "otel")]
+    let registry = registry.with(crate::telemetry::layer());
+    let _ = registry.try_init();
 }
 
 /// Parses the command line and serves `builder`'s catalog until SIGTERM/Ctrl-C.
@@ -471,7 +483,10 @@ pub async fn main_with_auth(
     };
     // Over stdio, stdout carries the protocol: logs go to stderr.
     init_tracing(args.stdio);
-    match serve_with_auth(args, builder, auth).await {
+    let served = serve_with_auth(args, builder, auth).await;
+    #[cfg(feature = "otel")]
+    crate::telemetry::shutdown();
+    match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e}", program_name());

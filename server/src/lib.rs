@@ -24,6 +24,7 @@ pub mod metrics;
 mod response;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 mod transport;
 
 pub use app::routes;

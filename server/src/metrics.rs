@@ -27,6 +27,19 @@ struct Histogram {
 }
 
 impl Histogram {
+    /// Appends the series of this histogram: buckets, `+Inf`, sum and count, with `labels`.
+    fn render(&self, text: &mut String, name: &str, labels: &str) {
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let n = self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(text, "{name}_bucket{{{labels},le=\"{le}\"}} {n}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(text, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(text, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(text, "{name}_count{{{labels}}} {count}");
+    }
+
     fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -223,54 +236,14 @@ impl Metrics {
         }
         let _ = writeln!(text, "# HELP fastmcp_request_duration_seconds Time to the response headers of MCP requests, by entity.\n# TYPE fastmcp_request_duration_seconds histogram");
         for h in &self.latency {
-            let e = esc(h.key());
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "fastmcp_request_duration_seconds_bucket{{entity=\"{e}\",le=\"{le}\"}} {}",
-                    h.buckets[i].load(Ordering::Relaxed)
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                text,
-                "fastmcp_request_duration_seconds_bucket{{entity=\"{e}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                text,
-                "fastmcp_request_duration_seconds_sum{{entity=\"{e}\"}} {}",
-                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                text,
-                "fastmcp_request_duration_seconds_count{{entity=\"{e}\"}} {count}"
-            );
+            let labels = format!("entity=\"{}\"", esc(h.key()));
+            h.render(&mut text, "fastmcp_request_duration_seconds", &labels);
         }
         let _ = writeln!(text, "# HELP fastmcp_handler_duration_seconds Time calls spent in their handlers, by entity and method (measured by the Timing middleware, inside any of the app's own).\n# TYPE fastmcp_handler_duration_seconds histogram");
         for h in &self.handlers {
             let (e, method) = h.key();
             let labels = format!("entity=\"{}\",method=\"{method}\"", esc(e));
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "fastmcp_handler_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
-                    h.buckets[i].load(Ordering::Relaxed)
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                text,
-                "fastmcp_handler_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                text,
-                "fastmcp_handler_duration_seconds_sum{{{labels}}} {}",
-                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                text,
-                "fastmcp_handler_duration_seconds_count{{{labels}}} {count}"
-            );
+            h.render(&mut text, "fastmcp_handler_duration_seconds", &labels);
         }
         let _ = writeln!(text, "# HELP fastmcp_tool_calls_total Tool calls by entity, tool and outcome (ok, tool_error, error).\n# TYPE fastmcp_tool_calls_total counter");
         for r in &self.tool_calls {

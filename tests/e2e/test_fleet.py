@@ -27,7 +27,7 @@ import pytest
 
 from conftest import _binary_path, _free_port, _tail, wait_ready
 from e2e_helpers import jsonrpc_reply, mcp_headers, modern_call, raw_call, raw_initialize
-from test_scale_out import SseReader
+from test_scale_out import SseReader, assert_counted_once, read_until_result
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
 DATABASE_URL = os.environ.get("FASTMCP_E2E_DATABASE_URL")
@@ -167,18 +167,8 @@ def test_sigterm_drains_calls_and_ends_streams_for_their_clients_to_resume(tmp_p
                     seen.append(stream.next_message(timeout=5))
             assert not any(m.get("id") == 2 for _, m in seen), "the stream was not ended early"
             hdr = dict(mcp_headers(sid), **{"last-event-id": seen[-1][0], "accept": "text/event-stream"})
-            rest = SseReader("GET", f"{b.url}/{e}/mcp", hdr)
-            while True:
-                ev_id, msg = rest.next_message(timeout=15)
-                seen.append((ev_id, msg))
-                if msg.get("id") == 2:
-                    break
-            rest.close()
-            ids = [i for i, _ in seen]
-            assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
-            progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
-            assert progress == list(range(1, n + 1)), progress
-            assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
+            read_until_result(SseReader("GET", f"{b.url}/{e}/mcp", hdr), 2, seen)
+            assert_counted_once(seen, n)
             # The JSON call finished on the draining instance.
             caller.join(timeout=GRACE_SECS + 5)
             assert json_result.get("status") == 200, json_result

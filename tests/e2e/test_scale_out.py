@@ -131,6 +131,28 @@ def text_of(reply: dict[str, Any]) -> str:
     return reply["result"]["content"][0]["text"]
 
 
+def read_until_result(reader: SseReader, rid: int, seen: list) -> None:
+    """Appends `reader`'s events to `seen` through the response to request `rid`, then closes it."""
+    try:
+        while True:
+            ev_id, msg = reader.next_message(timeout=15)
+            seen.append((ev_id, msg))
+            if msg.get("id") == rid:
+                return
+    finally:
+        reader.close()
+
+
+def assert_counted_once(seen: list, n: int) -> None:
+    """`seen` holds the whole of a `count` call to `n`: every event once, every step in order,
+    and the result."""
+    ids = [i for i, _ in seen]
+    assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
+    progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
+    assert progress == list(range(1, n + 1)), progress
+    assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
+
+
 def test_session_state_follows_the_session_across_instances(cluster):
     a, b, c = cluster
     e = entity()
@@ -270,22 +292,10 @@ def test_kill_9_of_the_stream_holder_loses_no_event(cluster, tmp_path, store):
         on_victim.close()
         # Resumes on a third instance from the last event it saw, through to the result.
         hdr["last-event-id"] = seen[-1][0]
-        rest = SseReader("GET", f"{resumer.url}/{e}/mcp", hdr)
-        try:
-            while True:
-                ev_id, msg = rest.next_message(timeout=15)
-                seen.append((ev_id, msg))
-                if msg.get("id") == 9:
-                    break
-        finally:
-            rest.close()
-        ids = [i for i, _ in seen]
-        assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
-        progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
-        assert progress == list(range(1, n + 1)), progress
+        read_until_result(SseReader("GET", f"{resumer.url}/{e}/mcp", hdr), 9, seen)
+        assert_counted_once(seen, n)
         logs = [m["params"]["data"] for _, m in seen if m.get("method") == "notifications/message"]
         assert logs == [f"step {i} of {n}" for i in range(1, n + 1)], logs
-        assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
     finally:
         victim.stop()
 

@@ -25,7 +25,7 @@ import pytest
 
 from conftest import REPO_ROOT, _free_port, _tail
 from e2e_helpers import connect, mcp_headers, only_text, raw_initialize
-from test_scale_out import SseReader
+from test_scale_out import SseReader, assert_counted_once, read_until_result
 
 REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
 if not REDIS_URL:
@@ -142,20 +142,8 @@ def test_a_function_killed_mid_stream_loses_no_event_and_the_client_resumes_on_t
     on_b.close()
     # …and resumes again on `a`, from the last event it saw, through to the result.
     hdr["last-event-id"] = seen[-1][0]
-    rest = SseReader("GET", f"{a.url}/{entity}/mcp", hdr)
-    try:
-        while True:
-            ev_id, msg = rest.next_message(timeout=15)
-            seen.append((ev_id, msg))
-            if msg.get("id") == 9:
-                break
-    finally:
-        rest.close()
-    ids = [i for i, _ in seen]
-    assert len(ids) == len(set(ids)), f"duplicate events: {ids}"
-    progress = [m["params"]["progress"] for _, m in seen if m.get("method") == "notifications/progress"]
-    assert progress == list(range(1, n + 1)), progress
-    assert seen[-1][1]["result"]["content"][0]["text"] == f"counted to {n}"
+    read_until_result(SseReader("GET", f"{a.url}/{entity}/mcp", hdr), 9, seen)
+    assert_counted_once(seen, n)
 
 
 def test_the_function_refuses_to_serve_unauthenticated_unless_told(tmp_path):

@@ -97,8 +97,11 @@ impl McpServerBuilder {
         self
     }
 
-    /// Freezes the catalog and binds the stores.
+    /// Freezes the catalog and binds the stores. Session and stream calls run in spans
+    /// (`store.*`, see [`crate::storage::traced`]) that cost nothing unless traced.
     pub fn build(self, sessions: Arc<dyn SessionStore>, queue: Arc<dyn MessageQueue>) -> McpServer {
+        let sessions: Arc<dyn SessionStore> = Arc::new(crate::storage::traced::Traced(sessions));
+        let queue: Arc<dyn MessageQueue> = Arc::new(crate::storage::traced::Traced(queue));
         McpServer {
             shared: Arc::new(Shared {
                 info: self.info,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::FutureExt as _;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use super::cancel;
 use super::shared::Shared;
@@ -44,6 +45,7 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
     }
     let cancel = call.scope.cancel.clone();
     let can_ask = call.scope.input.is_some();
+    let span = request_span(&call);
     let ctx = server.context(call.scope);
     let remote_cancel = async {
         match &registration {
@@ -82,10 +84,23 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
         })
     };
     let outcome = tokio::select! {
-        r = routed => r,
+        r = routed.instrument(span.clone()) => r,
         _ = cancel.cancelled() => Err(Error::Cancelled),
         () = remote_cancel => Err(Error::Cancelled),
     };
+    if !span.is_disabled() {
+        let (how, error) = match &outcome {
+            Ok(r) if r.is_tool_error() => ("tool_error", None),
+            Ok(_) => ("ok", None),
+            Err(Error::InputRequired) => ("input_required", None),
+            Err(e) => ("error", Some(e.rpc_code())),
+        };
+        span.record("fastmcp.outcome", how);
+        if let Some(code) = error {
+            span.record("error.type", code);
+            span.record("otel.status_code", "ERROR");
+        }
+    }
     match outcome {
         // Only a 2026-07-28 round can carry the question back to the client.
         Err(Error::InputRequired) if !can_ask => Err(Error::Internal(
@@ -93,6 +108,50 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
         )),
         other => other,
     }
+}
+
+/// The request's span (OpenTelemetry's MCP conventions where they exist: `mcp.method.name`,
+/// `mcp.session.id`, `gen_ai.tool.name`, `mcp.resource.uri`; ours for the rest). Its fields are
+/// computed only when a subscriber wants it (an OTLP endpoint is configured).
+fn request_span(call: &Call) -> tracing::Span {
+    if !tracing::enabled!(target: crate::storage::traced::SPAN_TARGET, tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let param = |k: &str| {
+        call.params
+            .as_ref()
+            .and_then(|p| p.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let target = match call.method {
+        Method::ToolsCall | Method::PromptsGet => param("name"),
+        Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
+            param("uri")
+        }
+        _ => String::new(),
+    };
+    let session = call.scope.session_id.map(|s| s.to_string());
+    tracing::info_span!(
+        target: crate::storage::traced::SPAN_TARGET,
+        "mcp.request",
+        otel.name = %if target.is_empty() {
+            call.method.name().to_string()
+        } else {
+            format!("{} {target}", call.method.name())
+        },
+        otel.kind = "server",
+        mcp.method.name = call.method.name(),
+        gen_ai.tool.name = (call.method == Method::ToolsCall).then_some(target.as_str()),
+        mcp.resource.uri = matches!(call.method, Method::ResourcesRead).then_some(target.as_str()),
+        mcp.session.id = session.as_deref(),
+        fastmcp.entity = %call.scope.entity,
+        fastmcp.era = if call.scope.session_id.is_some() { "handshake" } else { "2026-07-28" },
+        fastmcp.outcome = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
 /// Records the outcome of a request, once, whichever era served it: failures go to the log

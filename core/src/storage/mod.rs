@@ -25,6 +25,7 @@ mod limits;
 mod logs;
 mod queue;
 mod sessions;
+pub mod traced;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use entity_config::{EntityConfig, EntityConfigStore, EntityLimits, Visibility};

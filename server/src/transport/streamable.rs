@@ -19,6 +19,7 @@ use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use super::http::{
     accepts, error_status, find_ignore_case, is_media_type, json_bytes_response, json_response,
@@ -101,6 +102,21 @@ pub(crate) async fn post(req: &Request, body: Body, state: Data<&Arc<AppState>>)
         Ok(v) => v,
         Err(r) => return r,
     };
+    let span = crate::telemetry::edge_span(req.headers(), &value);
+    dispatch(state, req, entity, principal, value, accepts_sse)
+        .instrument(span)
+        .await
+}
+
+/// A parsed POST body, by era and kind of message.
+async fn dispatch(
+    state: &AppState,
+    req: &Request,
+    entity: EntityId,
+    principal: Arc<Principal>,
+    value: Value,
+    accepts_sse: bool,
+) -> Response {
     if super::stateless::is_stateless(req, &value) {
         return super::stateless::post(state, req, entity, principal, value, prefers_sse(req))
             .await;
