@@ -498,6 +498,40 @@ mod tests {
             .expect("postgres reachable")
     }
 
+    /// A database of a test's own, for tests of the cleanup task (which is global and would
+    /// race the other tests' rows). `drop` closes the store on it and drops it.
+    struct OwnDatabase {
+        admin: PostgresStore,
+        name: String,
+    }
+
+    impl OwnDatabase {
+        /// Creates it beside the one `url` names; returns it and a configuration for it.
+        async fn create(url: &str, prefix: &str) -> (Self, PostgresConfig) {
+            let admin = instance(url).await;
+            let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+            let (base, _) = url.rsplit_once('/').unwrap();
+            let mut cfg = PostgresConfig::new(format!("{base}/{name}"));
+            cfg.max_connections = 2;
+            (Self { admin, name }, cfg)
+        }
+
+        async fn drop(self, store: PostgresStore) {
+            store.pool().close().await;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(self.admin.pool())
+            .await
+            .unwrap();
+        }
+    }
+
     /// Instances of one server start together and each records the catalog: every write must
     /// succeed (it failed with 23505 or 40P01 before the catalog lock), and the rows are one
     /// catalog, not a mix.
@@ -583,15 +617,7 @@ mod tests {
         let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
             return;
         };
-        let admin = instance(&url).await;
-        let db = format!("retention_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .execute(admin.pool())
-            .await
-            .unwrap();
-        let (base, _) = url.rsplit_once('/').unwrap();
-        let mut cfg = PostgresConfig::new(format!("{base}/{db}"));
-        cfg.max_connections = 2;
+        let (db, mut cfg) = OwnDatabase::create(&url, "retention").await;
         cfg.log_retention = Duration::from_millis(300);
         cfg.cleanup_interval = Duration::from_millis(100);
         let store = PostgresStore::connect(cfg).await.unwrap();
@@ -615,13 +641,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        store.pool().close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {db} WITH (FORCE)"
-        )))
-        .execute(admin.pool())
-        .await
-        .unwrap();
+        db.drop(store).await;
     }
 
     /// An entity's log is trimmed to its newest `logs_per_entity` records, as in the other
@@ -631,15 +651,7 @@ mod tests {
         let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
             return;
         };
-        let admin = instance(&url).await;
-        let db = format!("logcap_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .execute(admin.pool())
-            .await
-            .unwrap();
-        let (base, _) = url.rsplit_once('/').unwrap();
-        let mut cfg = PostgresConfig::new(format!("{base}/{db}"));
-        cfg.max_connections = 2;
+        let (db, mut cfg) = OwnDatabase::create(&url, "logcap").await;
         cfg.logs_per_entity = 10;
         cfg.cleanup_interval = Duration::from_millis(100);
         let store = PostgresStore::connect(cfg).await.unwrap();
@@ -681,13 +693,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(store.recent(&quiet, None, 100).await.unwrap().len(), 3);
-        store.pool().close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {db} WITH (FORCE)"
-        )))
-        .execute(admin.pool())
-        .await
-        .unwrap();
+        db.drop(store).await;
     }
 
     #[test]
