@@ -9,6 +9,21 @@
 //! - [`storage`]: the contract that lets many server processes share sessions and message
 //!   streams, and ([`testing`]) the suite every backend must pass.
 //!
+//! A tool is an async fn with `#[tool]`: its parameters become the input schema, its doc
+//! comments the descriptions, and `echo_tool()` the [`Tool`] to register:
+//!
+//! ```
+//! use fastmcp_core::{tool, McpServer, Result};
+//!
+//! /// Echo the text back.
+//! #[tool(read_only)]
+//! async fn echo(/** Text to send back. */ text: String) -> Result<String> { Ok(text) }
+//!
+//! let builder = McpServer::builder("demo", "1.0.0").with(|r| { r.tool(echo_tool()); });
+//! ```
+//!
+//! The same without the macro, where the schema comes from a type of your own:
+//!
 //! ```
 //! use fastmcp_core::{Context, McpServer, Result, Tool};
 //! use schemars::JsonSchema;
@@ -25,6 +40,8 @@
 //!         .handler(|args: Echo, _ctx: Context| async move { Result::Ok(args.text) }),
 //! );
 //! ```
+//!
+//! See [`macro@tool`] for the attribute macros and [`macro@catalog`] to register a whole module.
 
 pub mod auth;
 pub mod context;
@@ -63,4 +80,12 @@ pub use url::redact_url;
 
 // Re-exported so handler authors derive with the same versions the registry uses.
 pub use schemars;
+// Lets the macros' `::fastmcp_core::…` paths resolve inside this crate too (its own tests).
+extern crate self as fastmcp_core;
+
+pub mod macros;
+pub use macros::{catalog, prompt, resource, resource_template, tool};
+
+#[doc(hidden)]
+pub mod __private;
 pub use serde_json;

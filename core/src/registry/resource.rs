@@ -162,6 +162,12 @@ impl ResourceTemplate {
         self
     }
 
+    /// Display title.
+    pub fn title(mut self, t: impl Into<String>) -> Self {
+        self.info.title = Some(t.into());
+        self
+    }
+
     /// MIME type.
     pub fn mime_type(mut self, m: impl Into<String>) -> Self {
         self.info.mime_type = Some(m.into());
