@@ -2,32 +2,30 @@
 //! `cargo run -p fastmcp-server --example quickstart`, then call `add` on
 //! `http://127.0.0.1:8000/acme/mcp`.
 
-use fastmcp_core::schemars::{self, JsonSchema};
-use fastmcp_core::{Context, McpServer, Structured, Tool};
-use serde::{Deserialize, Serialize};
+use fastmcp_core::{tool, Context, McpServer, Result};
 
-#[derive(Deserialize, JsonSchema)]
-struct AddArgs {
-    /// First addend
-    a: f64,
-    /// Second addend
-    b: f64,
+/// Add two numbers.
+#[tool]
+async fn add(a: f64, b: f64) -> Result<String> {
+    Ok((a + b).to_string())
 }
 
-#[derive(Serialize, JsonSchema)]
-struct Sum {
-    sum: f64,
+/// Greet someone on behalf of the caller's tenant, and log it.
+#[tool(read_only)]
+async fn hello(
+    /// Who to greet.
+    name: String,
+    ctx: Context,
+) -> Result<String> {
+    ctx.info(format!("greeting {name} for {}", ctx.entity_id()))
+        .await?;
+    Ok(format!("Hello, {name}, from {}!", ctx.entity_id()))
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let builder = McpServer::builder("my-server", "1.0.0").with(|r| {
-        r.tool(Tool::new("add").description("Add two numbers").handler(
-            |a: AddArgs, ctx: Context| async move {
-                ctx.info(format!("adding for {}", ctx.entity_id())).await?;
-                Ok(Structured::new(Sum { sum: a.a + a.b }))
-            },
-        ));
+        r.tool(add_tool()).tool(hello_tool());
     });
     fastmcp_server::cli::main_with(builder).await // the same flags as `fastmcp`
 }
