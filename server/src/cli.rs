@@ -149,6 +149,11 @@ pub struct ServeArgs {
     /// Seconds to wait for the client's answer to sampling/elicitation/roots requests.
     #[arg(long, env = "FASTMCP_MT_CLIENT_TIMEOUT", default_value_t = 60)]
     pub client_request_timeout: u64,
+    /// The server's own log lines: `text` for people, `json` (one object per line: timestamp,
+    /// level, message, fields, span) for collectors. The level comes from
+    /// `FASTMCP_MT_LOG_LEVEL` (a tracing filter; `info` by default) or `FASTMCP_MT_DEBUG=1`.
+    #[arg(long, env = "FASTMCP_MT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Days that PostgreSQL keeps `logs` rows (memory and Redis keep the newest 1000 per entity).
     #[arg(long, env = "FASTMCP_MT_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=36500))]
@@ -425,7 +430,16 @@ impl StoreOptions {
     }
 }
 
-fn init_tracing(to_stderr: bool) {
+/// How the server's own log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured at a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_tracing(to_stderr: bool, format: LogFormat) {
     let default = if std::env::var("FASTMCP_MT_DEBUG").is_ok_and(|v| v == "1" || v == "true") {
         "debug".to_string()
     } else {
@@ -441,19 +455,27 @@ fn init_tracing(to_stderr: bool) {
         filter = filter.add_directive(off);
     }
     // Colour only for a person at a terminal: log files and collectors get plain text.
-    let fmt = tracing_subscriber::fmt::layer().with_target(false);
-    let fmt = if to_stderr {
-        fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
-            std::io::stderr,
-        ))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let ansi = if to_stderr {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
     } else {
-        fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
-            std::io::stdout,
-        ))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
     };
-    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    let writer = if to_stderr {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_target(false).with_ansi(ansi).with_filter(filter).boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(fmt);
     #[cfg(feature = "otel")]
     let registry = registry.with(crate::telemetry::layer());
     let _ = registry.try_init();
@@ -476,13 +498,13 @@ pub async fn main_with_auth(
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         Some(Command::Migrate(a)) => {
-            init_tracing(false);
+            init_tracing(false, a.log_format);
             return migrate(&store_url(a.store.as_deref())).await;
         }
         None => cli.serve,
     };
     // Over stdio, stdout carries the protocol: logs go to stderr.
-    init_tracing(args.stdio);
+    init_tracing(args.stdio, args.log_format);
     let served = serve_with_auth(args, builder, auth).await;
     #[cfg(feature = "otel")]
     crate::telemetry::shutdown();
@@ -608,7 +630,7 @@ pub async fn create_function_app(
     platform: impl FnOnce(&mut ServeArgs),
 ) -> Result<Arc<AppState>, StartError> {
     let mut args = ServeArgs::from_env().map_err(|e| StartError::Config(e.to_string()))?;
-    init_tracing(false);
+    init_tracing(false, args.log_format);
     args.bind = SocketAddr::from(([0, 0, 0, 0], 0));
     platform(&mut args);
     create_app(&args, builder, None).await
@@ -646,8 +668,11 @@ pub async fn create_app(
         Some(t) => t,
         None => {
             let t = crate::admin::generate_token();
-            // Printed once, like a notebook server's token: the only way to learn it.
-            eprintln!("admin API token (pass --admin-token to choose one): {t}");
+            // Printed once, like a notebook server's token: the only way to learn it. Not in
+            // stdio mode, which serves no admin API (and whose stderr is the client's log).
+            if !args.stdio {
+                eprintln!("admin API token (pass --admin-token to choose one): {t}");
+            }
             t
         }
     };
