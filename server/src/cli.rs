@@ -467,7 +467,11 @@ fn init_tracing(to_stderr: bool, format: LogFormat) {
     };
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let fmt = match format {
-        LogFormat::Text => fmt.with_target(false).with_ansi(ansi).with_filter(filter).boxed(),
+        LogFormat::Text => fmt
+            .with_target(false)
+            .with_ansi(ansi)
+            .with_filter(filter)
+            .boxed(),
         LogFormat::Json => fmt
             .json()
             .with_current_span(true)
@@ -729,7 +733,7 @@ pub async fn create_app(
     Ok(state)
 }
 
-/// Serves `state` on `args.bind` until SIGTERM/Ctrl-C, then drains (see [`drain_on_signal`]).
+/// Serves `state` on `args.bind` until SIGTERM/Ctrl-C, then drains (the drain waits up to `--shutdown-grace-secs` for calls in flight).
 pub async fn serve_app(args: &ServeArgs, state: Arc<AppState>) -> Result<(), StartError> {
     let kind = state.store_kind.clone();
     let acceptor = NoDelayAcceptor::bind(args.bind)

@@ -2,12 +2,12 @@
 //! catalog.
 //!
 //! A message flows transport → admission (the server's edge) → an era's envelope → the
-//! [`pipeline`] → [`methods`](crate::methods) and the registry → the stores:
-//! - [`handshake`]: 2024-11-05 … 2025-11-25, where the envelope is a session record (what
+//! `pipeline` → [`methods`](crate::methods) and the registry → the stores:
+//! - `handshake`: 2024-11-05 … 2025-11-25, where the envelope is a session record (what
 //!   `initialize` negotiated, the logging level, subscriptions);
 //! - [`stateless`]: 2026-07-28, where every request carries its envelope in `_meta`, and a
-//!   request that needs client input ends in a signed [`request_state`];
-//! - the [`pipeline`] both share: cancellation ([`cancel`]), panic capture, visibility, routing,
+//!   request that needs client input ends in a signed `request_state`;
+//! - the `pipeline` both share: cancellation (`cancel`), panic capture, visibility, routing,
 //!   and keeping failures in the log store;
 //! - the [`notify`]er: a catalog change reaches the clients of both eras on every instance.
 //!

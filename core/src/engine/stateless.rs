@@ -6,7 +6,7 @@
 //! - input from the client (elicitation, sampling, roots) is a multi-round trip: the handler
 //!   asks through [`Context::input`](crate::Context::input), the request ends with an
 //!   `InputRequiredResult`, and the client retries with the answers and an opaque
-//!   `requestState` ([`request_state`](super::request_state)), so the retry can land on any
+//!   `requestState` (`request_state`), so the retry can land on any
 //!   instance;
 //! - change notifications go to `subscriptions/listen` streams ([`notify`](super::notify)).
 //!

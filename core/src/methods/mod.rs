@@ -1,6 +1,6 @@
 //! The methods a server answers, one file per family: what each does with its params, the
 //! catalog and the request's [`Context`]. Nothing here knows about protocol eras, sessions as
-//! transports see them, or HTTP: the engine calls [`route`] for both eras.
+//! transports see them, or HTTP: the engine calls `route` for both eras.
 
 mod completion;
 mod logging;

@@ -3,7 +3,7 @@
 //!
 //! Two object-safe traits, [`SessionStore`] and [`MessageQueue`], used as `Arc<dyn …>`: the
 //! backend is chosen at start-up from the store URL, and every call may do I/O. Every method takes
-//! the [`EntityId`]: a backend must behave as if each entity had its own keyspace, so a session
+//! the [`EntityId`](crate::EntityId): a backend must behave as if each entity had its own keyspace, so a session
 //! or stream id presented under the wrong entity is simply *not found*.
 //!
 //! # Implementing a backend
