@@ -44,6 +44,7 @@
 //! See [`macro@tool`] for the attribute macros and [`macro@catalog`] to register a whole module.
 
 pub mod auth;
+pub mod catalog;
 pub mod context;
 pub mod engine;
 pub mod error;
@@ -51,6 +52,7 @@ pub mod ids;
 pub mod methods;
 pub mod middleware;
 pub mod protocol;
+pub mod provider;
 pub mod registry;
 pub mod retention;
 pub mod storage;

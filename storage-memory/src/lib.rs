@@ -9,6 +9,7 @@
 //! [`MemoryConfig::max_event_age`].
 
 mod api_keys;
+mod catalog;
 mod entity_config;
 mod limits;
 mod logs;
@@ -113,6 +114,9 @@ struct Inner {
     slots: DashMap<String, Vec<(String, Instant)>>,
     /// Entity configurations.
     entity_configs: DashMap<EntityId, EntityConfig>,
+    /// Stored catalogs, one lock for all: writes are rare, and one lock makes the epoch and a
+    /// scope's version move together with its items.
+    catalog: std::sync::Mutex<catalog::Catalogs>,
 }
 
 /// The in-memory backend. Cloning shares the same data.
@@ -142,6 +146,7 @@ impl MemoryStore {
             windows: DashMap::new(),
             slots: DashMap::new(),
             entity_configs: DashMap::new(),
+            catalog: std::sync::Mutex::new(catalog::Catalogs::default()),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&inner);

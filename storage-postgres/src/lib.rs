@@ -17,6 +17,7 @@
 //! Queries are checked at run time (no database at build time); see `docs/decisions.md`.
 
 mod api_keys;
+mod catalog;
 mod entity_config;
 mod limits;
 mod logs;
@@ -250,8 +251,8 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Records the server's catalog under `server_name`, replacing what an earlier start wrote,
-    /// so operators can query it in SQL.
+    /// Records the server's code catalog under the scope `code:{server_name}`, replacing what
+    /// an earlier start wrote, so operators can query it in SQL beside the stored catalog.
     pub async fn upsert_catalog(
         &self,
         server_name: &str,
@@ -261,6 +262,7 @@ impl PostgresStore {
         prompts: &[fastmcp_core::protocol::PromptInfo],
     ) -> StoreResult<()> {
         let err = |e| map_err("upsert catalog", e);
+        let scope = format!("code:{server_name}");
         let mut tx = self.pool.begin().await.map_err(err)?;
         // Instances of one server start together (a rollout, an autoscaler): each replaces the
         // same rows. Without this lock two transactions insert the same keys (23505) or lock
@@ -271,22 +273,22 @@ impl PostgresStore {
             .await
             .map_err(|e| map_err("upsert catalog: lock", e))?;
         for table in [
-            "DELETE FROM tools WHERE server_name = $1",
-            "DELETE FROM resources WHERE server_name = $1",
-            "DELETE FROM prompts WHERE server_name = $1",
+            "DELETE FROM tools WHERE scope = $1",
+            "DELETE FROM resources WHERE scope = $1",
+            "DELETE FROM prompts WHERE scope = $1",
         ] {
             sqlx::query(table)
-                .bind(server_name)
+                .bind(&scope)
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
         }
         for t in tools {
             sqlx::query(
-                "INSERT INTO tools (server_name, name, description, input_schema, output_schema, annotations) \
+                "INSERT INTO tools (scope, name, description, input_schema, output_schema, annotations) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(server_name)
+            .bind(&scope)
             .bind(&t.name)
             .bind(&t.description)
             .bind(Json(&t.input_schema))
@@ -304,10 +306,10 @@ impl PostgresStore {
             .map(|r| (&r.uri_template, &r.name, &r.description, &r.mime_type, true));
         for (uri, name, description, mime_type, is_template) in static_rows.chain(template_rows) {
             sqlx::query(
-                "INSERT INTO resources (server_name, uri, is_template, name, description, mime_type) \
+                "INSERT INTO resources (scope, uri, is_template, name, description, mime_type) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(server_name)
+            .bind(&scope)
             .bind(uri)
             .bind(is_template)
             .bind(name)
@@ -319,14 +321,16 @@ impl PostgresStore {
         }
         for p in prompts {
             let args = serde_json::to_value(&p.arguments).unwrap_or(Value::Null);
-            sqlx::query("INSERT INTO prompts (server_name, name, description, arguments) VALUES ($1, $2, $3, $4)")
-                .bind(server_name)
-                .bind(&p.name)
-                .bind(&p.description)
-                .bind(Json(args))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map_err("upsert catalog: insert into prompts", e))?;
+            sqlx::query(
+                "INSERT INTO prompts (scope, name, description, arguments) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&scope)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(Json(args))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_err("upsert catalog: insert into prompts", e))?;
         }
         tx.commit().await.map_err(err)
     }
@@ -558,8 +562,8 @@ mod tests {
         for r in futures::future::join_all(writes).await {
             r.unwrap();
         }
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools WHERE server_name = $1")
-            .bind(&server)
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tools WHERE scope = $1")
+            .bind(format!("code:{server}"))
             .fetch_one(stores[0].pool())
             .await
             .unwrap();

@@ -15,6 +15,9 @@
 //! | `p:apikey:HASH` | string (JSON) | one API key's record, by the SHA-256 of the key | until revoked |
 //! | `p:apikeys:e` | hash | the entity's API key ids → hashes | until revoked |
 //! | `p:entitycfg:e` | string (JSON) | the entity's configuration (visibility, limits) | until cleared |
+//! | `{p:cat:SCOPE}:items` | hash | one scope's stored catalog items: `KIND KEY` → `CREATED:JSON` (`SCOPE` = entity or `*`) | until deleted |
+//! | `{p:cat:SCOPE}:v` | string (counter) | the scope's catalog version | none |
+//! | `p:cat:epoch` | string (counter) | moves with every catalog write of any scope | none |
 //! | `p:rl:NAME:WINDOW` | string (counter) | requests in one rate window (`NAME` = `rps:e`) | one window |
 //! | `p:slots:NAME` | sorted set | leased concurrent-call slots (`NAME` = `calls:e`), scored by expiry | lease |
 //!
@@ -89,6 +92,19 @@ impl Keys {
 
     pub(crate) fn api_keys(&self, entity: &EntityId) -> String {
         format!("{}:apikeys:{entity}", self.prefix)
+    }
+
+    /// A scope's catalog items and version share a hash tag (one slot, one script).
+    pub(crate) fn catalog_items(&self, scope: &str) -> String {
+        format!("{{{}:cat:{scope}}}:items", self.prefix)
+    }
+
+    pub(crate) fn catalog_version(&self, scope: &str) -> String {
+        format!("{{{}:cat:{scope}}}:v", self.prefix)
+    }
+
+    pub(crate) fn catalog_epoch(&self) -> String {
+        format!("{}:cat:epoch", self.prefix)
     }
 
     pub(crate) fn entity_config(&self, entity: &EntityId) -> String {

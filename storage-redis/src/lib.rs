@@ -13,6 +13,7 @@
 //! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
 
 mod api_keys;
+mod catalog;
 mod connection;
 mod entity_config;
 mod keys;

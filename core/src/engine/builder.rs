@@ -21,6 +21,7 @@ pub struct McpServerBuilder {
     observer: Option<Arc<dyn CallObserver>>,
     middleware: Vec<Arc<dyn crate::middleware::Middleware>>,
     entity_configs: Option<Arc<dyn EntityConfigStore>>,
+    providers: Vec<Arc<dyn crate::provider::Provider>>,
 }
 
 impl McpServerBuilder {
@@ -38,6 +39,7 @@ impl McpServerBuilder {
             observer: None,
             middleware: Vec::new(),
             entity_configs: None,
+            providers: Vec::new(),
         }
     }
 
@@ -91,6 +93,13 @@ impl McpServerBuilder {
         self
     }
 
+    /// Adds a source of items after the code registry and the providers added before
+    /// (earlier ones win a name clash; see [`crate::provider`]).
+    pub fn provider(mut self, provider: Arc<dyn crate::provider::Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
     /// Reports every tool call to `observer` (the server's metrics).
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -105,7 +114,7 @@ impl McpServerBuilder {
         McpServer {
             shared: Arc::new(Shared {
                 info: self.info,
-                registry: self.registry.build(),
+                providers: crate::provider::Providers::new(self.registry.build(), self.providers),
                 sessions,
                 queue,
                 logs: self.logs,

@@ -111,9 +111,20 @@ impl McpServer {
         &self.shared.info
     }
 
-    /// The catalog.
+    /// The code catalog: what was registered with the builder (every entity's first
+    /// provider).
     pub fn registry(&self) -> &Registry {
-        &self.shared.registry
+        self.shared.providers.code()
+    }
+
+    /// Everything `entity`, as `principal`, is offered: the code catalog and every provider's
+    /// items, merged (before the entity's visibility rules).
+    pub async fn catalog(
+        &self,
+        entity: &EntityId,
+        principal: Option<&crate::auth::Principal>,
+    ) -> Result<Arc<Registry>> {
+        self.shared.catalog(entity, principal).await
     }
 
     /// The session store.

@@ -65,8 +65,9 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
     };
     let routed = async {
         let config = shared.entity_config(&entity).await?;
+        let catalog = shared.catalog(&entity, ctx.principal()).await?;
         let env = Env {
-            registry: &shared.registry,
+            registry: &catalog,
             config: config.as_deref(),
             page_size: shared.config.page_size,
             observer: shared.observer.as_deref(),

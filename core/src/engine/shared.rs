@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, SessionId};
 use crate::methods::CallObserver;
 use crate::protocol::{Change, LoggingLevel, MethodResult, RequestId, ResourceContents};
+use crate::provider::Providers;
 use crate::registry::Registry;
 use crate::storage::{
     now_ms, EntityConfig, EntityConfigStore, LogKind, LogRecord, LogStore, MessageQueue,
@@ -25,7 +26,8 @@ use crate::storage::{
 
 pub(crate) struct Shared {
     pub(crate) info: ServerInfo,
-    pub(crate) registry: Registry,
+    /// The code registry, then the other providers' items.
+    pub(crate) providers: Providers,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) queue: Arc<dyn MessageQueue>,
     pub(crate) logs: Option<Arc<dyn LogStore>>,
@@ -123,6 +125,15 @@ impl Shared {
         ))
     }
 
+    /// What `entity`, as `principal`, is offered: the code registry and every provider's items.
+    pub(crate) async fn catalog(
+        &self,
+        entity: &EntityId,
+        principal: Option<&crate::auth::Principal>,
+    ) -> Result<Arc<Registry>> {
+        self.providers.catalog(entity, principal).await
+    }
+
     /// The entity configuration in force for `entity` (cached per instance for
     /// `entity_config_ttl`); `None` when none is set or no store is configured.
     pub(crate) async fn entity_config(
@@ -178,7 +189,8 @@ impl Services for Shared {
     }
 
     async fn read_resource(&self, uri: &str, ctx: Context) -> Result<Vec<ResourceContents>> {
-        self.registry.read_resource(uri, ctx).await
+        let catalog = self.catalog(ctx.entity_id(), ctx.principal()).await?;
+        catalog.read_resource(uri, ctx).await
     }
 
     async fn load_session(

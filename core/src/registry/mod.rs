@@ -144,6 +144,7 @@ impl RegistryBuilder {
 }
 
 /// The frozen catalog.
+#[derive(Default)]
 pub struct Registry {
     tools: Vec<Tool>,
     tool_index: HashMap<String, usize>,
@@ -159,6 +160,50 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The items of `parts` together, in order; of items with the same name (tools,
+    /// prompts), URI (resources) or URI template, the first wins.
+    pub fn merged(parts: &[Arc<Registry>]) -> Registry {
+        use std::collections::HashSet;
+        let mut b = RegistryBuilder::new();
+        let (mut tools, mut resources, mut templates, mut prompts) = (
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+        );
+        for p in parts {
+            for t in &p.tools {
+                if tools.insert(t.info.name.as_str()) {
+                    b.tools.push(t.clone());
+                }
+            }
+            for r in &p.resources {
+                if resources.insert(r.info.uri.as_str()) {
+                    b.resources.push(r.clone());
+                }
+            }
+            for t in &p.templates {
+                if templates.insert(t.info.uri_template.as_str()) {
+                    b.templates.push(t.clone());
+                }
+            }
+            for x in &p.prompts {
+                if prompts.insert(x.info.name.as_str()) {
+                    b.prompts.push(x.clone());
+                }
+            }
+        }
+        b.build()
+    }
+
+    /// Whether it holds nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+            && self.resources.is_empty()
+            && self.templates.is_empty()
+            && self.prompts.is_empty()
+    }
+
     /// A tool by name.
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tool_index.get(name).map(|&i| &self.tools[i])

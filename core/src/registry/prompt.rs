@@ -49,6 +49,16 @@ impl Prompt {
         }
     }
 
+    /// A prompt from its listing and a raw handler, for providers whose arguments are data
+    /// (the handler gets `arguments` as sent and checks them itself).
+    pub fn from_parts(info: PromptInfo, handler: PromptHandler) -> Self {
+        Self {
+            info,
+            handler,
+            completers: HashMap::new(),
+        }
+    }
+
     /// What it is for.
     pub fn description(mut self, d: impl Into<String>) -> Self {
         self.info.description = Some(d.into());

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 mod api_keys;
+mod catalog;
 mod entity_config;
 mod error;
 mod keys;
@@ -28,6 +29,7 @@ mod sessions;
 pub mod traced;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use catalog::{CatalogSnapshot, CatalogStore, PutMode};
 pub use entity_config::{EntityConfig, EntityConfigStore, EntityLimits, Visibility};
 pub use error::{StoreError, StoreResult};
 pub use keys::KeyStore;
@@ -54,6 +56,8 @@ pub struct Stores {
     pub limits: Arc<dyn LimitStore>,
     /// Entity configurations.
     pub entity_configs: Arc<dyn EntityConfigStore>,
+    /// Catalog items stored as data.
+    pub catalog: Arc<dyn CatalogStore>,
 }
 
 /// A backend value that plays every storage role (what [`Stores::of`] takes). Implemented for
@@ -66,6 +70,7 @@ pub trait Backend:
     + ApiKeyStore
     + LimitStore
     + EntityConfigStore
+    + CatalogStore
     + Clone
 {
 }
@@ -78,6 +83,7 @@ impl<S> Backend for S where
         + ApiKeyStore
         + LimitStore
         + EntityConfigStore
+        + CatalogStore
         + Clone
 {
 }
@@ -92,7 +98,8 @@ impl Stores {
             keys: Arc::new(store.clone()),
             api_keys: Arc::new(store.clone()),
             limits: Arc::new(store.clone()),
-            entity_configs: Arc::new(store),
+            entity_configs: Arc::new(store.clone()),
+            catalog: Arc::new(store),
         }
     }
 }

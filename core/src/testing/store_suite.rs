@@ -693,6 +693,156 @@ pub async fn logs_are_scoped_and_newest_first(s: Stores) {
         .is_empty());
 }
 
+fn catalog_prompt(name: &str, text: &str) -> crate::catalog::CatalogItem {
+    serde_json::from_value(json!({
+        "kind": "prompt", "name": name,
+        "messages": [{"role": "user", "text": text}]
+    }))
+    .unwrap()
+}
+
+fn catalog_resource(uri: &str) -> crate::catalog::CatalogItem {
+    serde_json::from_value(json!({"kind": "resource", "uri": uri, "name": "r", "text": "x"}))
+        .unwrap()
+}
+
+/// Catalog items: create refuses a clash, upsert replaces in place, delete removes once, every
+/// write moves the scope's version and the epoch, snapshots match their version, and scopes
+/// (two entities and the global one) never see each other's items.
+pub async fn catalog_items_are_versioned_and_scoped(s: Stores) {
+    use crate::catalog::{CatalogKind, CatalogScope};
+    use crate::storage::PutMode;
+    let a = CatalogScope::Entity(random_entity());
+    let b = CatalogScope::Entity(random_entity());
+    let c = &s.catalog;
+    assert_eq!(c.catalog(&a).await.unwrap().version, 0);
+    assert_eq!(
+        c.catalog_versions(std::slice::from_ref(&a)).await.unwrap(),
+        vec![0]
+    );
+    let e0 = c.catalog_epoch().await.unwrap();
+
+    let v1 = c
+        .put_catalog_item(&a, &catalog_prompt("p", "one"), PutMode::Create, 10)
+        .await
+        .unwrap();
+    let v2 = c
+        .put_catalog_item(&a, &catalog_resource("notes://r"), PutMode::Create, 10)
+        .await
+        .unwrap();
+    assert!(v2 > v1 && v1 > 0, "{v1} {v2}");
+    let e1 = c.catalog_epoch().await.unwrap();
+    assert!(
+        e1 >= e0 + 2,
+        "the epoch moves with every write: {e0} → {e1}"
+    );
+
+    // A same-named item of another kind is another item; the same kind and key is a clash.
+    let clash = c
+        .put_catalog_item(&a, &catalog_prompt("p", "two"), PutMode::Create, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, StoreError::Conflict(_)), "{clash:?}");
+    assert_eq!(
+        c.catalog(&a).await.unwrap().version,
+        v2,
+        "a refused write changes nothing"
+    );
+
+    let v3 = c
+        .put_catalog_item(&a, &catalog_prompt("p", "two"), PutMode::Upsert, 10)
+        .await
+        .unwrap();
+    assert!(v3 > v2);
+    let snap = c.catalog(&a).await.unwrap();
+    assert_eq!(snap.version, v3);
+    assert_eq!(snap.items.len(), 2);
+    assert_eq!(
+        snap.items[0],
+        catalog_prompt("p", "two"),
+        "replaced in place, in creation order"
+    );
+
+    // Scopes are isolated: b and the global scope see nothing of a's.
+    assert!(c.catalog(&b).await.unwrap().items.is_empty());
+    let g = c.catalog(&CatalogScope::Global).await.unwrap();
+    assert!(!g.items.iter().any(|i| i == &catalog_prompt("p", "two")));
+    assert_eq!(
+        c.delete_catalog_item(&b, CatalogKind::Prompt, "p")
+            .await
+            .unwrap(),
+        None,
+        "another entity cannot delete it"
+    );
+    c.put_catalog_item(&b, &catalog_prompt("p", "b's"), PutMode::Create, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.catalog(&a).await.unwrap().items[0],
+        catalog_prompt("p", "two")
+    );
+
+    let vd = c
+        .delete_catalog_item(&a, CatalogKind::Prompt, "p")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(vd > v3);
+    assert_eq!(
+        c.delete_catalog_item(&a, CatalogKind::Prompt, "p")
+            .await
+            .unwrap(),
+        None,
+        "a second delete finds nothing and changes nothing"
+    );
+    let versions = c.catalog_versions(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!(versions[0], vd);
+    assert!(versions[1] > 0);
+    assert_eq!(
+        c.catalog(&a).await.unwrap().items,
+        vec![catalog_resource("notes://r")]
+    );
+}
+
+/// The per-scope cap: creating beyond `max_items` is refused (and stores nothing), replacing
+/// an existing item is not; concurrent creators cannot overshoot it.
+pub async fn catalog_caps_hold_under_concurrency(s: Stores) {
+    use crate::catalog::CatalogScope;
+    use crate::storage::PutMode;
+    let a = CatalogScope::Entity(random_entity());
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let c = Arc::clone(&s.catalog);
+            let a = a.clone();
+            tokio::spawn(async move {
+                c.put_catalog_item(
+                    &a,
+                    &catalog_prompt(&format!("p{i}"), "x"),
+                    PutMode::Create,
+                    5,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::InvalidValue(m)) => assert!(m.contains("most"), "{m}"),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 5, "exactly the cap is created");
+    let snap = s.catalog.catalog(&a).await.unwrap();
+    assert_eq!(snap.items.len(), 5);
+    let first = snap.items[0].key().to_string();
+    s.catalog
+        .put_catalog_item(&a, &catalog_prompt(&first, "replaced"), PutMode::Upsert, 5)
+        .await
+        .expect("a replacement at the cap is allowed");
+}
+
 /// Stamps one `#[tokio::test]` per behaviour for the `Stores` produced by `$make` (an async
 /// expression evaluated afresh in each test). With `optional`, `$make` yields
 /// `Option<Stores>` and `None` skips the test (a backend that is not configured locally; make
@@ -714,7 +864,8 @@ macro_rules! store_test_suite {
             concurrent_publishers, delete_session_ends_streams, replies_are_routed_once,
             logs_are_scoped_and_newest_first, keys_are_created_once,
             api_keys_are_scoped_and_revocable, limits_count_atomically_and_slots_expire,
-            entity_configs_are_replaced_and_scoped);
+            entity_configs_are_replaced_and_scoped, catalog_items_are_versioned_and_scoped,
+            catalog_caps_hold_under_concurrency);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(
