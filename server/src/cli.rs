@@ -99,6 +99,16 @@ pub struct ServeArgs {
     /// beyond it, -32602.
     #[arg(long, env = "FASTMCP_MT_MAX_CLIENT_INFO_BYTES", default_value_t = 16 * 1024)]
     pub max_client_info_bytes: usize,
+    /// Items (prompts, resources, templates) one entity may store through the admin API, and
+    /// the global scope (`*`) too; beyond it, 422.
+    #[arg(long, env = "FASTMCP_MT_MAX_CATALOG_ITEMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_catalog_items: u64,
+    /// Milliseconds between this instance's checks for stored-catalog changes made elsewhere
+    /// (one small store read each): a change is served everywhere within about this.
+    #[arg(long, env = "FASTMCP_MT_CATALOG_REFRESH_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub catalog_refresh_ms: u64,
     /// Largest log record kept (message and data, bytes of JSON); longer ones are kept cut
     /// down, with their size. With 1,000 records per entity (memory, Redis) this bounds what
     /// the log store keeps per entity.
@@ -711,6 +721,13 @@ pub async fn create_app(
             public_url: args.public_url.clone(),
         })
         .metrics_max_entities(args.metrics_max_entities)
+        .catalog(
+            fastmcp_core::catalog::CatalogCaps {
+                max_items: usize::try_from(args.max_catalog_items).unwrap_or(usize::MAX),
+                ..Default::default()
+            },
+            Duration::from_millis(args.catalog_refresh_ms),
+        )
         .limits(|l| {
             l.rps = args.rate_limit_rps;
             l.concurrent_calls = args.max_concurrent_calls;

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use fastmcp_core::catalog::CatalogCaps;
 use fastmcp_core::engine::CallObserver;
+use fastmcp_core::provider::StoredCatalog;
 use fastmcp_core::storage::Stores;
 use fastmcp_core::{Authenticator, McpServer, McpServerBuilder, NoAuth};
 
@@ -51,6 +53,20 @@ pub struct AppState {
     /// HTTP requests being handled (until their handler returns; a stream's body is the
     /// business of the task that feeds it).
     pub requests: tokio_util::task::TaskTracker,
+    /// The stored catalog (items defined through the admin API) and its settings.
+    pub catalog: CatalogSettings,
+}
+
+/// The stored catalog of this app: the provider serving it, its caps, and how often an
+/// instance looks for changes made elsewhere.
+#[derive(Clone)]
+pub struct CatalogSettings {
+    /// The provider (its store, and this instance's cache).
+    pub provider: StoredCatalog,
+    /// Size and count caps of stored items.
+    pub caps: CatalogCaps,
+    /// How often this instance checks the store for changes.
+    pub refresh: std::time::Duration,
 }
 
 impl AppState {
@@ -77,6 +93,8 @@ impl AppState {
             auth: Arc::new(NoAuth::new()),
             auth_meta: AuthMetadata::default(),
             metrics_max_entities: 100,
+            catalog_caps: CatalogCaps::default(),
+            catalog_refresh: fastmcp_core::provider::DEFAULT_REFRESH,
         }
     }
 }
@@ -93,6 +111,8 @@ pub struct AppBuilder {
     auth_meta: AuthMetadata,
     limits: Limits,
     metrics_max_entities: usize,
+    catalog_caps: CatalogCaps,
+    catalog_refresh: std::time::Duration,
 }
 
 impl AppBuilder {
@@ -138,6 +158,13 @@ impl AppBuilder {
         self
     }
 
+    /// Caps of the stored catalog, and how often to look for changes made elsewhere.
+    pub fn catalog(mut self, caps: CatalogCaps, refresh: std::time::Duration) -> Self {
+        self.catalog_caps = caps;
+        self.catalog_refresh = refresh;
+        self
+    }
+
     /// Entities labelled by name in `/metrics`.
     pub fn metrics_max_entities(mut self, n: usize) -> Self {
         self.metrics_max_entities = n;
@@ -149,8 +176,11 @@ impl AppBuilder {
         let metrics = Arc::new(Metrics::new(self.metrics_max_entities));
         let s = &self.stores;
         let timed = Arc::clone(&metrics);
+        // Needs the runtime: the provider's refresher is a task.
+        let stored = StoredCatalog::new(Arc::clone(&s.catalog), self.catalog_refresh);
         let mcp = self
             .server
+            .provider(Arc::new(stored.clone()))
             .observer(Arc::clone(&metrics) as Arc<dyn CallObserver>)
             // Added last, so innermost: the time of the handler, whatever the app's own layers
             // (a cache hit, a timeout) did around it.
@@ -182,6 +212,11 @@ impl AppBuilder {
             calls: tokio_util::task::TaskTracker::new(),
             requests: tokio_util::task::TaskTracker::new(),
             http: self.http,
+            catalog: CatalogSettings {
+                provider: stored,
+                caps: self.catalog_caps,
+                refresh: self.catalog_refresh,
+            },
         })
     }
 }

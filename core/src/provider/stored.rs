@@ -50,6 +50,10 @@ struct Inner {
     /// before is not cached (it may predate the change).
     generation: AtomicU64,
     changes: broadcast::Sender<ProviderChange>,
+    refresh: Duration,
+    /// The refresher starts with the first request (inside the runtime, wherever the provider
+    /// was built).
+    refresher: std::sync::Once,
 }
 
 struct Cached {
@@ -59,21 +63,20 @@ struct Cached {
 }
 
 impl StoredCatalog {
-    /// A provider over `store`, checking for changes every `refresh`. Must be called inside a
-    /// Tokio runtime: it starts the refresher, which stops when the last clone is dropped.
+    /// A provider over `store`, checking for changes every `refresh` once it serves its first
+    /// request (a task that stops when the last clone is dropped).
     pub fn new(store: Arc<dyn CatalogStore>, refresh: Duration) -> Self {
-        let inner = Arc::new(Inner {
-            store,
-            global: RwLock::new(None),
-            entities: DashMap::new(),
-            generation: AtomicU64::new(0),
-            changes: broadcast::channel(256).0,
-        });
-        tokio::spawn(refresher(
-            Arc::downgrade(&inner),
-            refresh.max(Duration::from_millis(10)),
-        ));
-        Self { inner }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                global: RwLock::new(None),
+                entities: DashMap::new(),
+                generation: AtomicU64::new(0),
+                changes: broadcast::channel(256).0,
+                refresh: refresh.max(Duration::from_millis(10)),
+                refresher: std::sync::Once::new(),
+            }),
+        }
     }
 
     /// Forgets what this instance holds for `scope` (everything, for the global scope), so the
@@ -240,6 +243,9 @@ impl Provider for StoredCatalog {
         entity: &EntityId,
         _principal: Option<&Principal>,
     ) -> Result<Arc<Registry>> {
+        self.inner.refresher.call_once(|| {
+            tokio::spawn(refresher(Arc::downgrade(&self.inner), self.inner.refresh));
+        });
         if let Some(c) = self.inner.entities.get(entity) {
             return Ok(Arc::clone(&c.registry));
         }

@@ -7,6 +7,7 @@
 //! One file per tag of the OpenAPI document; `common` holds what they share.
 
 mod api_keys;
+mod catalog;
 mod common;
 mod entities;
 mod logs;
@@ -34,6 +35,7 @@ pub type AdminApi = (
     server::ServerApi,
     sessions::SessionsApi,
     entities::EntitiesApi,
+    catalog::CatalogApi,
     api_keys::ApiKeysApi,
     logs::LogsApi,
 );
@@ -47,6 +49,7 @@ pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
         server::ServerApi::new(Arc::clone(&state)),
         sessions::SessionsApi::new(Arc::clone(&state)),
         entities::EntitiesApi::new(Arc::clone(&state)),
+        catalog::CatalogApi::new(Arc::clone(&state)),
         api_keys::ApiKeysApi::new(Arc::clone(&state)),
         logs::LogsApi::new(state),
     );

@@ -29,6 +29,9 @@ pub(crate) enum ApiTags {
     /// Per-entity configuration: which tools, resources and prompts an entity sees, and its
     /// own limits.
     Entities,
+    /// Prompts, resources and resource templates defined as data, per entity or for every
+    /// entity (`*`), served by every instance.
+    Catalog,
 }
 
 /// Which items of one kind an entity sees.
@@ -561,4 +564,164 @@ pub(crate) struct ApiKeyRevoked {
     pub(crate) id: String,
     /// Always true (an unknown id is a 404).
     pub(crate) revoked: bool,
+}
+
+/// Who speaks a stored prompt message.
+#[derive(poem_openapi::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MessageRoleView {
+    /// The user.
+    User,
+    /// The assistant.
+    Assistant,
+}
+
+/// An argument of a stored prompt.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct PromptArgumentDef {
+    /// Its name, as `{name}` placeholders use it (letters, digits, `_`, `.`, `-`).
+    pub(crate) name: String,
+    /// What it means.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// Whether `prompts/get` must give it (`-32602` naming it otherwise).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) required: bool,
+    /// Values `completion/complete` offers for it.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) suggestions: Vec<String>,
+}
+
+/// A message of a stored prompt.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct PromptMessageDef {
+    /// `user` or `assistant`.
+    pub(crate) role: MessageRoleView,
+    /// Text with `{argument}` placeholders (`{{` and `}}` for braces).
+    pub(crate) text: String,
+}
+
+/// A prompt defined as data.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+#[oai(example)]
+pub(crate) struct PromptDef {
+    /// Unique name in its scope.
+    pub(crate) name: String,
+    /// Display title.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    /// What it is for.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// Its arguments.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) arguments: Vec<PromptArgumentDef>,
+    /// The messages it renders to.
+    pub(crate) messages: Vec<PromptMessageDef>,
+}
+
+impl Example for PromptDef {
+    fn example() -> Self {
+        serde_json::from_value(json!({
+            "name": "code_review",
+            "description": "Review a change",
+            "arguments": [
+                {"name": "diff", "required": true, "description": "The change"},
+                {"name": "focus", "suggestions": ["security", "performance"]}
+            ],
+            "messages": [{"role": "user", "text": "Review this change, focusing on {focus}:\n\n{diff}"}]
+        }))
+        .unwrap_or_else(|_| PromptDef {
+            name: "code_review".into(),
+            title: None,
+            description: None,
+            arguments: vec![],
+            messages: vec![],
+        })
+    }
+}
+
+/// A resource defined as data: text, or base64 bytes.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct ResourceDef {
+    /// Its URI (`scheme:…`), unique in its scope.
+    pub(crate) uri: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// Display title.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    /// What it is.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// MIME type.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mime_type: Option<String>,
+    /// Text contents (give exactly one of `text` and `blob`).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) text: Option<String>,
+    /// Base64 contents.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) blob: Option<String>,
+}
+
+/// A resource template defined as data: contents rendered from the URI's variables.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct TemplateDef {
+    /// An RFC 6570 level 1 template (`notes://{id}`), unique in its scope.
+    pub(crate) uri_template: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// Display title.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    /// What it is.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// MIME type.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mime_type: Option<String>,
+    /// Contents with `{variable}` placeholders.
+    pub(crate) text: String,
+    /// Values `completion/complete` offers, per variable.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) completions: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// One stored item, as listed.
+#[derive(Object, Clone, Debug)]
+pub(crate) struct CatalogItemView {
+    /// `prompt`, `resource` or `resource_template`.
+    pub(crate) kind: String,
+    /// Its name (prompts), URI (resources) or URI template.
+    pub(crate) key: String,
+    /// The definition, as stored.
+    pub(crate) definition: Value,
+}
+
+/// A scope's stored catalog.
+#[derive(Object, Clone, Debug)]
+pub(crate) struct CatalogView {
+    /// The entity, or `*` for the items every entity sees.
+    pub(crate) scope: String,
+    /// Moves with every change of this scope.
+    pub(crate) version: u64,
+    /// The items, in creation order.
+    pub(crate) items: Vec<CatalogItemView>,
 }
