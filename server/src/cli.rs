@@ -109,6 +109,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_CATALOG_REFRESH_MS", default_value_t = 250,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub catalog_refresh_ms: u64,
+    /// Addresses stored HTTP tools may reach although they are loopback, private or
+    /// link-local: IPs and CIDR ranges, comma-separated (`127.0.0.1,10.0.0.0/8`). Everything
+    /// else of that kind is refused (the SSRF guard).
+    #[arg(long, env = "FASTMCP_MT_HTTP_TOOLS_ALLOW", value_delimiter = ',')]
+    pub http_tools_allow: Vec<String>,
     /// Largest log record kept (message and data, bytes of JSON); longer ones are kept cut
     /// down, with their size. With 1,000 records per entity (memory, Redis) this bounds what
     /// the log store keeps per entity.
@@ -706,7 +711,15 @@ pub async fn create_app(
         hold_streams: args.hold_streams,
         ..HttpConfig::default()
     };
-    let state = AppState::builder(builder.config(config), stores.roles.clone())
+    let app = AppState::builder(builder.config(config), stores.roles.clone());
+    #[cfg(feature = "http-tools")]
+    let app = {
+        let allow = crate::outbound::AllowList::parse(&args.http_tools_allow)
+            .map_err(|e| StartError::Config(format!("--http-tools-allow: {e}")))?;
+        let outbound = crate::outbound::HttpOutbound::new(allow).map_err(StartError::Config)?;
+        app.outbound(Arc::new(outbound))
+    };
+    let state = app
         .http(http)
         .store_kind(kind)
         .admin_token(admin_token)

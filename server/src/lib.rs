@@ -21,6 +21,8 @@ pub mod demo;
 mod edge;
 pub mod limits;
 pub mod metrics;
+#[cfg(feature = "http-tools")]
+pub mod outbound;
 mod response;
 pub mod state;
 pub mod storage;

@@ -95,6 +95,7 @@ impl AppState {
             metrics_max_entities: 100,
             catalog_caps: CatalogCaps::default(),
             catalog_refresh: fastmcp_core::provider::DEFAULT_REFRESH,
+            outbound: None,
         }
     }
 }
@@ -113,6 +114,7 @@ pub struct AppBuilder {
     metrics_max_entities: usize,
     catalog_caps: CatalogCaps,
     catalog_refresh: std::time::Duration,
+    outbound: Option<Arc<dyn fastmcp_core::catalog::Outbound>>,
 }
 
 impl AppBuilder {
@@ -165,6 +167,13 @@ impl AppBuilder {
         self
     }
 
+    /// Where stored HTTP tools send their requests (the server's network policy); without it,
+    /// the admin API refuses HTTP tools.
+    pub fn outbound(mut self, outbound: Arc<dyn fastmcp_core::catalog::Outbound>) -> Self {
+        self.outbound = Some(outbound);
+        self
+    }
+
     /// Entities labelled by name in `/metrics`.
     pub fn metrics_max_entities(mut self, n: usize) -> Self {
         self.metrics_max_entities = n;
@@ -177,7 +186,11 @@ impl AppBuilder {
         let s = &self.stores;
         let timed = Arc::clone(&metrics);
         // Needs the runtime: the provider's refresher is a task.
-        let stored = StoredCatalog::new(Arc::clone(&s.catalog), self.catalog_refresh);
+        let stored = StoredCatalog::with_outbound(
+            Arc::clone(&s.catalog),
+            self.catalog_refresh,
+            self.outbound.clone(),
+        );
         let mcp = self
             .server
             .provider(Arc::new(stored.clone()))

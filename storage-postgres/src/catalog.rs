@@ -28,6 +28,9 @@ SELECT (SELECT count(*) FROM prompts WHERE scope = $1 AND item IS NOT NULL) \
 /// The lookup of an item's creation version, per kind (static SQL: no names are formatted in).
 fn lookup_sql(kind: CatalogKind) -> &'static str {
     match kind {
+        CatalogKind::Tool => {
+            "SELECT created FROM tools WHERE scope = $1 AND name = $2 AND item IS NOT NULL"
+        }
         CatalogKind::Prompt => {
             "SELECT created FROM prompts WHERE scope = $1 AND name = $2 AND item IS NOT NULL"
         }
@@ -44,6 +47,9 @@ fn lookup_sql(kind: CatalogKind) -> &'static str {
 
 fn delete_sql(kind: CatalogKind) -> &'static str {
     match kind {
+        CatalogKind::Tool => {
+            "DELETE FROM tools WHERE scope = $1 AND name = $2 AND item IS NOT NULL"
+        }
         CatalogKind::Prompt => {
             "DELETE FROM prompts WHERE scope = $1 AND name = $2 AND item IS NOT NULL"
         }
@@ -120,6 +126,27 @@ impl CatalogStore for PostgresStore {
         let created = exists.unwrap_or(i64::try_from(version).unwrap_or(i64::MAX));
         let json = Json(item);
         let q = match item {
+            CatalogItem::HttpTool(t) => sqlx::query(
+                "INSERT INTO tools (scope, name, description, input_schema, output_schema, \
+                 annotations, item, created, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+                 ON CONFLICT (scope, name) DO UPDATE SET description = EXCLUDED.description, \
+                 input_schema = EXCLUDED.input_schema, output_schema = EXCLUDED.output_schema, \
+                 annotations = EXCLUDED.annotations, item = EXCLUDED.item, \
+                 created = EXCLUDED.created, updated_at = now()",
+            )
+            .bind(s)
+            .bind(&t.name)
+            .bind(&t.description)
+            .bind(Json(&t.input_schema))
+            .bind(t.output_schema.as_ref().map(Json))
+            .bind(
+                t.annotations
+                    .as_ref()
+                    .and_then(|a| serde_json::to_value(a).ok())
+                    .map(Json),
+            )
+            .bind(json)
+            .bind(created),
             CatalogItem::Prompt(p) => sqlx::query(
                 "INSERT INTO prompts (scope, name, description, arguments, item, created, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT (scope, name) DO UPDATE SET \

@@ -51,6 +51,8 @@ struct Inner {
     generation: AtomicU64,
     changes: broadcast::Sender<ProviderChange>,
     refresh: Duration,
+    /// Where HTTP tools send their requests.
+    outbound: Option<Arc<dyn crate::catalog::Outbound>>,
     /// The refresher starts with the first request (inside the runtime, wherever the provider
     /// was built).
     refresher: std::sync::Once,
@@ -66,6 +68,16 @@ impl StoredCatalog {
     /// A provider over `store`, checking for changes every `refresh` once it serves its first
     /// request (a task that stops when the last clone is dropped).
     pub fn new(store: Arc<dyn CatalogStore>, refresh: Duration) -> Self {
+        Self::with_outbound(store, refresh, None)
+    }
+
+    /// [`new`](Self::new), with the sender of HTTP tools' requests (the server's network
+    /// policy); without one, a stored HTTP tool answers that HTTP tools are disabled.
+    pub fn with_outbound(
+        store: Arc<dyn CatalogStore>,
+        refresh: Duration,
+        outbound: Option<Arc<dyn crate::catalog::Outbound>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -74,6 +86,7 @@ impl StoredCatalog {
                 generation: AtomicU64::new(0),
                 changes: broadcast::channel(256).0,
                 refresh: refresh.max(Duration::from_millis(10)),
+                outbound,
                 refresher: std::sync::Once::new(),
             }),
         }
@@ -99,6 +112,11 @@ impl StoredCatalog {
             CatalogScope::Global => None,
         };
         let _ = self.inner.changes.send(ProviderChange { entity });
+    }
+
+    /// Whether HTTP tools can make requests here.
+    pub fn has_outbound(&self) -> bool {
+        self.inner.outbound.is_some()
     }
 
     /// The store behind it.
@@ -136,7 +154,7 @@ impl Inner {
         let mut b = RegistryBuilder::new();
         // A later item replaces an earlier one of the same name: the entity's own win.
         for item in global.iter().chain(own.items.iter()) {
-            item.add_to(&mut b);
+            item.add_to(&mut b, self.outbound.as_ref());
         }
         let registry = Arc::new(b.build());
         self.keep(entity, generation, own.version, global_version, &registry);

@@ -182,6 +182,16 @@ impl Tool {
         }
     }
 
+    /// A tool from its listing and a raw handler, for providers whose schemas are data (the
+    /// handler gets `arguments` as sent, `null` when absent, and checks them itself).
+    pub fn from_parts(info: ToolInfo, handler: ToolHandler) -> Tool {
+        Tool {
+            info,
+            handler,
+            scopes: Vec::new(),
+        }
+    }
+
     /// The listing (`tools/list` entry).
     pub fn info(&self) -> &ToolInfo {
         &self.info

@@ -804,6 +804,56 @@ pub async fn catalog_items_are_versioned_and_scoped(s: Stores) {
     );
 }
 
+/// Every kind of item comes back exactly as written (an HTTP tool with its secret, a blob
+/// resource, a template with completions), in creation order.
+pub async fn catalog_round_trips_every_kind(s: Stores) {
+    use crate::catalog::{CatalogKind, CatalogScope};
+    use crate::storage::PutMode;
+    let a = CatalogScope::Entity(random_entity());
+    let items: Vec<crate::catalog::CatalogItem> = [
+        json!({"kind": "http_tool", "name": "weather", "description": "Weather",
+               "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+               "output_schema": {"type": "object"},
+               "annotations": {"readOnlyHint": true},
+               "request": {"method": "GET", "url": "https://api.example.com/w/{city}",
+                           "headers": [{"name": "Authorization", "value": "Bearer k", "secret": true}],
+                           "timeout_ms": 5000}}),
+        json!({"kind": "resource", "uri": "notes://blob", "name": "b", "mime_type": "image/png", "blob": "aGk="}),
+        json!({"kind": "resource_template", "uri_template": "notes://{id}", "name": "t", "text": "{id}",
+               "completions": {"id": ["1", "2"]}}),
+        json!({"kind": "prompt", "name": "p", "arguments": [{"name": "x", "required": true, "suggestions": ["y"]}],
+               "messages": [{"role": "assistant", "text": "{x}"}]}),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect();
+    for i in &items {
+        i.validate(&Default::default()).unwrap();
+        s.catalog
+            .put_catalog_item(&a, i, PutMode::Create, 10)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.catalog.catalog(&a).await.unwrap().items, items);
+    // A tool and a prompt may share a name: kinds are separate.
+    let same_name: crate::catalog::CatalogItem = serde_json::from_value(json!({
+        "kind": "prompt", "name": "weather", "messages": [{"role": "user", "text": "x"}]}))
+    .unwrap();
+    s.catalog
+        .put_catalog_item(&a, &same_name, PutMode::Create, 10)
+        .await
+        .unwrap();
+    assert!(s
+        .catalog
+        .delete_catalog_item(&a, CatalogKind::Tool, "weather")
+        .await
+        .unwrap()
+        .is_some());
+    let left = s.catalog.catalog(&a).await.unwrap().items;
+    assert_eq!(left.len(), 4);
+    assert!(left.contains(&same_name));
+}
+
 /// The per-scope cap: creating beyond `max_items` is refused (and stores nothing), replacing
 /// an existing item is not; concurrent creators cannot overshoot it.
 pub async fn catalog_caps_hold_under_concurrency(s: Stores) {
@@ -865,7 +915,7 @@ macro_rules! store_test_suite {
             logs_are_scoped_and_newest_first, keys_are_created_once,
             api_keys_are_scoped_and_revocable, limits_count_atomically_and_slots_expire,
             entity_configs_are_replaced_and_scoped, catalog_items_are_versioned_and_scoped,
-            catalog_caps_hold_under_concurrency);
+            catalog_caps_hold_under_concurrency, catalog_round_trips_every_kind);
     };
     (@run required $make:expr; $($name:ident),* $(,)?) => {
         $(

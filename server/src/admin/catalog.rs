@@ -1,5 +1,5 @@
-//! `/admin/entities/{entity_id}/catalog…`: prompts, resources and resource templates defined
-//! as data, per entity, or for every entity with the scope `*`. A change is served by this
+//! `/admin/entities/{entity_id}/catalog…`: HTTP tools, prompts, resources and resource
+//! templates defined as data, per entity, or for every entity with the scope `*`. A change is served by this
 //! instance at once and by every other within the refresh interval; the entity's clients are
 //! then told (`notifications/*/list_changed`, both eras).
 
@@ -71,8 +71,16 @@ fn to_item<D: Serialize, S: DeserializeOwned>(
         .map_err(|e| unprocessable("body", format!("cannot read the definition: {e}")))
 }
 
+/// The stored definition as the admin API shows it: secrets blanked.
+fn shown(item: &CatalogItem) -> CatalogItem {
+    match item {
+        CatalogItem::HttpTool(t) => CatalogItem::HttpTool(t.redacted()),
+        other => other.clone(),
+    }
+}
+
 fn from_item<D: DeserializeOwned>(item: &CatalogItem) -> Result<D, ApiError> {
-    let mut v = serde_json::to_value(item)
+    let mut v = serde_json::to_value(shown(item))
         .map_err(|e| api_error(fastmcp_core::Error::Internal(e.to_string())))?;
     if let Some(o) = v.as_object_mut() {
         o.remove("kind");
@@ -100,7 +108,14 @@ impl CatalogApi {
         item.validate(&settings.caps)
             .map_err(|e| unprocessable(&e.field, e.to_string()))?;
         let code = self.state.mcp.registry();
+        if matches!(item, CatalogItem::HttpTool(_)) && !settings.provider.has_outbound() {
+            return Err(unprocessable(
+                "request",
+                "HTTP tools are not enabled on this server (build it with the `http-tools` feature)",
+            ));
+        }
         let shadowed = match &item {
+            CatalogItem::HttpTool(t) => code.tool(&t.name).is_some(),
             CatalogItem::Prompt(p) => code.prompt(&p.name).is_some(),
             CatalogItem::Resource(r) => code.resources().iter().any(|c| c.info().uri == r.uri),
             CatalogItem::ResourceTemplate(t) => code
@@ -209,6 +224,7 @@ impl CatalogApi {
             return;
         };
         let change = match kind {
+            CatalogKind::Tool => Change::Tools,
             CatalogKind::Prompt => Change::Prompts,
             CatalogKind::Resource | CatalogKind::ResourceTemplate => Change::Resources,
         };
@@ -253,7 +269,7 @@ impl CatalogApi {
             .items
             .iter()
             .map(|i| {
-                let mut definition = serde_json::to_value(i).unwrap_or_default();
+                let mut definition = serde_json::to_value(shown(i)).unwrap_or_default();
                 if let Some(o) = definition.as_object_mut() {
                     o.remove("kind");
                 }
@@ -269,6 +285,111 @@ impl CatalogApi {
             version: snap.version,
             items,
         }))
+    }
+
+    /// List stored HTTP tools
+    ///
+    /// Secret header values are never returned (`null`).
+    #[oai(
+        path = "/entities/:entity_id/catalog/tools",
+        method = "get",
+        tag = "ApiTags::Catalog"
+    )]
+    async fn list_tools(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+    ) -> ApiResult<Vec<HttpToolDef>> {
+        let scope = scope(&entity_id)?;
+        Ok(Json(self.list(&scope, CatalogKind::Tool).await?))
+    }
+
+    /// Create a stored HTTP tool
+    ///
+    /// A tool whose call is one HTTP request, filled from its (schema-checked) arguments. 201
+    /// when created; 409 when a tool of that name exists in the scope or in code; 422 naming the
+    /// field (an invalid JSON Schema, a URL placeholder naming no argument, a host taken from an
+    /// argument, a missing header value). Requests to loopback, private and link-local
+    /// addresses are refused when called unless `--http-tools-allow` names them.
+    #[oai(
+        path = "/entities/:entity_id/catalog/tools",
+        method = "post",
+        tag = "ApiTags::Catalog"
+    )]
+    async fn create_tool(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+        body: Json<HttpToolDef>,
+    ) -> Result<Written<HttpToolDef>, ApiError> {
+        let scope = scope(&entity_id)?;
+        let item = to_item(&body.0, CatalogItem::HttpTool)?;
+        self.write(&scope, item.clone(), PutMode::Create).await?;
+        Ok(Written::Created(Json(from_item(&item)?)))
+    }
+
+    /// Get a stored HTTP tool
+    #[oai(
+        path = "/entities/:entity_id/catalog/tools/:name",
+        method = "get",
+        tag = "ApiTags::Catalog"
+    )]
+    async fn get_tool(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+        name: Path<String>,
+    ) -> ApiResult<HttpToolDef> {
+        let scope = scope(&entity_id)?;
+        let item = self.find(&scope, CatalogKind::Tool, &name).await?;
+        Ok(Json(from_item(&item)?))
+    }
+
+    /// Create or replace a stored HTTP tool
+    ///
+    /// A secret header sent with `"value": null` keeps the stored value.
+    #[oai(
+        path = "/entities/:entity_id/catalog/tools/:name",
+        method = "put",
+        tag = "ApiTags::Catalog"
+    )]
+    async fn put_tool(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+        name: Path<String>,
+        body: Json<HttpToolDef>,
+    ) -> Result<Written<HttpToolDef>, ApiError> {
+        let scope = scope(&entity_id)?;
+        if body.name != *name {
+            return Err(unprocessable("name", "must be the name in the path"));
+        }
+        let mut item = to_item(&body.0, CatalogItem::HttpTool)?;
+        if let CatalogItem::HttpTool(new) = &mut item {
+            if let Ok(CatalogItem::HttpTool(old)) =
+                self.find(&scope, CatalogKind::Tool, &name).await
+            {
+                new.keep_secrets_from(&old);
+            }
+        }
+        self.write(&scope, item.clone(), PutMode::Upsert).await?;
+        Ok(Written::Ok(Json(from_item(&item)?)))
+    }
+
+    /// Delete a stored HTTP tool
+    #[oai(
+        path = "/entities/:entity_id/catalog/tools/:name",
+        method = "delete",
+        tag = "ApiTags::Catalog"
+    )]
+    async fn delete_tool(
+        &self,
+        _auth: AdminToken,
+        entity_id: Path<String>,
+        name: Path<String>,
+    ) -> Result<Deleted, ApiError> {
+        let scope = scope(&entity_id)?;
+        self.remove(&scope, CatalogKind::Tool, &name).await
     }
 
     /// List stored prompts

@@ -725,3 +725,77 @@ pub(crate) struct CatalogView {
     /// The items, in creation order.
     pub(crate) items: Vec<CatalogItemView>,
 }
+
+/// A header of a stored HTTP tool's request.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct HttpHeaderDef {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its value (`{argument}` placeholders allowed unless secret). A secret value is
+    /// write-only: answers show `null`, and a replacement that sends `null` keeps the stored one.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) value: Option<String>,
+    /// Whether the value is a credential.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) secret: bool,
+}
+
+/// The request a stored HTTP tool makes.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct HttpRequestDef {
+    /// `GET` (default), `POST`, `PUT`, `PATCH` or `DELETE`.
+    #[oai(default = "default_get")]
+    #[serde(default = "default_get")]
+    pub(crate) method: String,
+    /// `http(s)://host/path?query` with `{argument}` placeholders in the path and query.
+    pub(crate) url: String,
+    /// Request headers.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) headers: Vec<HttpHeaderDef>,
+    /// A JSON body template: `"{argument}"` alone becomes the argument's value.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<Value>,
+    /// Milliseconds to wait (default 10000, at most 60000).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout_ms: Option<u64>,
+    /// Largest answer read, in bytes (default 1 MiB, at most 10 MiB).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_response_bytes: Option<u64>,
+}
+
+fn default_get() -> String {
+    "GET".into()
+}
+
+/// A tool defined as data that makes one HTTP request.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct HttpToolDef {
+    /// Unique name in its scope.
+    pub(crate) name: String,
+    /// Display title.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    /// What it does (shown to the model).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// JSON Schema of the arguments (`"type": "object"`), checked on every call.
+    pub(crate) input_schema: Value,
+    /// JSON Schema of a JSON answer, which then becomes `structuredContent`.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) output_schema: Option<Value>,
+    /// Behaviour hints (`readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint`).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) annotations: Option<Value>,
+    /// The request a call makes.
+    pub(crate) request: HttpRequestDef,
+}

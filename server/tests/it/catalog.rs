@@ -346,7 +346,13 @@ async fn templates_and_global_items_with_visibility() {
             read["result"]["contents"][0]["text"], "About rust",
             "{entity}: {read}"
         );
-        let read = mcp(&cli, entity, "resources/read", json!({"uri": "docs://index"})).await;
+        let read = mcp(
+            &cli,
+            entity,
+            "resources/read",
+            json!({"uri": "docs://index"}),
+        )
+        .await;
         assert_eq!(read["result"]["contents"][0]["blob"], "aGVsbG8=");
         let done = mcp(
             &cli,

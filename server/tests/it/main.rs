@@ -8,3 +8,5 @@ mod catalog;
 mod demo;
 mod dispatcher;
 mod http;
+#[cfg(feature = "http-tools")]
+mod http_tools;

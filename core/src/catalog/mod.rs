@@ -9,6 +9,13 @@
 //! Placeholders in prompt messages and template contents are `{name}`; `{{` and `}}` are
 //! literal braces.
 
+mod http;
+
+pub use http::{
+    HeaderSpec, HttpRequestSpec, HttpToolSpec, Outbound, OutboundError, OutboundRequest,
+    OutboundResponse, MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS,
+};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -62,6 +69,8 @@ impl fmt::Display for CatalogScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CatalogKind {
+    /// A tool (an HTTP tool), keyed by name.
+    Tool,
     /// A prompt, keyed by name.
     Prompt,
     /// A resource, keyed by URI.
@@ -74,6 +83,7 @@ impl CatalogKind {
     /// The kind's name in storage keys and the admin API.
     pub fn as_str(self) -> &'static str {
         match self {
+            CatalogKind::Tool => "tool",
             CatalogKind::Prompt => "prompt",
             CatalogKind::Resource => "resource",
             CatalogKind::ResourceTemplate => "resource_template",
@@ -83,6 +93,7 @@ impl CatalogKind {
     /// Reads [`as_str`](Self::as_str)'s output.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
+            "tool" => Some(CatalogKind::Tool),
             "prompt" => Some(CatalogKind::Prompt),
             "resource" => Some(CatalogKind::Resource),
             "resource_template" => Some(CatalogKind::ResourceTemplate),
@@ -96,6 +107,8 @@ impl CatalogKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CatalogItem {
+    /// A tool that makes one HTTP request.
+    HttpTool(HttpToolSpec),
     /// A prompt template.
     Prompt(PromptSpec),
     /// A resource with fixed contents.
@@ -455,6 +468,7 @@ impl CatalogItem {
     /// The item's kind.
     pub fn kind(&self) -> CatalogKind {
         match self {
+            CatalogItem::HttpTool(_) => CatalogKind::Tool,
             CatalogItem::Prompt(_) => CatalogKind::Prompt,
             CatalogItem::Resource(_) => CatalogKind::Resource,
             CatalogItem::ResourceTemplate(_) => CatalogKind::ResourceTemplate,
@@ -465,6 +479,7 @@ impl CatalogItem {
     /// template's URI template.
     pub fn key(&self) -> &str {
         match self {
+            CatalogItem::HttpTool(t) => &t.name,
             CatalogItem::Prompt(p) => &p.name,
             CatalogItem::Resource(r) => &r.uri,
             CatalogItem::ResourceTemplate(t) => &t.uri_template,
@@ -475,15 +490,21 @@ impl CatalogItem {
     /// names the field.
     pub fn validate(&self, caps: &CatalogCaps) -> std::result::Result<(), Invalid> {
         match self {
+            CatalogItem::HttpTool(t) => t.validate(caps),
             CatalogItem::Prompt(p) => p.validate(caps),
             CatalogItem::Resource(r) => r.validate(caps),
             CatalogItem::ResourceTemplate(t) => t.validate(caps),
         }
     }
 
-    /// Adds the item to a registry being built, as the registry item it describes.
-    pub fn add_to(&self, r: &mut RegistryBuilder) {
+    /// Adds the item to a registry being built, as the registry item it describes. HTTP tools
+    /// send their requests through `outbound` (without one, a call is an error result saying
+    /// so).
+    pub fn add_to(&self, r: &mut RegistryBuilder, outbound: Option<&Arc<dyn Outbound>>) {
         match self {
+            CatalogItem::HttpTool(t) => {
+                r.tool(t.to_tool(outbound));
+            }
             CatalogItem::Prompt(p) => {
                 r.prompt(p.to_prompt());
             }
