@@ -372,7 +372,7 @@ fn template_variables(template: &str) -> std::result::Result<Vec<String>, String
 fn check_uri(field: &str, uri: &str, caps: &CatalogCaps) -> std::result::Result<(), Invalid> {
     check_len(field, uri, caps.max_name_bytes.max(2048))?;
     let scheme_ok = uri.split_once(':').is_some_and(|(s, _)| {
-        s.len() > 0
+        !s.is_empty()
             && s.starts_with(|c: char| c.is_ascii_alphabetic())
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
