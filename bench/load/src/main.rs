@@ -45,6 +45,16 @@ enum Mode {
     Coldstart(ColdstartArgs),
     /// Waits until a tools/call succeeds (exit 0) or the time is up (exit 1).
     Wait(WaitArgs),
+    /// A minimal HTTP service for HTTP tools to call: every request is answered `200` with a
+    /// small JSON object naming its method and path (keep-alive, HTTP/1.1).
+    EchoServer(EchoArgs),
+}
+
+#[derive(Args)]
+struct EchoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:18999")]
+    bind: String,
 }
 
 #[derive(Args, Clone)]
@@ -64,6 +74,10 @@ struct Endpoint {
     /// Raw JSON arguments for --tool.
     #[arg(long)]
     args: Option<String>,
+    /// The method each request makes: `tools/call` (of --tool), or one without params such as
+    /// `tools/list` (its first page).
+    #[arg(long, default_value = "tools/call")]
+    method: String,
     /// Extra request header, `Name: value` (repeatable), e.g. an Authorization header.
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
@@ -75,7 +89,13 @@ impl Endpoint {
     }
 
     fn call(&self) -> Result<ToolCall, String> {
-        ToolCall::new(&self.tool, self.payload, self.args.as_deref(), self.era)
+        ToolCall::new(
+            &self.tool,
+            self.payload,
+            self.args.as_deref(),
+            self.era,
+            &self.method,
+        )
     }
 
     fn headers(&self) -> Result<Vec<(String, String)>, String> {
@@ -160,6 +180,36 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Serves `{"method": …, "path": …}` to every request until killed.
+async fn echo_server(bind: &str) -> std::process::ExitCode {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {bind}: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let body = json!({ "method": req.method().as_str(), "path": req.uri().path() });
+                hyper::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from(body.to_string())))
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 // One worker thread on its own (pinned) CPU: the current-thread runtime measured 0.4x the
 // throughput at c=1 and 0.75x at c=16 on this 2-core machine (wake-ups through the I/O driver).
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
@@ -170,6 +220,7 @@ async fn main() -> std::process::ExitCode {
         Mode::Sessions(a) => run_sessions(a).await,
         Mode::Coldstart(a) => run_coldstart(a).await,
         Mode::Wait(a) => run_wait(a).await,
+        Mode::EchoServer(a) => return echo_server(&a.bind).await,
     };
     match outcome {
         Ok((record, ok)) => {

@@ -23,6 +23,8 @@ const MODERN_VERSION: &str = "2026-07-28";
 /// The tool call every request makes, serialised once but for its id.
 #[derive(Clone, Debug)]
 pub(crate) struct ToolCall {
+    /// The method (`tools/call`, or any other measured alone, e.g. `tools/list`).
+    pub(crate) method: String,
     /// Tool name.
     pub(crate) name: String,
     /// What follows `"id":N` in the request body.
@@ -38,6 +40,7 @@ impl ToolCall {
         payload: usize,
         args: Option<&str>,
         era: Era,
+        method: &str,
     ) -> Result<Self, String> {
         let (arguments, expect_text) = match args {
             Some(raw) => (
@@ -50,15 +53,21 @@ impl ToolCall {
             }
             None => (json!({}), None),
         };
-        let mut params = json!({ "name": name, "arguments": arguments });
+        let mut params = if method == "tools/call" {
+            json!({ "name": name, "arguments": arguments })
+        } else {
+            json!({})
+        };
+        let expect_text = expect_text.filter(|_| method == "tools/call");
         if era == Era::Modern {
             params["_meta"] = json!({
                 "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
                 "io.modelcontextprotocol/clientCapabilities": {},
             });
         }
-        let tail = format!(r#","method":"tools/call","params":{params}}}"#);
+        let tail = format!(r#","method":"{method}","params":{params}}}"#);
         Ok(Self {
+            method: method.to_string(),
             name: name.to_string(),
             tail,
             expect_text,
@@ -205,8 +214,10 @@ impl Client {
         }
         let mut headers = self.headers.clone();
         if self.era == Era::Modern {
-            headers.push(("mcp-method".into(), "tools/call".into()));
-            headers.push(("mcp-name".into(), call.name.clone()));
+            headers.push(("mcp-method".into(), call.method.clone()));
+            if call.method == "tools/call" {
+                headers.push(("mcp-name".into(), call.name.clone()));
+            }
         }
         let (resp, text) = self
             .conn
