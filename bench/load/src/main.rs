@@ -201,7 +201,9 @@ async fn echo_server(bind: &str) -> std::process::ExitCode {
                 let body = json!({ "method": req.method().as_str(), "path": req.uri().path() });
                 hyper::Response::builder()
                     .header("content-type", "application/json")
-                    .body(http_body_util::Full::new(bytes::Bytes::from(body.to_string())))
+                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                        body.to_string(),
+                    )))
             });
             let _ = http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

@@ -65,7 +65,11 @@ pub(crate) async fn run(server: &McpServer, mut call: Call) -> Result<MethodResu
     };
     let routed = async {
         let config = shared.entity_config(&entity).await?;
-        let catalog = shared.catalog(&entity, ctx.principal()).await?;
+        let transforms = config.as_deref().map(|c| &c.transforms);
+        let catalog = shared
+            .providers
+            .catalog(&entity, ctx.principal(), transforms)
+            .await?;
         let env = Env {
             registry: &catalog,
             config: config.as_deref(),

@@ -131,7 +131,9 @@ impl Shared {
         entity: &EntityId,
         principal: Option<&crate::auth::Principal>,
     ) -> Result<Arc<Registry>> {
-        self.providers.catalog(entity, principal).await
+        let config = self.entity_config(entity).await?;
+        let transforms = config.as_deref().map(|c| &c.transforms);
+        self.providers.catalog(entity, principal, transforms).await
     }
 
     /// The entity configuration in force for `entity` (cached per instance for

@@ -24,6 +24,7 @@ use crate::auth::Principal;
 use crate::error::Result;
 use crate::ids::EntityId;
 use crate::registry::Registry;
+use crate::storage::Transforms;
 
 /// What changed in a provider: one entity's items, or (`None`) possibly every entity's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,12 +61,18 @@ pub trait Provider: Send + Sync + 'static {
 /// the cache without bound).
 const MERGED_CACHE_CAP: usize = 100_000;
 
+pub(crate) struct Merged {
+    parts: Vec<Arc<Registry>>,
+    transforms: Option<Transforms>,
+    result: Arc<Registry>,
+}
+
 /// The code registry followed by the other providers, merged per entity.
 pub(crate) struct Providers {
     code: Arc<Registry>,
     others: Vec<Arc<dyn Provider>>,
-    /// Per entity: the parts last merged, and the result.
-    merged: DashMap<EntityId, (Vec<Arc<Registry>>, Arc<Registry>)>,
+    /// Per entity: the parts last merged, the transforms applied, and the result.
+    merged: DashMap<EntityId, Merged>,
 }
 
 impl Providers {
@@ -82,13 +89,16 @@ impl Providers {
         &self.code
     }
 
-    /// What `entity` sees: the code registry, then each provider's items.
+    /// What `entity` sees: the code registry, then each provider's items, under the names
+    /// its `transforms` give them.
     pub(crate) async fn catalog(
         &self,
         entity: &EntityId,
         principal: Option<&Principal>,
+        transforms: Option<&Transforms>,
     ) -> Result<Arc<Registry>> {
-        if self.others.is_empty() {
+        let transforms = transforms.filter(|t| !t.is_identity());
+        if self.others.is_empty() && transforms.is_none() {
             return Ok(Arc::clone(&self.code));
         }
         let mut parts = Vec::with_capacity(1 + self.others.len());
@@ -99,22 +109,37 @@ impl Providers {
                 parts.push(r);
             }
         }
-        if parts.len() == 1 {
+        if parts.len() == 1 && transforms.is_none() {
             return Ok(Arc::clone(&self.code));
         }
         if let Some(hit) = self.merged.get(entity) {
-            let same = hit.0.len() == parts.len()
-                && hit.0.iter().zip(&parts).all(|(a, b)| Arc::ptr_eq(a, b));
+            let same = hit.parts.len() == parts.len()
+                && hit.parts.iter().zip(&parts).all(|(a, b)| Arc::ptr_eq(a, b))
+                && hit.transforms.as_ref() == transforms;
             if same {
-                return Ok(Arc::clone(&hit.1));
+                return Ok(Arc::clone(&hit.result));
             }
         }
-        let merged = Arc::new(Registry::merged(&parts));
+        let mut merged = if parts.len() == 1 {
+            Registry::merged(&parts[..1])
+        } else {
+            Registry::merged(&parts)
+        };
+        if let Some(t) = transforms {
+            merged = merged.transformed(t);
+        }
+        let result = Arc::new(merged);
         if self.merged.len() >= MERGED_CACHE_CAP {
             self.merged.clear();
         }
-        self.merged
-            .insert(entity.clone(), (parts, Arc::clone(&merged)));
-        Ok(merged)
+        self.merged.insert(
+            entity.clone(),
+            Merged {
+                parts,
+                transforms: transforms.cloned(),
+                result: Arc::clone(&result),
+            },
+        );
+        Ok(result)
     }
 }

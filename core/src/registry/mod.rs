@@ -196,6 +196,31 @@ impl Registry {
         b.build()
     }
 
+    /// The same items under the names an entity sees (`transforms`); of two items that end up
+    /// with one name, the first wins.
+    pub fn transformed(&self, transforms: &crate::storage::Transforms) -> Registry {
+        use std::collections::HashSet;
+        let mut b = RegistryBuilder::new();
+        let (mut tools, mut prompts) = (HashSet::new(), HashSet::new());
+        for t in &self.tools {
+            let mut t = t.clone();
+            t.info.name = transforms.tool_name(&t.info.name);
+            if tools.insert(t.info.name.clone()) {
+                b.tools.push(t);
+            }
+        }
+        for p in &self.prompts {
+            let mut p = p.clone();
+            p.info.name = transforms.prompt_name(&p.info.name);
+            if prompts.insert(p.info.name.clone()) {
+                b.prompts.push(p);
+            }
+        }
+        b.resources = self.resources.clone();
+        b.templates = self.templates.clone();
+        b.build()
+    }
+
     /// Whether it holds nothing at all.
     pub fn is_empty(&self) -> bool {
         self.tools.is_empty()

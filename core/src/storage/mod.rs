@@ -30,7 +30,7 @@ pub mod traced;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use catalog::{CatalogSnapshot, CatalogStore, PutMode};
-pub use entity_config::{EntityConfig, EntityConfigStore, EntityLimits, Visibility};
+pub use entity_config::{EntityConfig, EntityConfigStore, EntityLimits, Transforms, Visibility};
 pub use error::{StoreError, StoreResult};
 pub use keys::KeyStore;
 pub use limits::{window_of, LimitStore};

@@ -59,9 +59,18 @@ impl EntitiesApi {
         body: Json<EntityConfigView>,
     ) -> ApiResult<EntityConfigView> {
         let entity = entity(&entity_id)?;
+        let config: fastmcp_core::EntityConfig = body.0.clone().into();
+        if let Err((field, message)) = config.transforms.validate() {
+            return Err(ApiError::new(
+                ApiError::Unprocessable,
+                "invalid_argument",
+                format!("`{field}` {message}"),
+            )
+            .with_field(Some(field)));
+        }
         self.state
             .mcp
-            .set_entity_config(&entity, Some(body.0.clone().into()))
+            .set_entity_config(&entity, Some(config))
             .await
             .map_err(api_error)?;
         Ok(Json(body.0))

@@ -76,6 +76,23 @@ pub(crate) struct EntityConfigView {
     /// Limits overriding the server's.
     #[oai(default)]
     pub(crate) limits: EntityLimitsView,
+    /// Names of tools and prompts as this entity sees them (visibility rules use these names).
+    #[oai(default)]
+    pub(crate) transforms: TransformsView,
+}
+
+/// A prefix on every tool and prompt name, and renames (a renamed item takes no prefix).
+#[derive(Object, Clone, Default)]
+pub(crate) struct TransformsView {
+    /// Prepended to every tool and prompt name (`acme_`).
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) prefix: Option<String>,
+    /// Tools renamed: registered name → the name the entity sees.
+    #[oai(default)]
+    pub(crate) tool_renames: std::collections::BTreeMap<String, String>,
+    /// Prompts renamed likewise.
+    #[oai(default)]
+    pub(crate) prompt_renames: std::collections::BTreeMap<String, String>,
 }
 
 impl From<VisibilityView> for fastmcp_core::Visibility {
@@ -108,6 +125,11 @@ impl From<EntityConfigView> for fastmcp_core::EntityConfig {
                 concurrent_calls: l.concurrent_calls,
                 max_sessions: l.max_sessions,
             },
+            transforms: fastmcp_core::storage::Transforms {
+                prefix: c.transforms.prefix,
+                tool_renames: c.transforms.tool_renames,
+                prompt_renames: c.transforms.prompt_renames,
+            },
         }
     }
 }
@@ -123,6 +145,11 @@ impl From<fastmcp_core::EntityConfig> for EntityConfigView {
                 requests_per_second: l.requests_per_second,
                 concurrent_calls: l.concurrent_calls,
                 max_sessions: l.max_sessions,
+            },
+            transforms: TransformsView {
+                prefix: c.transforms.prefix,
+                tool_renames: c.transforms.tool_renames,
+                prompt_renames: c.transforms.prompt_renames,
             },
         }
     }

@@ -409,3 +409,114 @@ async fn templates_and_global_items_with_visibility() {
     .await;
     assert!(read["error"].is_object(), "deleted globally: {read}");
 }
+
+#[tokio::test]
+async fn transforms_rename_and_prefix_what_an_entity_sees() {
+    let cli = app(100);
+    let (s, _) = call(
+        &cli,
+        "POST",
+        "/admin/entities/acme/catalog/prompts",
+        Some(review()),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let config = json!({
+        "tools": {"hide": ["acme_fail"]},
+        "transforms": {"prefix": "acme_", "tool_renames": {"echo": "say"}, "prompt_renames": {"review": "critique"}}
+    });
+    let (s, b) = call(&cli, "PUT", "/admin/entities/acme/config", Some(config)).await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = call(&cli, "GET", "/admin/entities/acme/config", None).await;
+    assert_eq!(b["transforms"]["prefix"], "acme_");
+
+    let tools = listed(
+        &mcp(&cli, "acme", "tools/list", json!({})).await,
+        "tools",
+        "name",
+    );
+    assert!(
+        tools.contains(&"say".to_string()) && tools.contains(&"acme_add".to_string()),
+        "{tools:?}"
+    );
+    assert!(!tools.contains(&"echo".to_string()) && !tools.contains(&"acme_echo".to_string()));
+    assert!(
+        !tools.contains(&"acme_fail".to_string()),
+        "visibility uses the names the entity sees"
+    );
+    let r = mcp(
+        &cli,
+        "acme",
+        "tools/call",
+        json!({"name": "say", "arguments": {"text": "hi"}}),
+    )
+    .await;
+    assert_eq!(r["result"]["content"][0]["text"], "hi", "{r}");
+    let r = mcp(
+        &cli,
+        "acme",
+        "tools/call",
+        json!({"name": "acme_add", "arguments": {"a": 1, "b": 2}}),
+    )
+    .await;
+    assert_eq!(r["result"]["structuredContent"]["sum"], 3.0, "{r}");
+    let r = mcp(
+        &cli,
+        "acme",
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": "hi"}}),
+    )
+    .await;
+    assert!(r["error"].is_object(), "the old name is gone: {r}");
+
+    let prompts = listed(
+        &mcp(&cli, "acme", "prompts/list", json!({})).await,
+        "prompts",
+        "name",
+    );
+    assert_eq!(prompts, ["acme_summarize", "critique"]);
+    let r = mcp(
+        &cli,
+        "acme",
+        "prompts/get",
+        json!({"name": "critique", "arguments": {"diff": "d"}}),
+    )
+    .await;
+    assert_eq!(
+        r["result"]["messages"][0]["content"]["text"], "Review d ()",
+        "{r}"
+    );
+    let done = mcp(
+        &cli,
+        "acme",
+        "completion/complete",
+        json!({"ref": {"type": "ref/prompt", "name": "critique"}, "argument": {"name": "focus", "value": "s"}}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["completion"]["values"],
+        json!(["speed"]),
+        "{done}"
+    );
+
+    // Another entity keeps the registered names.
+    let tools = listed(
+        &mcp(&cli, "other", "tools/list", json!({})).await,
+        "tools",
+        "name",
+    );
+    assert!(tools.contains(&"echo".to_string()) && tools.contains(&"fail".to_string()));
+
+    let (s, b) = call(
+        &cli,
+        "PUT",
+        "/admin/entities/acme/config",
+        Some(json!({"transforms": {"prefix": "bad prefix"}})),
+    )
+    .await;
+    assert_eq!(
+        (s, b["field"].as_str()),
+        (422, Some("transforms.prefix")),
+        "{b}"
+    );
+}
