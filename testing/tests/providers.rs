@@ -412,3 +412,48 @@ async fn no_store_read_per_request_in_the_steady_state() {
         "400 requests and 5 refresh intervals without a change read nothing but the epoch"
     );
 }
+
+/// A stored tool's scopes are checked like a code tool's, before its handler: without the
+/// scope the call is refused; with it, the handler runs (here it answers that this instance
+/// has no outbound HTTP, which is what an app without `http-tools` says).
+#[tokio::test]
+async fn stored_tools_require_their_scopes_in_both_eras() {
+    let store: Arc<dyn CatalogStore> = Arc::new(MemoryStore::default());
+    put(
+        store.as_ref(),
+        &entity("acme"),
+        json!({"kind": "http_tool", "name": "purge", "scopes": ["admin"],
+               "input_schema": {"type": "object", "properties": {}},
+               "request": {"method": "DELETE", "url": "https://cache.example.com/all"}}),
+    )
+    .await;
+    let catalog = StoredCatalog::new(store, Duration::from_millis(50));
+    for era in ERAS {
+        let guest = TestClient::builder(server(&catalog))
+            .era(era)
+            .entity("acme")
+            .principal(fastmcp_core::Principal {
+                subject: "guest".into(),
+                ..fastmcp_core::Principal::anonymous()
+            })
+            .connect()
+            .await
+            .unwrap();
+        let e = guest.call_tool("purge", json!({})).await.unwrap_err();
+        assert!(e.to_string().contains("scope"), "{era:?}: {e}");
+        let admin = TestClient::builder(server(&catalog))
+            .era(era)
+            .entity("acme")
+            .principal(fastmcp_core::Principal {
+                subject: "root".into(),
+                scopes: ["admin".to_string()].into(),
+                ..fastmcp_core::Principal::anonymous()
+            })
+            .connect()
+            .await
+            .unwrap();
+        let r = admin.call_tool("purge", json!({})).await.unwrap();
+        assert!(r.is_error());
+        assert!(r.text().contains("not enabled"), "{}", r.text());
+    }
+}

@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 
 use super::{check_common, check_len, check_name, invalid, pieces, CatalogCaps, Invalid, Piece};
 use crate::error::{Error, Result};
-use crate::protocol::{CallToolResult, Content, ToolAnnotations, ToolInfo};
-use crate::registry::Tool;
+use crate::protocol::{CallToolResult, Content, ToolAnnotations};
 
 /// Longest wait for an upstream answer an HTTP tool may ask for.
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
@@ -44,6 +43,10 @@ pub struct HttpToolSpec {
     /// Behaviour hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<ToolAnnotations>,
+    /// Scopes a caller's principal must hold to call it (403 `insufficient_scope` otherwise),
+    /// as for a code tool's `scopes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     /// The request a call makes.
     pub request: HttpRequestSpec,
 }
@@ -256,6 +259,24 @@ impl HttpToolSpec {
             check_len("output_schema", &o.to_string(), caps.max_content_bytes)?;
             check_schema("output_schema", o, true)?;
         }
+        if self.scopes.len() > caps.max_list_len {
+            return Err(invalid(
+                "scopes",
+                format!("at most {} scopes", caps.max_list_len),
+            ));
+        }
+        for (i, s) in self.scopes.iter().enumerate() {
+            let ok = !s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+            if !ok {
+                return Err(invalid(
+                    format!("scopes[{i}]"),
+                    "must be a scope token (visible ASCII, no quotes)",
+                ));
+            }
+        }
         let known = properties(&self.input_schema);
         let r = &self.request;
         if !method_ok(&r.method) {
@@ -370,29 +391,10 @@ impl HttpToolSpec {
             }
         }
     }
-
-    pub(super) fn to_tool(&self, outbound: Option<&Arc<dyn Outbound>>) -> Tool {
-        let info = ToolInfo {
-            name: self.name.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            input_schema: self.input_schema.clone(),
-            output_schema: self.output_schema.clone(),
-            annotations: self.annotations.clone(),
-        };
-        let plan = Arc::new(Plan::new(self, outbound.cloned()));
-        Tool::from_parts(
-            info,
-            Arc::new(move |args, _ctx| {
-                let plan = Arc::clone(&plan);
-                Box::pin(async move { plan.call(args).await })
-            }),
-        )
-    }
 }
 
 /// An HTTP tool ready to call: schemas compiled, templates parsed.
-struct Plan {
+pub(crate) struct Plan {
     name: String,
     input: Option<jsonschema::Validator>,
     output: Option<jsonschema::Validator>,
@@ -406,7 +408,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(spec: &HttpToolSpec, outbound: Option<Arc<dyn Outbound>>) -> Self {
+    pub(crate) fn new(spec: &HttpToolSpec, outbound: Option<Arc<dyn Outbound>>) -> Self {
         let r = &spec.request;
         let text = |s: &str| pieces(s).unwrap_or_else(|_| vec![Piece::Text(s.to_string())]);
         Self {
@@ -439,7 +441,7 @@ impl Plan {
         }
     }
 
-    async fn call(&self, args: Value) -> Result<CallToolResult> {
+    pub(crate) async fn call(&self, args: Value) -> Result<CallToolResult> {
         let args = if args.is_null() { json!({}) } else { args };
         let Some(input) = &self.input else {
             return Err(Error::Internal(format!(

@@ -2,14 +2,14 @@
 //! (through the admin API) instead of code, per entity or for every entity.
 //!
 //! An item is validated once, when it is written ([`CatalogItem::validate`]), so that what a
-//! store holds always renders; [`CatalogItem`] values then become ordinary registry items
-//! ([`CatalogItem::add_to`]) served by the stored provider
-//! ([`StoredCatalog`](crate::provider::StoredCatalog)).
+//! store holds always renders; the stored provider
+//! ([`StoredCatalog`](crate::provider::StoredCatalog)) turns items into ordinary registry
+//! items. This module is data only: it knows nothing of the registry.
 //!
 //! Placeholders in prompt messages and template contents are `{name}`; `{{` and `}}` are
 //! literal braces.
 
-mod http;
+pub(crate) mod http;
 
 pub use http::{
     HeaderSpec, HttpRequestSpec, HttpToolSpec, Outbound, OutboundError, OutboundRequest,
@@ -18,7 +18,6 @@ pub use http::{
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -26,10 +25,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ids::EntityId;
-use crate::protocol::{GetPromptResult, PromptArgument, PromptInfo, PromptMessage, Role};
-use crate::registry::{
-    Completer, Prompt, RegistryBuilder, Resource, ResourceBody, ResourceTemplate, UriTemplate,
-};
+use crate::protocol::{PromptMessage, Role};
 
 /// Whose catalog an item belongs to: one entity's, or every entity's (`*`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -261,7 +257,7 @@ impl From<Invalid> for Error {
 
 /// A piece of a text with placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub(crate) enum Piece {
     Text(String),
     Var(String),
 }
@@ -276,7 +272,7 @@ fn is_name(name: &str) -> bool {
 }
 
 /// Splits `text` at its `{placeholders}` (`{{` and `}}` are literal braces).
-fn pieces(text: &str) -> std::result::Result<Vec<Piece>, String> {
+pub(crate) fn pieces(text: &str) -> std::result::Result<Vec<Piece>, String> {
     let mut out = Vec::new();
     let mut lit = String::new();
     let mut chars = text.char_indices().peekable();
@@ -326,7 +322,7 @@ fn pieces(text: &str) -> std::result::Result<Vec<Piece>, String> {
     Ok(out)
 }
 
-fn render(pieces: &[Piece], value: impl Fn(&str) -> String) -> String {
+pub(crate) fn render(pieces: &[Piece], value: impl Fn(&str) -> String) -> String {
     let mut s = String::new();
     for p in pieces {
         match p {
@@ -496,26 +492,6 @@ impl CatalogItem {
             CatalogItem::ResourceTemplate(t) => t.validate(caps),
         }
     }
-
-    /// Adds the item to a registry being built, as the registry item it describes. HTTP tools
-    /// send their requests through `outbound` (without one, a call is an error result saying
-    /// so).
-    pub fn add_to(&self, r: &mut RegistryBuilder, outbound: Option<&Arc<dyn Outbound>>) {
-        match self {
-            CatalogItem::HttpTool(t) => {
-                r.tool(t.to_tool(outbound));
-            }
-            CatalogItem::Prompt(p) => {
-                r.prompt(p.to_prompt());
-            }
-            CatalogItem::Resource(s) => {
-                r.resource(s.to_resource());
-            }
-            CatalogItem::ResourceTemplate(t) => {
-                r.resource_template(t.to_template());
-            }
-        }
-    }
 }
 
 impl PromptSpec {
@@ -593,59 +569,9 @@ impl PromptSpec {
         }
         Ok(())
     }
-
-    fn to_prompt(&self) -> Prompt {
-        let info = PromptInfo {
-            name: self.name.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            arguments: self
-                .arguments
-                .iter()
-                .map(|a| PromptArgument {
-                    name: a.name.clone(),
-                    description: a.description.clone(),
-                    required: Some(a.required),
-                })
-                .collect(),
-        };
-        // Validated when stored; a message that no longer parses renders as written.
-        let messages: Arc<[(Role, Vec<Piece>)]> = self
-            .messages
-            .iter()
-            .map(|m| {
-                let ps = pieces(&m.text).unwrap_or_else(|_| vec![Piece::Text(m.text.clone())]);
-                (m.role, ps)
-            })
-            .collect();
-        let required: Arc<[String]> = self
-            .arguments
-            .iter()
-            .filter(|a| a.required)
-            .map(|a| a.name.clone())
-            .collect();
-        let name = self.name.clone();
-        let description = self.description.clone();
-        let mut prompt = Prompt::from_parts(
-            info,
-            Arc::new(move |args: Value, _ctx| {
-                let result = render_prompt(&name, &required, &messages, &args).map(|messages| {
-                    GetPromptResult {
-                        description: description.clone(),
-                        messages,
-                    }
-                });
-                Box::pin(async move { result })
-            }),
-        );
-        for a in self.arguments.iter().filter(|a| !a.suggestions.is_empty()) {
-            prompt = prompt.complete(&a.name, Completer::from_values(a.suggestions.clone()));
-        }
-        prompt
-    }
 }
 
-fn render_prompt(
+pub(crate) fn render_prompt(
     name: &str,
     required: &[String],
     messages: &[(Role, Vec<Piece>)],
@@ -713,28 +639,6 @@ impl ResourceSpec {
             _ => Err(invalid("text", "give exactly one of `text` and `blob`")),
         }
     }
-
-    fn to_resource(&self) -> Resource {
-        let mut r = Resource::new(&self.uri, &self.name);
-        if let Some(t) = &self.title {
-            r = r.title(t);
-        }
-        if let Some(d) = &self.description {
-            r = r.description(d);
-        }
-        if let Some(m) = &self.mime_type {
-            r = r.mime_type(m);
-        }
-        let body = match (&self.text, &self.blob) {
-            (_, Some(b)) => ResourceBody::Blob(b.clone()),
-            (Some(t), None) => ResourceBody::Text(t.clone()),
-            (None, None) => ResourceBody::Text(String::new()),
-        };
-        r.handler(move |_ctx| {
-            let body = body.clone();
-            async move { Ok(body) }
-        })
-    }
 }
 
 impl TemplateSpec {
@@ -778,43 +682,19 @@ impl TemplateSpec {
         }
         Ok(())
     }
-
-    fn to_template(&self) -> ResourceTemplate {
-        let mut t = ResourceTemplate::new(&self.uri_template, &self.name);
-        if let Some(x) = &self.title {
-            t = t.title(x);
-        }
-        if let Some(d) = &self.description {
-            t = t.description(d);
-        }
-        if let Some(m) = &self.mime_type {
-            t = t.mime_type(m);
-        }
-        for (var, values) in &self.completions {
-            t = t.complete(var, Completer::from_values(values.clone()));
-        }
-        let ps: Arc<[Piece]> = pieces(&self.text)
-            .unwrap_or_else(|_| vec![Piece::Text(self.text.clone())])
-            .into();
-        t.handler(move |params, _ctx| {
-            let text = render(&ps, |v| params.get(v).cloned().unwrap_or_default());
-            async move { Ok(text) }
-        })
-    }
 }
 
 /// Checks that `template` parses as a URI template the runtime matches the same way (used by
 /// the admin API before it stores anything).
 pub fn check_uri_template(template: &str) -> std::result::Result<Vec<String>, String> {
-    let vars = template_variables(template)?;
-    let _ = UriTemplate::parse(template);
-    Ok(vars)
+    template_variables(template)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn prompt() -> PromptSpec {
         serde_json::from_value(json!({

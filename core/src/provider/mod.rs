@@ -10,6 +10,7 @@
 //! Everything the engine does around an item applies to every provider's items alike, in both
 //! eras: the entity's visibility rules, scopes, limits, middleware, cancellation and logging.
 
+mod items;
 mod stored;
 
 pub use stored::{StoredCatalog, DEFAULT_REFRESH};

@@ -154,7 +154,7 @@ impl Inner {
         let mut b = RegistryBuilder::new();
         // A later item replaces an earlier one of the same name: the entity's own win.
         for item in global.iter().chain(own.items.iter()) {
-            item.add_to(&mut b, self.outbound.as_ref());
+            super::items::add_to(item, &mut b, self.outbound.as_ref());
         }
         let registry = Arc::new(b.build());
         self.keep(entity, generation, own.version, global_version, &registry);

@@ -192,6 +192,12 @@ impl Tool {
         }
     }
 
+    /// Sets the scopes a caller must hold (see [`ToolBuilder::scopes`]).
+    pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Tool {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The listing (`tools/list` entry).
     pub fn info(&self) -> &ToolInfo {
         &self.info

@@ -823,6 +823,10 @@ pub(crate) struct HttpToolDef {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) annotations: Option<Value>,
+    /// Scopes a caller must hold to call it (403 `insufficient_scope` otherwise).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) scopes: Vec<String>,
     /// The request a call makes.
     pub(crate) request: HttpRequestDef,
 }
