@@ -192,7 +192,7 @@ impl Tool {
         }
     }
 
-    /// Sets the scopes a caller must hold (see [`ToolBuilder::scopes`]).
+    /// Sets the scopes a caller's principal must hold (403 `insufficient_scope` otherwise).
     pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Tool {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
