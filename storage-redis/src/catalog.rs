@@ -149,16 +149,20 @@ impl CatalogStore for RedisStore {
         if scopes.is_empty() {
             return Ok(Vec::new());
         }
-        // One GET per scope in a pipeline: the keys live in different cluster slots.
-        let mut pipe = redis::pipe();
-        for s in scopes {
-            pipe.cmd("GET").arg(self.keys.catalog_version(s.as_str()));
-        }
-        let mut con = self.con.clone();
-        let got: Vec<Option<u64>> = pipe
-            .query_async(&mut con)
-            .await
-            .map_err(|e| map_err("read catalog versions", e))?;
+        // One GET per scope, all in flight at once on the multiplexed connection: the keys
+        // live in different cluster slots, so they cannot share a pipeline there.
+        let reads = scopes.iter().map(|s| {
+            let mut con = self.con.clone();
+            let key = self.keys.catalog_version(s.as_str());
+            async move {
+                redis::cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<u64>>(&mut con)
+                    .await
+                    .map_err(|e| map_err("read catalog versions", e))
+            }
+        });
+        let got = futures::future::try_join_all(reads).await?;
         Ok(got.into_iter().map(Option::unwrap_or_default).collect())
     }
 

@@ -11,7 +11,7 @@ use fastmcp_storage_memory::MemoryStore;
 use poem::test::TestClient;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "catalog-token";
+pub(crate) const TOKEN: &str = "catalog-token";
 const ACCEPT: &str = "application/json, text/event-stream";
 
 fn app(max_items: usize) -> TestClient<impl poem::Endpoint> {
@@ -29,7 +29,8 @@ fn app(max_items: usize) -> TestClient<impl poem::Endpoint> {
     TestClient::new(routes(state))
 }
 
-async fn call(
+/// An admin request with the token; the status and the JSON body.
+pub(crate) async fn call(
     cli: &TestClient<impl poem::Endpoint>,
     method: &str,
     path: &str,
@@ -60,7 +61,7 @@ async fn call(
 }
 
 /// A 2026-07-28 request of `entity`; the JSON-RPC answer.
-async fn mcp(
+pub(crate) async fn mcp(
     cli: &TestClient<impl poem::Endpoint>,
     entity: &str,
     method: &str,

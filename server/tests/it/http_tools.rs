@@ -13,12 +13,12 @@ use fastmcp_server::connections::NoDelayAcceptor;
 use fastmcp_server::outbound::{AllowList, HttpOutbound};
 use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
+
+use super::catalog::{call as admin, mcp, TOKEN};
 use poem::test::TestClient;
 use poem::web::{Json, Path, Query};
 use poem::{handler, EndpointExt, Request, Route};
 use serde_json::{json, Value};
-
-const TOKEN: &str = "http-tools-token";
 
 #[handler]
 fn forecast(Path(city): Path<String>, Query(q): Query<Value>, req: &Request) -> Json<Value> {
@@ -89,57 +89,20 @@ fn app(allow: &[&str]) -> TestClient<impl poem::Endpoint> {
     TestClient::new(routes(state))
 }
 
-async fn admin(
-    cli: &TestClient<impl poem::Endpoint>,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let r = match method {
-        "POST" => cli.post(path),
-        "PUT" => cli.put(path),
-        _ => cli.get(path),
-    }
-    .header("authorization", format!("Bearer {TOKEN}"));
-    let resp = match body {
-        Some(b) => {
-            r.content_type("application/json")
-                .body(b.to_string())
-                .send()
-                .await
-        }
-        None => r.send().await,
-    };
-    let status = resp.0.status().as_u16();
-    let bytes = resp.0.into_body().into_bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
+/// `tools/call` of `tool` as `entity`, in the 2026-07-28 era.
 async fn call(
     cli: &TestClient<impl poem::Endpoint>,
     entity: &str,
     tool: &str,
     args: Value,
 ) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": args, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let resp = cli
-        .post(format!("/{entity}/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .content_type("application/json")
-        .body(body.to_string())
-        .send()
-        .await;
-    let bytes = resp.0.into_body().into_bytes().await.unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    mcp(
+        cli,
+        entity,
+        "tools/call",
+        json!({"name": tool, "arguments": args}),
+    )
+    .await
 }
 
 fn tool(name: &str, method: &str, url: String) -> Value {
