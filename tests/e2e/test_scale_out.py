@@ -432,7 +432,7 @@ def test_postgres_keeps_log_rows_queryable_by_session_and_entity(tmp_path):
         assert by_session == "step 1 of 3|step 2 of 3|step 3 of 3", by_session
         assert sql(f"SELECT count(*) FROM logs WHERE entity_id = '{e}' AND kind = 'progress'") == "3"
         assert sql(f"SELECT count(*) FROM sessions WHERE entity_id = '{e}' AND id = '{sid}'") == "1"
-        assert sql("SELECT count(*) FROM tools WHERE server_name = 'fastmcp-mt-demo' AND name = 'count'") == "1"
+        assert sql("SELECT count(*) FROM tools WHERE scope = 'code:fastmcp-mt-demo' AND name = 'count'") == "1"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
