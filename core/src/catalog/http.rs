@@ -49,6 +49,10 @@ pub struct HttpToolSpec {
     pub scopes: Vec<String>,
     /// The request a call makes.
     pub request: HttpRequestSpec,
+    /// What created the tool, when it was not written by hand: `openapi:NAME` for the tools
+    /// of an OpenAPI import, which a re-import of `NAME` replaces and its delete removes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The request of an HTTP tool.
@@ -60,11 +64,18 @@ pub struct HttpRequestSpec {
     /// `http(s)://host/path?query` with `{argument}` placeholders in the path and query (never
     /// in the scheme or host); values are percent-encoded.
     pub url: String,
-    /// Headers; values may hold placeholders unless secret.
+    /// Headers; values may hold placeholders unless secret. A header whose value is exactly
+    /// `"{argument}"` is left out when the call does not give the argument.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderSpec>,
-    /// A JSON body: a string that is exactly `"{argument}"` becomes the argument's JSON value,
-    /// other strings have their placeholders filled in as text.
+    /// Query parameters taken from arguments, appended to the URL's own query: left out when
+    /// the argument is absent, repeated for each element of an array (unless not `explode`d).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<QueryParamSpec>,
+    /// A JSON body: a string that is exactly `"{argument}"` becomes the argument's JSON value
+    /// (an object's key so filled is left out when the argument is absent, and so is the whole
+    /// body when it is one such string), other strings have their placeholders filled in as
+    /// text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
     /// Milliseconds to wait for the answer (default 10 000, at most 60 000).
@@ -92,6 +103,23 @@ pub struct HeaderSpec {
     /// Whether the value is a credential.
     #[serde(default)]
     pub secret: bool,
+}
+
+/// A query parameter of an HTTP tool's request, filled from one argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryParamSpec {
+    /// The parameter's name in the query.
+    pub name: String,
+    /// The argument (a property of `input_schema`) whose value it carries.
+    pub argument: String,
+    /// For an array: one `name=value` per element (`true`, the default) or one
+    /// comma-separated value.
+    #[serde(default = "yes")]
+    pub explode: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One outbound request, filled in.
@@ -342,6 +370,26 @@ impl HttpToolSpec {
                 check_placeholders(&format!("request.headers[{i}].value"), v, &known)?;
             }
         }
+        if r.query.len() > caps.max_list_len {
+            return Err(invalid(
+                "request.query",
+                format!("at most {} query parameters", caps.max_list_len),
+            ));
+        }
+        for (i, q) in r.query.iter().enumerate() {
+            if q.name.is_empty() || q.name.len() > 256 || q.name.chars().any(char::is_control) {
+                return Err(invalid(
+                    format!("request.query[{i}].name"),
+                    "must be 1-256 bytes without control characters",
+                ));
+            }
+            if !known.contains(&q.argument) {
+                return Err(invalid(
+                    format!("request.query[{i}].argument"),
+                    format!("`{}` names no property of `input_schema`", q.argument),
+                ));
+            }
+        }
         if let Some(b) = &r.body {
             check_len("request.body", &b.to_string(), caps.max_content_bytes)?;
             check_body("request.body", b, &known)?;
@@ -401,6 +449,7 @@ pub(crate) struct Plan {
     method: String,
     url: Vec<Piece>,
     headers: Vec<(String, Vec<Piece>)>,
+    query: Vec<QueryParamSpec>,
     body: Option<Value>,
     timeout: Duration,
     max_response_bytes: u64,
@@ -434,6 +483,7 @@ impl Plan {
                     (h.name.clone(), ps)
                 })
                 .collect(),
+            query: r.query.clone(),
             body: r.body.clone(),
             timeout: Duration::from_millis(r.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)),
             max_response_bytes: r.max_response_bytes.unwrap_or(DEFAULT_RESPONSE_BYTES),
@@ -469,16 +519,22 @@ impl Plan {
                 "HTTP tools are not enabled on this server (built without `http-tools`)",
             ));
         };
-        let url = super::render(&self.url, |v| encode(args.get(v)));
+        let mut url = super::render(&self.url, |v| encode(args.get(v)));
+        append_query(&mut url, &self.query, &args);
         let headers = self
             .headers
             .iter()
+            .filter(|(_, ps)| match ps.as_slice() {
+                [Piece::Var(v)] => present(args.get(v)).is_some(),
+                _ => true,
+            })
             .map(|(n, ps)| (n.clone(), super::render(ps, |v| plain(args.get(v)))))
             .collect();
         let body = self
             .body
             .as_ref()
-            .map(|b| serde_json::to_vec(&fill(b, &args)))
+            .and_then(|b| fill(b, &args))
+            .map(|b| serde_json::to_vec(&b))
             .transpose()
             .map_err(|e| Error::Internal(format!("cannot encode a request body: {e}")))?;
         let request = OutboundRequest {
@@ -552,22 +608,65 @@ fn encode(v: Option<&Value>) -> String {
     percent_encoding::utf8_percent_encode(&plain(v), SET).to_string()
 }
 
-/// The body template with the arguments filled in.
-fn fill(template: &Value, args: &Value) -> Value {
-    match template {
+/// An argument that was given (`null` counts as not given).
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+/// Appends the query parameters whose arguments were given.
+fn append_query(url: &mut String, query: &[QueryParamSpec], args: &Value) {
+    let mut sep = if url.contains('?') { '&' } else { '?' };
+    let mut push = |url: &mut String, name: &str, value: Option<&Value>| {
+        url.push(sep);
+        sep = '&';
+        url.push_str(&encode(Some(&Value::String(name.to_string()))));
+        url.push('=');
+        url.push_str(&encode(value));
+    };
+    for q in query {
+        match present(args.get(&q.argument)) {
+            None => {}
+            Some(Value::Array(items)) if q.explode => {
+                for v in items {
+                    push(url, &q.name, Some(v));
+                }
+            }
+            Some(Value::Array(items)) => {
+                let joined = items
+                    .iter()
+                    .map(|v| plain(Some(v)))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                push(url, &q.name, Some(&Value::String(joined)));
+            }
+            Some(v) => push(url, &q.name, Some(v)),
+        }
+    }
+}
+
+/// The body template with the arguments filled in; `None` when the template is one absent
+/// argument. An object's key whose value is one absent argument is left out.
+fn fill(template: &Value, args: &Value) -> Option<Value> {
+    Some(match template {
         Value::String(s) => {
             let ps = pieces(s).unwrap_or_else(|_| vec![Piece::Text(s.clone())]);
             if let [Piece::Var(v)] = ps.as_slice() {
-                return args.get(v).cloned().unwrap_or(Value::Null);
+                return present(args.get(v)).cloned();
             }
             Value::String(super::render(&ps, |v| plain(args.get(v))))
         }
-        Value::Array(a) => Value::Array(a.iter().map(|v| fill(v, args)).collect()),
-        Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), fill(v, args))).collect())
-        }
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| fill(v, args).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter_map(|(k, v)| fill(v, args).map(|v| (k.clone(), v)))
+                .collect(),
+        ),
         other => other.clone(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -673,7 +772,43 @@ mod tests {
         );
         assert_eq!(
             body,
-            json!({"city": "Oslo", "days": 2, "note": "for Oslo", "n": 1})
+            Some(json!({"city": "Oslo", "days": 2, "note": "for Oslo", "n": 1}))
         );
+        // Absent arguments leave their keys out, and a body that is one absent argument is
+        // not sent.
+        let body = fill(
+            &json!({"city": "{city}", "days": "{days}", "list": ["{days}"]}),
+            &json!({"city": "Oslo", "days": null}),
+        );
+        assert_eq!(body, Some(json!({"city": "Oslo", "list": [null]})));
+        assert_eq!(fill(&json!("{body}"), &json!({})), None);
+    }
+
+    #[test]
+    fn query_parameters_are_appended_when_given() {
+        let q = |name: &str, argument: &str, explode| QueryParamSpec {
+            name: name.into(),
+            argument: argument.into(),
+            explode,
+        };
+        let query = [
+            q("tag", "tags", true),
+            q("ids", "ids", false),
+            q("page size", "size", true),
+            q("absent", "nope", true),
+        ];
+        let mut url = "http://x/a?fixed=1".to_string();
+        append_query(
+            &mut url,
+            &query,
+            &json!({"tags": ["a b", "c"], "ids": [1, 2], "size": 10, "nope": null}),
+        );
+        assert_eq!(
+            url,
+            "http://x/a?fixed=1&tag=a%20b&tag=c&ids=1%2C2&page%20size=10"
+        );
+        let mut url = "http://x/a".to_string();
+        append_query(&mut url, &query, &json!({}));
+        assert_eq!(url, "http://x/a");
     }
 }

@@ -10,10 +10,11 @@
 //! literal braces.
 
 pub(crate) mod http;
+pub mod openapi;
 
 pub use http::{
     HeaderSpec, HttpRequestSpec, HttpToolSpec, Outbound, OutboundError, OutboundRequest,
-    OutboundResponse, MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS,
+    OutboundResponse, QueryParamSpec, MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS,
 };
 
 use std::collections::BTreeMap;
@@ -102,6 +103,9 @@ impl CatalogKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
+// Items are read once per catalog change and held in one slice per scope: the bytes a small
+// variant wastes matter less than a box on every HTTP tool.
+#[allow(clippy::large_enum_variant)]
 pub enum CatalogItem {
     /// A tool that makes one HTTP request.
     HttpTool(HttpToolSpec),

@@ -119,6 +119,12 @@ impl StoredCatalog {
         self.inner.outbound.is_some()
     }
 
+    /// The sender of HTTP tools' requests, if any (also what fetches an OpenAPI document by
+    /// URL, under the same network policy).
+    pub fn outbound(&self) -> Option<&Arc<dyn crate::catalog::Outbound>> {
+        self.inner.outbound.as_ref()
+    }
+
     /// The store behind it.
     pub fn store(&self) -> &Arc<dyn CatalogStore> {
         &self.inner.store

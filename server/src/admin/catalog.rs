@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// The admin API's stored-catalog routes.
 pub struct CatalogApi {
-    state: Arc<AppState>,
+    pub(super) state: Arc<AppState>,
 }
 
 impl CatalogApi {
@@ -42,20 +42,20 @@ enum Written<T: poem_openapi::types::ToJSON> {
 
 /// The answer to a delete.
 #[derive(ApiResponse)]
-enum Deleted {
+pub(super) enum Deleted {
     /// Deleted.
     #[oai(status = 204)]
     Done,
 }
 
-fn scope(raw: &str) -> Result<CatalogScope, ApiError> {
+pub(super) fn scope(raw: &str) -> Result<CatalogScope, ApiError> {
     CatalogScope::parse(raw).map_err(|e| {
         ApiError::new(ApiError::Unprocessable, "invalid_argument", e.to_string())
             .with_field(Some("entity_id".into()))
     })
 }
 
-fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+pub(super) fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(ApiError::Unprocessable, "invalid_argument", message)
         .with_field(Some(field.into()))
 }
@@ -99,6 +99,19 @@ fn not_found(kind: CatalogKind, key: &str, scope: &CatalogScope) -> ApiError {
 impl CatalogApi {
     /// Validates, checks for a clash with the code catalog, writes, and announces the change.
     async fn write(
+        &self,
+        scope: &CatalogScope,
+        item: CatalogItem,
+        mode: PutMode,
+    ) -> Result<(), ApiError> {
+        let kind = item.kind();
+        self.put(scope, item, mode).await?;
+        self.changed(scope, kind);
+        Ok(())
+    }
+
+    /// [`write`](Self::write) without the announcement (a caller writing many announces once).
+    pub(super) async fn put(
         &self,
         scope: &CatalogScope,
         item: CatalogItem,
@@ -148,7 +161,6 @@ impl CatalogApi {
             Err(StoreError::InvalidValue(m)) => return Err(unprocessable("body", m)),
             Err(e) => return Err(api_error(e)),
         }
-        self.changed(scope, item.kind());
         Ok(())
     }
 
@@ -216,7 +228,7 @@ impl CatalogApi {
     /// This instance serves the change at once; the entity's clients hear of it once every
     /// instance can serve it (after two refresh intervals), so a client that lists on hearing
     /// it sees the change wherever its request lands.
-    fn changed(&self, scope: &CatalogScope, kind: CatalogKind) {
+    pub(super) fn changed(&self, scope: &CatalogScope, kind: CatalogKind) {
         let settings = &self.state.catalog;
         settings.provider.invalidate(scope);
         let CatalogScope::Entity(entity) = scope.clone() else {

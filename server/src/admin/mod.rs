@@ -10,6 +10,7 @@ mod api_keys;
 mod catalog;
 mod common;
 mod entities;
+mod imports;
 mod logs;
 mod prompts;
 mod resources;
@@ -36,6 +37,7 @@ pub type AdminApi = (
     sessions::SessionsApi,
     entities::EntitiesApi,
     catalog::CatalogApi,
+    imports::ImportsApi,
     api_keys::ApiKeysApi,
     logs::LogsApi,
 );
@@ -50,6 +52,7 @@ pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
         sessions::SessionsApi::new(Arc::clone(&state)),
         entities::EntitiesApi::new(Arc::clone(&state)),
         catalog::CatalogApi::new(Arc::clone(&state)),
+        imports::ImportsApi::new(Arc::clone(&state)),
         api_keys::ApiKeysApi::new(Arc::clone(&state)),
         logs::LogsApi::new(state),
     );

@@ -782,7 +782,12 @@ pub(crate) struct HttpRequestDef {
     #[oai(default)]
     #[serde(default)]
     pub(crate) headers: Vec<HttpHeaderDef>,
-    /// A JSON body template: `"{argument}"` alone becomes the argument's value.
+    /// Query parameters from arguments, appended to the URL's query when the argument is given.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) query: Vec<HttpQueryDef>,
+    /// A JSON body template: `"{argument}"` alone becomes the argument's value (an object key so
+    /// filled is left out when the argument is absent).
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) body: Option<Value>,
@@ -829,4 +834,119 @@ pub(crate) struct HttpToolDef {
     pub(crate) scopes: Vec<String>,
     /// The request a call makes.
     pub(crate) request: HttpRequestDef,
+    /// What created it: `openapi:NAME` for the tools of an OpenAPI import (a re-import of
+    /// `NAME` replaces them, deleting the import removes them).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
+}
+
+/// A query parameter of a stored HTTP tool's request.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct HttpQueryDef {
+    /// Its name in the query.
+    pub(crate) name: String,
+    /// The argument whose value it carries.
+    pub(crate) argument: String,
+    /// For an array: one parameter per element (default), or one comma-separated value.
+    #[oai(default = "yes")]
+    #[serde(default = "yes")]
+    pub(crate) explode: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An OpenAPI document to import as HTTP tools.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct OpenApiImportDef {
+    /// The import's name (its tools carry the source `openapi:NAME`); importing a name again
+    /// replaces its tools.
+    pub(crate) name: String,
+    /// The document (OpenAPI 3.0 or 3.1): a JSON object, or JSON or YAML text. Exactly one of
+    /// `document` and `url`.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) document: Option<Value>,
+    /// Where to fetch the document (JSON or YAML), under the HTTP tools' network policy.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) url: Option<String>,
+    /// Headers for fetching the document by `url` (secrets are not kept).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) url_headers: Vec<HttpHeaderDef>,
+    /// The API's base URL; default: the document's first server, resolved against `url`.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) base_url: Option<String>,
+    /// Headers every call sends (credentials: `"secret": true`; a re-import sending `null`
+    /// keeps the stored value).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) headers: Vec<HttpHeaderDef>,
+    /// Which operations become tools: the first map matching an operation decides; those no
+    /// map matches are included.
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) routes: Vec<RouteMapDef>,
+    /// Put before every tool's name.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name_prefix: Option<String>,
+    /// Every call's timeout in milliseconds (default 10000, at most 60000).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout_ms: Option<u64>,
+    /// Every call's answer cap in bytes (default 1 MiB, at most 10 MiB).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_response_bytes: Option<u64>,
+}
+
+/// A rule choosing operations of an OpenAPI document.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct RouteMapDef {
+    /// Methods (any of).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) methods: Vec<String>,
+    /// A path as written in the document; `*` matches any run of characters.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) path: Option<String>,
+    /// Tags (any of).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    /// `include` or `exclude`.
+    pub(crate) action: String,
+}
+
+/// An operation that did not become a tool.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct SkippedOperationView {
+    /// Its method.
+    pub(crate) method: String,
+    /// Its path, as written in the document.
+    pub(crate) path: String,
+    /// Its `operationId`, if any.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) operation_id: Option<String>,
+    /// Why.
+    pub(crate) reason: String,
+}
+
+/// What an OpenAPI import did.
+#[derive(Object, Clone, Debug)]
+pub(crate) struct OpenApiImportView {
+    /// The import's name.
+    pub(crate) name: String,
+    /// The tools it holds now, by name.
+    pub(crate) tools: Vec<String>,
+    /// Tools of an earlier import of this name that are gone.
+    pub(crate) removed: Vec<String>,
+    /// Operations that did not become tools, and why.
+    pub(crate) skipped: Vec<SkippedOperationView>,
 }

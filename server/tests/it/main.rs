@@ -10,3 +10,5 @@ mod dispatcher;
 mod http;
 #[cfg(feature = "http-tools")]
 mod http_tools;
+#[cfg(feature = "http-tools")]
+mod openapi_import;
