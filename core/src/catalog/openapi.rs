@@ -287,12 +287,17 @@ fn base_url(root: &Map<String, Value>, options: &ImportOptions) -> Result<String
                 .get("servers")
                 .and_then(Value::as_array)
                 .and_then(|s| s.first());
-            let Some(url) = server.and_then(|s| s.get("url")).and_then(Value::as_str) else {
+            // No server means `/` (OpenAPI 3), which only a document URL can resolve.
+            let url = server
+                .and_then(|s| s.get("url"))
+                .and_then(Value::as_str)
+                .unwrap_or("/");
+            if server.is_none() && options.document_url.is_none() {
                 return Err(invalid(
                     "base_url",
-                    "is required: the document names no server",
+                    "is required: the document names no server and was not fetched by URL",
                 ));
-            };
+            }
             // Server variables take their defaults.
             let mut url = url.to_string();
             if let Some(vars) = server
@@ -602,9 +607,14 @@ impl Ctx<'_> {
                     }
                 }
                 "header" => {
-                    // OpenAPI ignores these as parameters: they are set by the request itself.
+                    // OpenAPI ignores these as parameters (the request sets them), and a header
+                    // the import sends on every call is not the model's to give.
                     if ["accept", "content-type", "authorization"]
                         .contains(&name.to_ascii_lowercase().as_str())
+                        || options
+                            .headers
+                            .iter()
+                            .any(|h| h.name.eq_ignore_ascii_case(name))
                     {
                         continue;
                     }
@@ -907,7 +917,8 @@ mod tests {
                 },
                 "/pets/{petId}": {
                     "parameters": [{"$ref": "#/components/parameters/PetId"}],
-                    "get": {"operationId": "getPet", "description": "One pet"},
+                    "get": {"operationId": "getPet", "description": "One pet",
+                            "parameters": [{"name": "x-api-key", "in": "header", "required": true, "schema": {"type": "string"}}]},
                     "delete": {"operationId": "deletePet", "tags": ["admin"]}
                 },
                 "/pets/{petId}/photo": {
@@ -937,7 +948,13 @@ mod tests {
 
     #[test]
     fn operations_become_tools() {
-        let out = import(&petstore(), &options(), &CatalogCaps::default()).unwrap();
+        let mut o = options();
+        o.headers = vec![HeaderSpec {
+            name: "X-API-Key".into(),
+            value: Some("k".into()),
+            secret: true,
+        }];
+        let out = import(&petstore(), &o, &CatalogCaps::default()).unwrap();
         let names: Vec<&str> = out.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["listPets", "createPet", "getPet", "deletePet"]);
         let list = tool(&out, "listPets");
@@ -950,8 +967,9 @@ mod tests {
         );
         assert_eq!(list.request.query.len(), 2);
         assert!(!list.request.query[1].explode);
+        // The shared header first, then the header parameter.
         assert_eq!(
-            list.request.headers[0].value.as_deref(),
+            list.request.headers[1].value.as_deref(),
             Some("{X-Trace-Id}")
         );
         assert!(list.input_schema["properties"].get("session").is_none());
@@ -973,7 +991,10 @@ mod tests {
 
         let get = tool(&out, "getPet");
         assert_eq!(get.request.url, "https://pets.example/v1/pets/{petId}");
+        // The header parameter the import sends itself is not an argument.
         assert_eq!(get.input_schema["required"], json!(["petId"]));
+        assert_eq!(get.request.headers.len(), 1);
+        assert_eq!(get.request.headers[0].name, "X-API-Key");
         assert_eq!(get.description.as_deref(), Some("One pet"));
 
         let skipped: BTreeMap<&str, &str> = out
