@@ -17,13 +17,15 @@ SELECT v.version, x.item FROM \
     SELECT item, created FROM prompts WHERE scope = $1 AND item IS NOT NULL \
     UNION ALL SELECT item, created FROM resources WHERE scope = $1 AND item IS NOT NULL \
     UNION ALL SELECT item, created FROM tools WHERE scope = $1 AND item IS NOT NULL \
+    UNION ALL SELECT item, created FROM catalog_mcp_servers WHERE scope = $1 \
   ) x ON true \
 ORDER BY x.created";
 
 const COUNT: &str = "\
 SELECT (SELECT count(*) FROM prompts WHERE scope = $1 AND item IS NOT NULL) \
      + (SELECT count(*) FROM resources WHERE scope = $1 AND item IS NOT NULL) \
-     + (SELECT count(*) FROM tools WHERE scope = $1 AND item IS NOT NULL)";
+     + (SELECT count(*) FROM tools WHERE scope = $1 AND item IS NOT NULL) \
+     + (SELECT count(*) FROM catalog_mcp_servers WHERE scope = $1)";
 
 /// The lookup of an item's creation version, per kind (static SQL: no names are formatted in).
 fn lookup_sql(kind: CatalogKind) -> &'static str {
@@ -41,6 +43,9 @@ fn lookup_sql(kind: CatalogKind) -> &'static str {
         CatalogKind::ResourceTemplate => {
             "SELECT created FROM resources WHERE scope = $1 AND uri = $2 AND item IS NOT NULL \
              AND is_template"
+        }
+        CatalogKind::McpServer => {
+            "SELECT created FROM catalog_mcp_servers WHERE scope = $1 AND name = $2"
         }
     }
 }
@@ -61,6 +66,7 @@ fn delete_sql(kind: CatalogKind) -> &'static str {
             "DELETE FROM resources WHERE scope = $1 AND uri = $2 AND item IS NOT NULL \
              AND is_template"
         }
+        CatalogKind::McpServer => "DELETE FROM catalog_mcp_servers WHERE scope = $1 AND name = $2",
     }
 }
 
@@ -182,6 +188,15 @@ impl CatalogStore for PostgresStore {
                 .bind(json)
                 .bind(created)
             }
+            CatalogItem::McpServer(m) => sqlx::query(
+                "INSERT INTO catalog_mcp_servers (scope, name, item, created, updated_at) \
+                 VALUES ($1, $2, $3, $4, now()) ON CONFLICT (scope, name) DO UPDATE SET \
+                 item = EXCLUDED.item, created = EXCLUDED.created, updated_at = now()",
+            )
+            .bind(s)
+            .bind(&m.name)
+            .bind(json)
+            .bind(created),
             _ => {
                 return Err(StoreError::invalid_value(format!(
                     "PostgreSQL cannot store a {} yet",

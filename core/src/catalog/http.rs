@@ -260,7 +260,7 @@ fn check_body(
 }
 
 /// Whether `name` is an HTTP header name (an RFC 9110 token).
-fn is_header_name(name: &str) -> bool {
+pub(super) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && name

@@ -11,11 +11,17 @@
 
 pub(crate) mod http;
 pub mod openapi;
+mod upstream;
 
 pub use http::{
     HeaderSpec, HttpRequestSpec, HttpToolSpec, Outbound, OutboundError, OutboundRequest,
     OutboundResponse, QueryParamSpec, MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS,
 };
+pub use upstream::{
+    McpServerSpec, SessionMode, UpstreamEra, UpstreamTransport, DEFAULT_UPSTREAM_TIMEOUT_MS,
+    MAX_UPSTREAM_TIMEOUT_MS,
+};
+use http::is_header_name;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -74,6 +80,8 @@ pub enum CatalogKind {
     Resource,
     /// A resource template, keyed by URI template.
     ResourceTemplate,
+    /// An upstream MCP server mounted into the scope, keyed by its name.
+    McpServer,
 }
 
 impl CatalogKind {
@@ -84,6 +92,7 @@ impl CatalogKind {
             CatalogKind::Prompt => "prompt",
             CatalogKind::Resource => "resource",
             CatalogKind::ResourceTemplate => "resource_template",
+            CatalogKind::McpServer => "mcp_server",
         }
     }
 
@@ -94,6 +103,7 @@ impl CatalogKind {
             "prompt" => Some(CatalogKind::Prompt),
             "resource" => Some(CatalogKind::Resource),
             "resource_template" => Some(CatalogKind::ResourceTemplate),
+            "mcp_server" => Some(CatalogKind::McpServer),
             _ => None,
         }
     }
@@ -115,6 +125,8 @@ pub enum CatalogItem {
     Resource(ResourceSpec),
     /// A family of resources whose contents render from the URI's variables.
     ResourceTemplate(TemplateSpec),
+    /// An upstream MCP server whose items the scope offers.
+    McpServer(McpServerSpec),
 }
 
 /// A stored prompt: arguments, and messages with `{argument}` placeholders.
@@ -472,6 +484,7 @@ impl CatalogItem {
             CatalogItem::Prompt(_) => CatalogKind::Prompt,
             CatalogItem::Resource(_) => CatalogKind::Resource,
             CatalogItem::ResourceTemplate(_) => CatalogKind::ResourceTemplate,
+            CatalogItem::McpServer(_) => CatalogKind::McpServer,
         }
     }
 
@@ -483,6 +496,7 @@ impl CatalogItem {
             CatalogItem::Prompt(p) => &p.name,
             CatalogItem::Resource(r) => &r.uri,
             CatalogItem::ResourceTemplate(t) => &t.uri_template,
+            CatalogItem::McpServer(m) => &m.name,
         }
     }
 
@@ -494,6 +508,7 @@ impl CatalogItem {
             CatalogItem::Prompt(p) => p.validate(caps),
             CatalogItem::Resource(r) => r.validate(caps),
             CatalogItem::ResourceTemplate(t) => t.validate(caps),
+            CatalogItem::McpServer(m) => m.validate(caps),
         }
     }
 }

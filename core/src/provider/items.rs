@@ -35,6 +35,8 @@ pub(crate) fn add_to(
         CatalogItem::ResourceTemplate(t) => {
             r.resource_template(template(t));
         }
+        // Served by the upstream provider, which needs the network.
+        CatalogItem::McpServer(_) => {}
     }
 }
 

@@ -823,6 +823,10 @@ pub async fn catalog_round_trips_every_kind(s: Stores) {
                "completions": {"id": ["1", "2"]}}),
         json!({"kind": "prompt", "name": "p", "arguments": [{"name": "x", "required": true, "suggestions": ["y"]}],
                "messages": [{"role": "assistant", "text": "{x}"}]}),
+        json!({"kind": "mcp_server", "name": "docs", "url": "https://mcp.example.com/mcp",
+               "transport": "streamable_http", "era": "2026-07-28", "sessions": "shared",
+               "headers": [{"name": "Authorization", "value": "Bearer k", "secret": true}],
+               "timeout_ms": 5000}),
     ]
     .into_iter()
     .map(|v| serde_json::from_value(v).unwrap())
@@ -850,8 +854,15 @@ pub async fn catalog_round_trips_every_kind(s: Stores) {
         .unwrap()
         .is_some());
     let left = s.catalog.catalog(&a).await.unwrap().items;
-    assert_eq!(left.len(), 4);
+    assert_eq!(left.len(), 5);
     assert!(left.contains(&same_name));
+    assert!(s
+        .catalog
+        .delete_catalog_item(&a, CatalogKind::McpServer, "docs")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.catalog.catalog(&a).await.unwrap().items.len(), 4);
 }
 
 /// The per-scope cap: creating beyond `max_items` is refused (and stores nothing), replacing

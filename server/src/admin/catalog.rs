@@ -75,6 +75,7 @@ fn to_item<D: Serialize, S: DeserializeOwned>(
 fn shown(item: &CatalogItem) -> CatalogItem {
     match item {
         CatalogItem::HttpTool(t) => CatalogItem::HttpTool(t.redacted()),
+        CatalogItem::McpServer(m) => CatalogItem::McpServer(m.redacted()),
         other => other.clone(),
     }
 }
@@ -235,17 +236,21 @@ impl CatalogApi {
             // Every entity's clients: not enumerable here; they see it on their next listing.
             return;
         };
-        let change = match kind {
-            CatalogKind::Tool => Change::Tools,
-            CatalogKind::Prompt => Change::Prompts,
-            CatalogKind::Resource | CatalogKind::ResourceTemplate => Change::Resources,
+        let changes = match kind {
+            CatalogKind::Tool => vec![Change::Tools],
+            CatalogKind::Prompt => vec![Change::Prompts],
+            CatalogKind::Resource | CatalogKind::ResourceTemplate => vec![Change::Resources],
+            // A mount brings (or takes away) every kind of item.
+            CatalogKind::McpServer => vec![Change::Tools, Change::Prompts, Change::Resources],
         };
         let state = Arc::clone(&self.state);
         let wait = settings.refresh * 2 + std::time::Duration::from_millis(50);
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
-            if let Err(e) = state.mcp.notify(&entity, change).await {
-                tracing::warn!(error = %e.report(), %entity, "cannot announce a catalog change");
+            for change in changes {
+                if let Err(e) = state.mcp.notify(&entity, change).await {
+                    tracing::warn!(error = %e.report(), %entity, "cannot announce a catalog change");
+                }
             }
         });
     }
