@@ -716,8 +716,13 @@ pub async fn create_app(
     let app = {
         let allow = crate::outbound::AllowList::parse(&args.http_tools_allow)
             .map_err(|e| StartError::Config(format!("--http-tools-allow: {e}")))?;
-        let outbound = crate::outbound::HttpOutbound::new(allow).map_err(StartError::Config)?;
-        app.outbound(Arc::new(outbound))
+        let outbound =
+            Arc::new(crate::outbound::HttpOutbound::new(allow).map_err(StartError::Config)?);
+        let app = app.outbound(Arc::clone(&outbound) as _);
+        // Upstream MCP servers are reached the same way, behind the same guard.
+        #[cfg(feature = "federation")]
+        let app = app.federation(outbound);
+        app
     };
     let state = app
         .http(http)

@@ -292,6 +292,22 @@ fn describe(e: &reqwest::Error) -> OutboundError {
     OutboundError::Failed(text)
 }
 
+#[cfg(feature = "federation")]
+#[async_trait]
+impl fastmcp_upstream::Network for HttpOutbound {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    async fn check(&self, url: &reqwest::Url) -> Result<(), String> {
+        let host = url.host_str().ok_or("the URL has no host")?;
+        checked(&self.allow, host, url.port_or_known_default().unwrap_or(80))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,19 @@ pub struct CatalogSettings {
     pub caps: CatalogCaps,
     /// How often this instance checks the store for changes.
     pub refresh: std::time::Duration,
+    /// The upstream MCP servers mounted through the catalog (`None`: federation is off).
+    #[cfg(feature = "federation")]
+    pub federation: Option<fastmcp_upstream::Federation>,
+}
+
+impl CatalogSettings {
+    /// Whether mounted upstream MCP servers are served.
+    pub fn federates(&self) -> bool {
+        #[cfg(feature = "federation")]
+        return self.federation.is_some();
+        #[cfg(not(feature = "federation"))]
+        false
+    }
 }
 
 impl AppState {
@@ -96,6 +109,8 @@ impl AppState {
             catalog_caps: CatalogCaps::default(),
             catalog_refresh: fastmcp_core::provider::DEFAULT_REFRESH,
             outbound: None,
+            #[cfg(feature = "federation")]
+            network: None,
         }
     }
 }
@@ -115,9 +130,19 @@ pub struct AppBuilder {
     catalog_caps: CatalogCaps,
     catalog_refresh: std::time::Duration,
     outbound: Option<Arc<dyn fastmcp_core::catalog::Outbound>>,
+    #[cfg(feature = "federation")]
+    network: Option<Arc<dyn fastmcp_upstream::Network>>,
 }
 
 impl AppBuilder {
+    /// Serves upstream MCP servers mounted through the catalog, reached through `network`
+    /// (the server's HTTP client and SSRF guard).
+    #[cfg(feature = "federation")]
+    pub fn federation(mut self, network: Arc<dyn fastmcp_upstream::Network>) -> Self {
+        self.network = Some(network);
+        self
+    }
+
     /// HTTP-level settings (body limit, origins, keep-alive).
     pub fn http(mut self, http: HttpConfig) -> Self {
         self.http = http;
@@ -191,9 +216,17 @@ impl AppBuilder {
             self.catalog_refresh,
             self.outbound.clone(),
         );
-        let mcp = self
-            .server
-            .provider(Arc::new(stored.clone()))
+        let server = self.server.provider(Arc::new(stored.clone()));
+        #[cfg(feature = "federation")]
+        let federation = self.network.clone().map(|net| {
+            fastmcp_upstream::Federation::new(stored.clone(), net, Arc::clone(&s.sessions))
+        });
+        #[cfg(feature = "federation")]
+        let server = match &federation {
+            Some(f) => server.provider(Arc::new(f.clone())),
+            None => server,
+        };
+        let mcp = server
             .observer(Arc::clone(&metrics) as Arc<dyn CallObserver>)
             // Added last, so innermost: the time of the handler, whatever the app's own layers
             // (a cache hit, a timeout) did around it.
@@ -204,6 +237,18 @@ impl AppBuilder {
             .keys(Arc::clone(&s.keys))
             .entity_configs(Arc::clone(&s.entity_configs))
             .build(Arc::clone(&s.sessions), Arc::clone(&s.queue));
+        // An upstream's list change becomes its users' own `list_changed`.
+        #[cfg(feature = "federation")]
+        if let Some(mut rx) = federation.as_ref().and_then(|f| f.take_announcements()) {
+            let mcp = mcp.clone();
+            tokio::spawn(async move {
+                while let Some((entity, change)) = rx.recv().await {
+                    if let Err(e) = mcp.notify(&entity, change).await {
+                        tracing::warn!(error = %e.report(), %entity, "cannot announce an upstream's change");
+                    }
+                }
+            });
+        }
         Arc::new(AppState {
             mcp,
             instance_id: self.instance_id,
@@ -229,6 +274,8 @@ impl AppBuilder {
                 provider: stored,
                 caps: self.catalog_caps,
                 refresh: self.catalog_refresh,
+                #[cfg(feature = "federation")]
+                federation,
             },
         })
     }

@@ -13,6 +13,7 @@ pub(crate) mod http;
 pub mod openapi;
 mod upstream;
 
+use http::is_header_name;
 pub use http::{
     HeaderSpec, HttpRequestSpec, HttpToolSpec, Outbound, OutboundError, OutboundRequest,
     OutboundResponse, QueryParamSpec, MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS,
@@ -21,7 +22,6 @@ pub use upstream::{
     McpServerSpec, SessionMode, UpstreamEra, UpstreamTransport, DEFAULT_UPSTREAM_TIMEOUT_MS,
     MAX_UPSTREAM_TIMEOUT_MS,
 };
-use http::is_header_name;
 
 use std::collections::BTreeMap;
 use std::fmt;

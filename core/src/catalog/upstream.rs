@@ -99,15 +99,30 @@ impl McpServerSpec {
         }
         check_len("url", &self.url, 4096)?;
         let Some((scheme, rest)) = self.url.split_once("://") else {
-            return Err(invalid("url", "must be an absolute http:// or https:// URL"));
+            return Err(invalid(
+                "url",
+                "must be an absolute http:// or https:// URL",
+            ));
         };
         if scheme != "http" && scheme != "https" {
-            return Err(invalid("url", "must be an absolute http:// or https:// URL"));
+            return Err(invalid(
+                "url",
+                "must be an absolute http:// or https:// URL",
+            ));
         }
-        if rest.split(['/', '?', '#']).next().unwrap_or_default().is_empty() {
+        if rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .is_empty()
+        {
             return Err(invalid("url", "has no host"));
         }
-        if self.url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if self
+            .url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid("url", "must not contain whitespace"));
         }
         if self.era == UpstreamEra::Sessionless && self.transport == UpstreamTransport::Sse {
@@ -124,9 +139,18 @@ impl McpServerSpec {
         }
         for (i, h) in self.headers.iter().enumerate() {
             if !is_header_name(&h.name) {
-                return Err(invalid(format!("headers[{i}].name"), "is not a header name"));
+                return Err(invalid(
+                    format!("headers[{i}].name"),
+                    "is not a header name",
+                ));
             }
-            let reserved = ["mcp-session-id", "mcp-protocol-version", "content-type", "accept", "host"];
+            let reserved = [
+                "mcp-session-id",
+                "mcp-protocol-version",
+                "content-type",
+                "accept",
+                "host",
+            ];
             if reserved.iter().any(|r| h.name.eq_ignore_ascii_case(r)) {
                 return Err(invalid(
                     format!("headers[{i}].name"),
@@ -167,7 +191,11 @@ impl McpServerSpec {
 
     /// Fills in secret header values left `null` from `previous`, by header name.
     pub fn keep_secrets_from(&mut self, previous: &McpServerSpec) {
-        for h in self.headers.iter_mut().filter(|h| h.secret && h.value.is_none()) {
+        for h in self
+            .headers
+            .iter_mut()
+            .filter(|h| h.secret && h.value.is_none())
+        {
             if let Some(old) = previous
                 .headers
                 .iter()

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, RwLock};
 
 use super::{Provider, ProviderChange};
 use crate::auth::Principal;
-use crate::catalog::{CatalogItem, CatalogScope};
+use crate::catalog::{CatalogItem, CatalogScope, McpServerSpec};
 use crate::error::Result;
 use crate::ids::EntityId;
 use crate::registry::{Registry, RegistryBuilder};
@@ -62,6 +62,7 @@ struct Cached {
     version: u64,
     global_version: u64,
     registry: Arc<Registry>,
+    mounts: Arc<[McpServerSpec]>,
 }
 
 impl StoredCatalog {
@@ -125,6 +126,18 @@ impl StoredCatalog {
         self.inner.outbound.as_ref()
     }
 
+    /// The upstream MCP servers mounted for `entity`: the global ones, then its own (which
+    /// replace a global one of the same name). The same `Arc` while nothing changed.
+    pub async fn mounts(&self, entity: &EntityId) -> Result<Arc<[McpServerSpec]>> {
+        self.inner.refresher.call_once(|| {
+            tokio::spawn(refresher(Arc::downgrade(&self.inner), self.inner.refresh));
+        });
+        if let Some(c) = self.inner.entities.get(entity) {
+            return Ok(Arc::clone(&c.mounts));
+        }
+        Ok(self.inner.load(entity).await?.1)
+    }
+
     /// The store behind it.
     pub fn store(&self) -> &Arc<dyn CatalogStore> {
         &self.inner.store
@@ -145,7 +158,7 @@ impl Inner {
         Ok(g)
     }
 
-    async fn load(&self, entity: &EntityId) -> Result<Arc<Registry>> {
+    async fn load(&self, entity: &EntityId) -> Result<(Arc<Registry>, Arc<[McpServerSpec]>)> {
         let generation = self.generation.load(Ordering::SeqCst);
         let (global_version, global) = self.global().await?;
         let own = self
@@ -153,18 +166,23 @@ impl Inner {
             .catalog(&CatalogScope::Entity(entity.clone()))
             .await?;
         if global.is_empty() && own.items.is_empty() {
-            let empty = Arc::new(Registry::default());
+            let empty = (Arc::new(Registry::default()), Arc::from([]));
             self.keep(entity, generation, own.version, global_version, &empty);
             return Ok(empty);
         }
         let mut b = RegistryBuilder::new();
+        let mut mounts: Vec<McpServerSpec> = Vec::new();
         // A later item replaces an earlier one of the same name: the entity's own win.
         for item in global.iter().chain(own.items.iter()) {
+            if let CatalogItem::McpServer(m) = item {
+                mounts.retain(|o| o.name != m.name);
+                mounts.push(m.clone());
+            }
             super::items::add_to(item, &mut b, self.outbound.as_ref());
         }
-        let registry = Arc::new(b.build());
-        self.keep(entity, generation, own.version, global_version, &registry);
-        Ok(registry)
+        let loaded = (Arc::new(b.build()), Arc::from(mounts));
+        self.keep(entity, generation, own.version, global_version, &loaded);
+        Ok(loaded)
     }
 
     fn keep(
@@ -173,7 +191,7 @@ impl Inner {
         generation: u64,
         version: u64,
         global_version: u64,
-        registry: &Arc<Registry>,
+        (registry, mounts): &(Arc<Registry>, Arc<[McpServerSpec]>),
     ) {
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
@@ -187,6 +205,7 @@ impl Inner {
                 version,
                 global_version,
                 registry: Arc::clone(registry),
+                mounts: Arc::clone(mounts),
             },
         );
     }
@@ -273,7 +292,7 @@ impl Provider for StoredCatalog {
         if let Some(c) = self.inner.entities.get(entity) {
             return Ok(Arc::clone(&c.registry));
         }
-        self.inner.load(entity).await
+        Ok(self.inner.load(entity).await?.0)
     }
 
     fn changes(&self) -> Option<broadcast::Receiver<ProviderChange>> {

@@ -31,7 +31,7 @@ impl CatalogApi {
 
 /// The answer to a write.
 #[derive(ApiResponse)]
-enum Written<T: poem_openapi::types::ToJSON> {
+pub(super) enum Written<T: poem_openapi::types::ToJSON> {
     /// Created.
     #[oai(status = 201)]
     Created(Json<T>),
@@ -61,7 +61,7 @@ pub(super) fn unprocessable(field: &str, message: impl Into<String>) -> ApiError
 }
 
 /// The admin body as the core definition (same fields, by serde).
-fn to_item<D: Serialize, S: DeserializeOwned>(
+pub(super) fn to_item<D: Serialize, S: DeserializeOwned>(
     def: &D,
     wrap: fn(S) -> CatalogItem,
 ) -> Result<CatalogItem, ApiError> {
@@ -80,7 +80,7 @@ fn shown(item: &CatalogItem) -> CatalogItem {
     }
 }
 
-fn from_item<D: DeserializeOwned>(item: &CatalogItem) -> Result<D, ApiError> {
+pub(super) fn from_item<D: DeserializeOwned>(item: &CatalogItem) -> Result<D, ApiError> {
     let mut v = serde_json::to_value(shown(item))
         .map_err(|e| api_error(fastmcp_core::Error::Internal(e.to_string())))?;
     if let Some(o) = v.as_object_mut() {
@@ -99,7 +99,7 @@ fn not_found(kind: CatalogKind, key: &str, scope: &CatalogScope) -> ApiError {
 
 impl CatalogApi {
     /// Validates, checks for a clash with the code catalog, writes, and announces the change.
-    async fn write(
+    pub(super) async fn write(
         &self,
         scope: &CatalogScope,
         item: CatalogItem,
@@ -122,6 +122,12 @@ impl CatalogApi {
         item.validate(&settings.caps)
             .map_err(|e| unprocessable(&e.field, e.to_string()))?;
         let code = self.state.mcp.registry();
+        if matches!(item, CatalogItem::McpServer(_)) && !settings.federates() {
+            return Err(unprocessable(
+                "url",
+                "upstream MCP servers are not served here (build the server with the `federation` feature)",
+            ));
+        }
         if matches!(item, CatalogItem::HttpTool(_)) && !settings.provider.has_outbound() {
             return Err(unprocessable(
                 "request",
@@ -165,7 +171,7 @@ impl CatalogApi {
         Ok(())
     }
 
-    async fn remove(
+    pub(super) async fn remove(
         &self,
         scope: &CatalogScope,
         kind: CatalogKind,
@@ -186,7 +192,7 @@ impl CatalogApi {
         Ok(Deleted::Done)
     }
 
-    async fn find(
+    pub(super) async fn find(
         &self,
         scope: &CatalogScope,
         kind: CatalogKind,
@@ -206,7 +212,7 @@ impl CatalogApi {
             .ok_or_else(|| not_found(kind, key, scope))
     }
 
-    async fn list<D: DeserializeOwned>(
+    pub(super) async fn list<D: DeserializeOwned>(
         &self,
         scope: &CatalogScope,
         kind: CatalogKind,

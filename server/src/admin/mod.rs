@@ -12,6 +12,7 @@ mod common;
 mod entities;
 mod imports;
 mod logs;
+mod mounts;
 mod prompts;
 mod resources;
 mod server;
@@ -38,6 +39,7 @@ pub type AdminApi = (
     entities::EntitiesApi,
     catalog::CatalogApi,
     imports::ImportsApi,
+    mounts::MountsApi,
     api_keys::ApiKeysApi,
     logs::LogsApi,
 );
@@ -53,6 +55,7 @@ pub fn service(state: Arc<AppState>) -> OpenApiService<AdminApi, ()> {
         entities::EntitiesApi::new(Arc::clone(&state)),
         catalog::CatalogApi::new(Arc::clone(&state)),
         imports::ImportsApi::new(Arc::clone(&state)),
+        mounts::MountsApi::new(Arc::clone(&state)),
         api_keys::ApiKeysApi::new(Arc::clone(&state)),
         logs::LogsApi::new(state),
     );

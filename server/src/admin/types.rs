@@ -950,3 +950,77 @@ pub(crate) struct OpenApiImportView {
     /// Operations that did not become tools, and why.
     pub(crate) skipped: Vec<SkippedOperationView>,
 }
+
+/// An upstream MCP server mounted into a scope.
+#[derive(Object, Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct McpServerDef {
+    /// The mount's name and namespace (letters, digits, `-`): the upstream's tool `search` is
+    /// listed as `NAME_search`, and its prompts likewise; resource URIs are kept.
+    pub(crate) name: String,
+    /// The upstream's Streamable HTTP endpoint (`…/mcp`), or its SSE endpoint (`…/sse`) with
+    /// `"transport": "sse"`.
+    pub(crate) url: String,
+    /// `streamable_http` (default) or `sse` (the legacy HTTP+SSE transport).
+    #[oai(default = "default_transport")]
+    #[serde(default = "default_transport")]
+    pub(crate) transport: String,
+    /// `handshake` (default: `initialize`, then a session) or `2026-07-28` (sessionless).
+    #[oai(default = "default_era")]
+    #[serde(default = "default_era")]
+    pub(crate) era: String,
+    /// Headers every request carries (credentials: `"secret": true`, never returned; a
+    /// replacement sending `null` keeps the stored value).
+    #[oai(default)]
+    #[serde(default)]
+    pub(crate) headers: Vec<HttpHeaderDef>,
+    /// Milliseconds to wait for one answer (default 30000, at most 300000).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout_ms: Option<u64>,
+    /// `per_client` (default: one upstream session per downstream session, ended with it) or
+    /// `shared` (one per mount and instance, for stateless upstreams).
+    #[oai(default = "default_sessions")]
+    #[serde(default = "default_sessions")]
+    pub(crate) sessions: String,
+}
+
+fn default_transport() -> String {
+    "streamable_http".into()
+}
+
+fn default_era() -> String {
+    "handshake".into()
+}
+
+fn default_sessions() -> String {
+    "per_client".into()
+}
+
+/// A mount's health, as this instance sees it.
+#[derive(Object, Clone, Debug)]
+pub(crate) struct McpServerStatusView {
+    /// The mount's name.
+    pub(crate) name: String,
+    /// Its URL.
+    pub(crate) url: String,
+    /// Whether the last exchange that tells (a listing, a call's connection) worked.
+    pub(crate) up: bool,
+    /// The last failure, when down.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) last_error: Option<String>,
+    /// Seconds since its lists were fetched here.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) listed_secs_ago: Option<u64>,
+    /// Tools listed.
+    pub(crate) tools: u64,
+    /// Prompts listed.
+    pub(crate) prompts: u64,
+    /// Resources listed.
+    pub(crate) resources: u64,
+    /// Resource templates listed.
+    pub(crate) resource_templates: u64,
+    /// Calls forwarded by this instance.
+    pub(crate) calls: u64,
+    /// Calls that failed for the upstream's sake (unreachable, slow, broken).
+    pub(crate) failures: u64,
+}
