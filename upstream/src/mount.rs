@@ -770,7 +770,10 @@ impl Relay for ContextRelay<'_> {
         let n = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
         match self.ctx.input(&format!("{}-{n}", self.mount), req).await {
             Ok(v) => Ok(v),
-            Err(e @ (Error::InputRequired | Error::Cancelled)) => Err(Err(e)),
+            // The downstream's own answers: another round, a cancellation, a missing capability.
+            Err(e @ (Error::InputRequired | Error::Cancelled | Error::MissingCapability(_))) => {
+                Err(Err(e))
+            }
             Err(e) => Err(Ok(e.to_error_object())),
         }
     }

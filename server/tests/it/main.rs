@@ -7,6 +7,8 @@ mod auth;
 mod catalog;
 mod demo;
 mod dispatcher;
+#[cfg(feature = "federation")]
+mod federation;
 mod http;
 #[cfg(feature = "http-tools")]
 mod http_tools;
