@@ -358,35 +358,37 @@ impl Session {
                 None => self.exchange_http(id, &body, relay).await,
             }
         };
-        tokio::select! {
+        // Dropped before it ends (the downstream request was abandoned, its task cancelled),
+        // the call is cancelled upstream: a closed connection alone does not cancel a request
+        // in Streamable HTTP. `initialize` is never cancelled (spec): its session is dropped.
+        let mut on_drop = CancelOnDrop((method != "initialize").then(|| self.cancel_request(id)));
+        let outcome = tokio::select! {
             r = tokio::time::timeout(self.link.timeout, work) => match r {
-                Ok(r) => r,
-                Err(_) => {
-                    // `initialize` must not be cancelled (spec): the session is dropped instead.
-                    if method != "initialize" {
-                        self.cancel_upstream(id, "timed out");
-                    }
-                    Err(UpstreamError::Timeout(self.link.ms()))
+                Ok(r) => {
+                    on_drop.0 = None;
+                    r
                 }
+                Err(_) => Err(UpstreamError::Timeout(self.link.ms())),
             },
-            _ = cancel.cancelled() => {
-                if method != "initialize" {
-                    self.cancel_upstream(id, "cancelled by the client");
-                }
-                Err(UpstreamError::Cancelled)
-            }
-        }
+            _ = cancel.cancelled() => Err(UpstreamError::Cancelled),
+        };
+        // Answered or not, a request that needs no cancelling is disarmed above; the rest are
+        // cancelled when the guard drops, here.
+        drop(on_drop);
+        outcome
+    }
+
+    /// The `notifications/cancelled` request for request `id`.
+    fn cancel_request(&self, id: i64) -> reqwest::RequestBuilder {
+        let body = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                          "params": {"requestId": id, "reason": "cancelled downstream"}});
+        let url = self.legacy.as_ref().map_or(&self.link.url, |l| &l.endpoint);
+        self.post(url, &body).timeout(Duration::from_secs(5))
     }
 
     /// `notifications/cancelled` for request `id`, sent in the background.
-    fn cancel_upstream(&self, id: i64, reason: &str) {
-        let body = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-                          "params": {"requestId": id, "reason": reason}});
-        let url = self.legacy.as_ref().map_or(&self.link.url, |l| &l.endpoint);
-        let req = self.post(url, &body).timeout(Duration::from_secs(5));
-        tokio::spawn(async move {
-            let _ = req.send().await;
-        });
+    fn cancel_upstream(&self, id: i64) {
+        CancelOnDrop(Some(self.cancel_request(id)));
     }
 
     async fn exchange_http(
@@ -528,7 +530,7 @@ impl Session {
                     Ok(result) => json!({"jsonrpc": "2.0", "id": rid, "result": result}),
                     Err(Ok(e)) => json!({"jsonrpc": "2.0", "id": rid, "error": e}),
                     Err(Err(abandon)) => {
-                        self.cancel_upstream(id, "the client must answer first");
+                        self.cancel_upstream(id);
                         return Err(UpstreamError::Abandoned(Box::new(abandon)));
                     }
                 };
@@ -587,6 +589,19 @@ fn first_id() -> i64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(0);
     i64::try_from(h.finish() % (1 << 40)).unwrap_or(0) + 1
+}
+
+/// Sends its cancellation when dropped armed (in the background: a drop cannot wait).
+struct CancelOnDrop(Option<reqwest::RequestBuilder>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let (Some(req), Ok(rt)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move {
+                let _ = req.send().await;
+            });
+        }
+    }
 }
 
 /// Removes a legacy call's channel when the call ends, however it ends.

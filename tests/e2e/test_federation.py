@@ -1,0 +1,272 @@
+"""Federation end to end: upstream MCP servers mounted into an entity through the admin API of
+the real binary, driven by the official Python SDK as the downstream client.
+
+Upstreams, all started here: the official Python SDK's own server (`MCPServer`) over Streamable
+HTTP and over the legacy SSE transport, and FastMCP-MT's demo on another port, mounted in both
+protocol eras. Covered: namespaced listings; calls; progress and log messages relayed;
+elicitation relayed on the stream (handshake era) and as input rounds (2026-07-28);
+cancellation reaching the upstream; an upstream killed mid-run failing only its own items, and
+served again once it is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import anyio
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client, ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import Instance, _binary_path, _free_port, _tail, wait_ready
+from e2e_helpers import new_entity, only_text
+
+TOKEN = "federation-e2e-token"
+APPS = Path(__file__).parent / "apps"
+pytestmark = pytest.mark.anyio
+
+
+def _python_upstream(tmp: Path, transport: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    log = tmp / f"py-{transport}-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(APPS / "py_upstream.py"), "--port", str(port), "--transport", transport],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    path = "/mcp" if transport == "streamable-http" else "/sse"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket_probe(port):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Python upstream did not start: {_tail(log)}")
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}{path}"
+
+
+class socket_probe:
+    def __init__(self, port: int):
+        import socket
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.s.close()
+
+
+class Upstream:
+    """The FastMCP-MT demo on a fixed port, so it can be killed and started again there."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        log = self.tmp / f"demo-upstream-{self.port}-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen(
+            [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{self.port}"],
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn"),
+        )
+        wait_ready("demo upstream", self.proc, self.url, log)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("federation")
+    py_http, py_http_url = _python_upstream(tmp, "streamable-http")
+    py_sse, py_sse_url = _python_upstream(tmp, "sse")
+    demo = Upstream(tmp)
+    proxy = Instance(_binary_path(), tmp, "proxy", None,
+                     extra=["--admin-token", TOKEN, "--http-tools-allow", "127.0.0.1,::1"])
+    yield {"py_http": py_http_url, "py_sse": py_sse_url, "demo": demo, "proxy": proxy}
+    proxy.stop()
+    demo.stop()
+    for p in (py_http, py_sse):
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def mount(proxy: Instance, entity: str, definition: dict[str, Any]) -> None:
+    r = httpx.post(f"{proxy.url}/admin/entities/{entity}/catalog/mcp-servers", json=definition,
+                   headers={"authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+def status(proxy: Instance, entity: str, name: str) -> dict[str, Any]:
+    r = httpx.get(f"{proxy.url}/admin/entities/{entity}/catalog/mcp-servers/{name}/status",
+                  headers={"authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def answer(name: str):
+    async def callback(_ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"name": name})
+
+    return callback
+
+
+async def handshake_session(url: str, **callbacks: Any):
+    """A handshake-era SDK session (initialize, then a session) over Streamable HTTP."""
+    http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=120.0))
+    stack = []
+
+    class _Ctx:
+        async def __aenter__(self):
+            stack.append(await http.__aenter__())
+            self.t = streamable_http_client(url, http_client=http)
+            read, write = await self.t.__aenter__()
+            self.s = ClientSession(read, write, read_timeout_seconds=60, **callbacks)
+            session = await self.s.__aenter__()
+            await session.initialize()
+            return session
+
+        async def __aexit__(self, *exc):
+            await self.s.__aexit__(*exc)
+            await self.t.__aexit__(*exc)
+            await http.__aexit__(*exc)
+
+    return _Ctx()
+
+
+async def test_python_sdk_upstreams_over_streamable_http_and_sse(world):
+    proxy, entity = world["proxy"], new_entity("fed-py")
+    mount(proxy, entity, {"name": "pyh", "url": world["py_http"]})
+    mount(proxy, entity, {"name": "pys", "url": world["py_sse"], "transport": "sse"})
+    for name in ("pyh", "pys"):
+        assert status(proxy, entity, name)["up"] is True
+
+    # The 2026-07-28 era downstream (the SDK's auto mode): elicitation as input rounds.
+    async with Client(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Grace")) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        assert {"pyh_multiply", "pyh_steps", "pyh_ask_name", "pys_multiply", "pys_steps", "pys_ask_name"} <= tools
+        for m in ("pyh", "pys"):
+            got = await client.call_tool(f"{m}_multiply", {"a": 6, "b": 7})
+            assert not got.is_error and only_text(got) == "42.0", got
+            assert only_text(await client.call_tool(f"{m}_ask_name", {})) == "Hi, Grace"
+            seen: list[float] = []
+
+            async def progress(p: float, total: float | None, message: str | None) -> None:
+                seen.append(p)
+
+            done = await client.call_tool(f"{m}_steps", {"n": 3}, progress_callback=progress)
+            assert only_text(done) == "3 steps" and seen == [1.0, 2.0, 3.0], (m, seen)
+        # Cancellation reaches the upstream: its handler is cancelled, as it reports.
+        with anyio.move_on_after(1.0):
+            await client.call_tool("pyh_wait", {"seconds": 60})
+        deadline = time.monotonic() + 10
+        while (await client.call_tool("pyh_cancelled", {})).structured_content.get("result", 0) < 1:
+            assert time.monotonic() < deadline, "the upstream call was not cancelled"
+            await anyio.sleep(0.2)
+        motto = await client.read_resource("py://motto")
+        assert motto.contents[0].text == "federated, not fragmented"
+        prompt = await client.get_prompt("pys_review", {"code": "x = 1"})
+        assert "x = 1" in prompt.messages[0].content.text
+
+    # The handshake era downstream: elicitation on the stream, log messages relayed.
+    logs: list[types.LoggingMessageNotificationParams] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(params)
+
+    async with await handshake_session(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Alan"),
+                                       logging_callback=on_log) as s:
+        await s.set_logging_level("debug")
+        for m in ("pyh", "pys"):
+            assert only_text(await s.call_tool(f"{m}_ask_name", {})) == "Hi, Alan"
+            logs.clear()
+            assert only_text(await s.call_tool(f"{m}_steps", {"n": 2})) == "2 steps"
+            with anyio.fail_after(5):
+                while len(logs) < 2:
+                    await anyio.sleep(0.05)
+            assert "step 1" in str(logs[0].data), logs
+
+
+async def test_fastmcp_mt_upstream_in_both_eras_with_cancellation(world):
+    proxy, demo, entity = world["proxy"], world["demo"], new_entity("fed-demo")
+    up_entity = new_entity("up")
+    mount(proxy, entity, {"name": "hs", "url": f"{demo.url}/{up_entity}/mcp"})
+    mount(proxy, entity, {"name": "modern", "url": f"{demo.url}/{up_entity}/mcp", "era": "2026-07-28"})
+
+    async with await handshake_session(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Ada")) as s:
+        for m in ("hs", "modern"):
+            seen: list[float] = []
+
+            async def progress(p: float, total: float | None, message: str | None) -> None:
+                seen.append(p)
+
+            got = await s.call_tool(f"{m}_count", {"n": 3, "delay_ms": 10}, progress_callback=progress)
+            assert only_text(got) == "counted to 3" and seen == [1.0, 2.0, 3.0], (m, seen)
+            assert only_text(await s.call_tool(f"{m}_greet", {})) == "Hello, Ada!"
+        # The upstream session is this client's own: `whoami` sees one session throughout.
+        first = (await s.call_tool("hs_whoami", {})).structured_content
+        again = (await s.call_tool("hs_whoami", {})).structured_content
+        assert first["entity_id"] == up_entity and first["session_id"] and first == again
+
+        # Cancellation: the downstream gives up; the call ends at once, long before its 100 s.
+        started = time.monotonic()
+        with anyio.move_on_after(1.0):
+            await s.call_tool("hs_count", {"n": 100, "delay_ms": 1000})
+        assert time.monotonic() - started < 3
+        assert only_text(await s.call_tool("hs_echo", {"text": "still here"})) == "still here"
+
+    async with Client(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Edsger")) as client:
+        for m in ("hs", "modern"):
+            assert only_text(await client.call_tool(f"{m}_greet", {})) == "Hello, Edsger!"
+
+
+async def test_an_upstream_killed_mid_run_fails_its_items_only_and_comes_back(world):
+    proxy, demo, entity = world["proxy"], world["demo"], new_entity("fed-kill")
+    mount(proxy, entity, {"name": "demo", "url": f"{demo.url}/{new_entity('up')}/mcp", "timeout_ms": 3000})
+    mount(proxy, entity, {"name": "py", "url": world["py_http"], "sessions": "shared"})
+    async with Client(f"{proxy.url}/{entity}/mcp") as client:
+        assert only_text(await client.call_tool("demo_echo", {"text": "before"})) == "before"
+        demo.kill9()
+        try:
+            started = time.monotonic()
+            failed = await client.call_tool("demo_echo", {"text": "during"})
+            assert failed.is_error and "unreachable" in only_text(failed), failed
+            assert time.monotonic() - started < 5, "a dead upstream must fail fast"
+            # The other mount, and the list, are unaffected.
+            assert only_text(await client.call_tool("py_multiply", {"a": 2, "b": 2})) == "4.0"
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert "py_multiply" in tools
+            assert status(proxy, entity, "demo")["up"] is False
+        finally:
+            demo.start()
+        # Back on its port with no memory of the old session: served again without help.
+        deadline = time.monotonic() + 20
+        while True:
+            got = await client.call_tool("demo_echo", {"text": "after"})
+            if not got.is_error:
+                assert only_text(got) == "after"
+                break
+            assert time.monotonic() < deadline, only_text(got)
+            await anyio.sleep(0.5)
+        assert status(proxy, entity, "demo")["up"] is True
