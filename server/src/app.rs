@@ -176,9 +176,15 @@ async fn metrics(req: &Request, state: Data<&Arc<AppState>>) -> Response {
             std::time::Duration::from_secs(2),
         )
         .await;
+    #[allow(unused_mut)]
+    let mut text = state.metrics.render(&store);
+    #[cfg(feature = "federation")]
+    if let Some(f) = &state.catalog.federation {
+        crate::metrics::render_mounts(&mut text, &f.health());
+    }
     Response::builder()
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&store))
+        .body(text)
 }
 
 /// RFC 9728 protected-resource metadata of one entity's MCP endpoint (public, no auth).

@@ -301,6 +301,63 @@ impl Metrics {
     }
 }
 
+/// Mount names labelled at most; the rest are summed under `other`.
+#[cfg(feature = "federation")]
+const MAX_MOUNT_LABELS: usize = 100;
+
+/// The health of the upstream MCP servers this instance holds, by mount name (mounts of one
+/// name in several entities are summed; `up` is 0 when any of them is down).
+#[cfg(feature = "federation")]
+pub fn render_mounts(text: &mut String, mounts: &[fastmcp_upstream::MountHealth]) {
+    use std::collections::BTreeMap;
+    let mut by_name: BTreeMap<&str, (bool, u64, u64)> = BTreeMap::new();
+    for m in mounts {
+        let name = if by_name.len() >= MAX_MOUNT_LABELS && !by_name.contains_key(m.name.as_str()) {
+            "other"
+        } else {
+            m.name.as_str()
+        };
+        let e = by_name.entry(name).or_insert((true, 0, 0));
+        e.0 &= m.health.up;
+        e.1 += m.health.calls;
+        e.2 += m.health.failures;
+    }
+    let _ = writeln!(
+        text,
+        "# HELP fastmcp_upstream_up Whether the mounted upstream MCP server answered its last exchange here.\n# TYPE fastmcp_upstream_up gauge"
+    );
+    for (name, (up, _, _)) in &by_name {
+        let _ = writeln!(
+            text,
+            "fastmcp_upstream_up{{mount=\"{}\"}} {}",
+            esc(name),
+            u8::from(*up)
+        );
+    }
+    let _ = writeln!(
+        text,
+        "# HELP fastmcp_upstream_calls_total Calls forwarded to mounted upstream MCP servers.\n# TYPE fastmcp_upstream_calls_total counter"
+    );
+    for (name, (_, calls, _)) in &by_name {
+        let _ = writeln!(
+            text,
+            "fastmcp_upstream_calls_total{{mount=\"{}\"}} {calls}",
+            esc(name)
+        );
+    }
+    let _ = writeln!(
+        text,
+        "# HELP fastmcp_upstream_failures_total Forwarded calls that failed because the upstream was unreachable, slow or broken.\n# TYPE fastmcp_upstream_failures_total counter"
+    );
+    for (name, (_, _, failures)) in &by_name {
+        let _ = writeln!(
+            text,
+            "fastmcp_upstream_failures_total{{mount=\"{}\"}} {failures}",
+            esc(name)
+        );
+    }
+}
+
 /// What the shared store reported at scrape time (see [`Metrics::read_store`]).
 #[derive(Debug, Default)]
 pub struct StoreGauges {

@@ -400,6 +400,24 @@ async fn a_down_upstream_fails_its_own_items_and_recovers() {
     )
     .await;
     assert_eq!(status["up"], true, "{status}");
+    let metrics = cli
+        .get("/metrics")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_string()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("fastmcp_upstream_up{mount=\"late\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fastmcp_upstream_calls_total{mount=\"late\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
