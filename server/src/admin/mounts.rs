@@ -98,8 +98,8 @@ impl MountsApi {
 
     /// Mount or replace an MCP server
     ///
-    /// A secret header sent with `"value": null` keeps the stored value. The upstream's
-    /// sessions under the old definition are ended.
+    /// A secret header sent with `"value": null` keeps the stored value. Sessions opened under
+    /// the old definition are closed once unused for ten minutes.
     #[oai(
         path = "/entities/:entity_id/catalog/mcp-servers/:name",
         method = "put",
