@@ -283,11 +283,17 @@ impl AppBuilder {
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
 pub(crate) async fn end_session(
-    mcp: &McpServer,
+    state: &AppState,
     entity: &fastmcp_core::EntityId,
     id: &fastmcp_core::SessionId,
 ) -> fastmcp_core::Result<()> {
+    let mcp = &state.mcp;
     mcp.cancel_session(id);
+    // Its upstream sessions held here end now (other instances' within their sweep).
+    #[cfg(feature = "federation")]
+    if let Some(f) = &state.catalog.federation {
+        f.end_session(entity, id).await;
+    }
     mcp.sessions().delete(entity, id).await?;
     Ok(mcp.queue().delete_session(entity, id).await?)
 }

@@ -79,7 +79,7 @@ class Upstream:
     def start(self) -> None:
         log = self.tmp / f"demo-upstream-{self.port}-{time.monotonic_ns()}.log"
         self.proc = subprocess.Popen(
-            [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{self.port}"],
+            [str(_binary_path()), "serve", "--bind", f"127.0.0.1:{self.port}", "--admin-token", TOKEN],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, FASTMCP_MT_LOG_LEVEL="warn"),
         )
@@ -228,6 +228,8 @@ async def test_fastmcp_mt_upstream_in_both_eras_with_cancellation(world):
         first = (await s.call_tool("hs_whoami", {})).structured_content
         again = (await s.call_tool("hs_whoami", {})).structured_content
         assert first["entity_id"] == up_entity and first["session_id"] and first == again
+        upstream_session = first["session_id"]
+        assert upstream_session_exists(demo, up_entity, upstream_session)
 
         # Cancellation: the downstream gives up; the call ends at once, long before its 100 s.
         started = time.monotonic()
@@ -236,9 +238,45 @@ async def test_fastmcp_mt_upstream_in_both_eras_with_cancellation(world):
         assert time.monotonic() - started < 3
         assert only_text(await s.call_tool("hs_echo", {"text": "still here"})) == "still here"
 
+    # The downstream session ended (the SDK sent DELETE): so did its upstream session.
+    deadline = time.monotonic() + 10
+    while upstream_session_exists(demo, up_entity, upstream_session):
+        assert time.monotonic() < deadline, "the upstream session outlived the downstream one"
+        time.sleep(0.2)
+
     async with Client(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Edsger")) as client:
         for m in ("hs", "modern"):
             assert only_text(await client.call_tool(f"{m}_greet", {})) == "Hello, Edsger!"
+
+
+def upstream_session_exists(demo: "Upstream", entity: str, session: str) -> bool:
+    r = httpx.get(f"{demo.url}/admin/sessions/{session}", params={"entity_id": entity},
+                  headers={"authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert r.status_code in (200, 404), r.text
+    return r.status_code == 200
+
+
+async def test_an_upstream_list_change_reaches_the_entitys_clients(world):
+    proxy, demo, entity = world["proxy"], world["demo"], new_entity("fed-change")
+    mount(proxy, entity, {"name": "hs", "url": f"{demo.url}/{new_entity('up')}/mcp"})
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        for m in (message, getattr(message, "root", None)):
+            method = getattr(m, "method", None)
+            if isinstance(method, str):
+                heard.append(method)
+                return
+
+    async with await handshake_session(f"{proxy.url}/{entity}/mcp", message_handler=on_message) as s:
+        assert "hs_announce_change" in {t.name for t in (await s.list_tools()).tools}
+        await anyio.sleep(0.5)  # the standalone streams (ours, and ours upstream) are open
+        # The upstream tells its sessions its tools changed; the proxy hears it on its stream
+        # with the upstream, lists again, and tells this entity's clients.
+        assert only_text(await s.call_tool("hs_announce_change", {})) == "listeners notified"
+        with anyio.fail_after(10):
+            while "notifications/tools/list_changed" not in heard:
+                await anyio.sleep(0.1)
 
 
 async def test_an_upstream_killed_mid_run_fails_its_items_only_and_comes_back(world):

@@ -361,11 +361,14 @@ impl Session {
         // Dropped before it ends (the downstream request was abandoned, its task cancelled),
         // the call is cancelled upstream: a closed connection alone does not cancel a request
         // in Streamable HTTP. `initialize` is never cancelled (spec): its session is dropped.
-        let mut on_drop = CancelOnDrop((method != "initialize").then(|| self.cancel_request(id)));
+        let mut on_drop = CancelOnDrop {
+            session: self,
+            id: (method != "initialize").then_some(id),
+        };
         let outcome = tokio::select! {
             r = tokio::time::timeout(self.link.timeout, work) => match r {
                 Ok(r) => {
-                    on_drop.0 = None;
+                    on_drop.id = None;
                     r
                 }
                 Err(_) => Err(UpstreamError::Timeout(self.link.ms())),
@@ -388,7 +391,10 @@ impl Session {
 
     /// `notifications/cancelled` for request `id`, sent in the background.
     fn cancel_upstream(&self, id: i64) {
-        CancelOnDrop(Some(self.cancel_request(id)));
+        drop(CancelOnDrop {
+            session: self,
+            id: Some(id),
+        });
     }
 
     async fn exchange_http(
@@ -591,12 +597,17 @@ fn first_id() -> i64 {
     i64::try_from(h.finish() % (1 << 40)).unwrap_or(0) + 1
 }
 
-/// Sends its cancellation when dropped armed (in the background: a drop cannot wait).
-struct CancelOnDrop(Option<reqwest::RequestBuilder>);
+/// Sends the cancellation of request `id` when dropped armed (in the background: a drop
+/// cannot wait). Built only then: most requests end and are disarmed.
+struct CancelOnDrop<'a> {
+    session: &'a Session,
+    id: Option<i64>,
+}
 
-impl Drop for CancelOnDrop {
+impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        if let (Some(req), Ok(rt)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+        if let (Some(id), Ok(rt)) = (self.id.take(), tokio::runtime::Handle::try_current()) {
+            let req = self.session.cancel_request(id);
             rt.spawn(async move {
                 let _ = req.send().await;
             });

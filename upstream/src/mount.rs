@@ -273,6 +273,13 @@ impl Mount {
         }
     }
 
+    /// Ends the upstream session of one downstream session, if this instance holds it.
+    pub(crate) async fn end_session(&self, entity: &EntityId, session: &SessionId) {
+        if let Some((_, s)) = self.per_client.remove(&(entity.clone(), *session)) {
+            s.close().await;
+        }
+    }
+
     /// Ends the upstream sessions of downstream sessions that no longer exist, and (when
     /// `all`) every session: the mount was removed or replaced.
     pub(crate) async fn close_sessions<F>(&self, all: bool, gone: F)
@@ -685,7 +692,8 @@ pub(crate) trait AsyncFnPredicate: Send + Sync {
 /// A tool result as the upstream sent it; content items this server does not model are kept
 /// as their JSON text rather than dropped.
 fn tool_result(v: Value) -> CallToolResult {
-    if let Ok(r) = serde_json::from_value::<CallToolResult>(v.clone()) {
+    use serde::Deserialize;
+    if let Ok(r) = CallToolResult::deserialize(&v) {
         return r;
     }
     let content = v

@@ -56,6 +56,9 @@ struct Inner {
     /// By the mount's full definition: a changed definition is a new mount.
     mounts: DashMap<String, Arc<Mount>>,
     merged: DashMap<EntityId, Merged>,
+    /// Per entity: the stored mounts (by identity) and the mounts they resolved to, so a
+    /// request does not look every definition up again.
+    resolved: DashMap<EntityId, (Arc<[McpServerSpec]>, Vec<Arc<Mount>>)>,
     empty: Arc<Registry>,
     announce: mpsc::Sender<(EntityId, Change)>,
     announcements: std::sync::Mutex<Option<mpsc::Receiver<(EntityId, Change)>>>,
@@ -78,6 +81,7 @@ impl Federation {
                 sessions,
                 mounts: DashMap::new(),
                 merged: DashMap::new(),
+                resolved: DashMap::new(),
                 empty: Arc::new(Registry::default()),
                 announce: tx,
                 announcements: std::sync::Mutex::new(Some(rx)),
@@ -94,6 +98,20 @@ impl Federation {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
+    }
+
+    /// Ends the upstream sessions this instance holds for the downstream session `session`
+    /// (it ended here; instances holding others close them at their next sweep).
+    pub async fn end_session(&self, entity: &EntityId, session: &SessionId) {
+        let mounts: Vec<Arc<Mount>> = self
+            .inner
+            .mounts
+            .iter()
+            .map(|m| Arc::clone(m.value()))
+            .collect();
+        for m in mounts {
+            m.end_session(entity, session).await;
+        }
     }
 
     /// Every mount this instance holds, and its health.
@@ -194,6 +212,7 @@ async fn sweeper(inner: Weak<Inner>) {
             if idle {
                 inner.mounts.remove(&key);
                 inner.merged.clear();
+                inner.resolved.clear();
             }
             m.close_sessions(idle, &gone).await;
         }
@@ -222,10 +241,27 @@ impl Provider for Federation {
         inner.sweeper.call_once(|| {
             tokio::spawn(sweeper(Arc::downgrade(inner)));
         });
-        let mounts: Vec<Arc<Mount>> = specs.iter().filter_map(|s| inner.mount(s)).collect();
+        let cached = inner
+            .resolved
+            .get(entity)
+            .filter(|r| Arc::ptr_eq(&r.0, &specs))
+            .map(|r| r.1.clone());
+        let mounts = match cached {
+            Some(m) => m,
+            None => {
+                let m: Vec<Arc<Mount>> = specs.iter().filter_map(|s| inner.mount(s)).collect();
+                if inner.resolved.len() >= MAX_MERGED {
+                    inner.resolved.clear();
+                }
+                inner
+                    .resolved
+                    .insert(entity.clone(), (Arc::clone(&specs), m.clone()));
+                m
+            }
+        };
         // Listed concurrently: a slow upstream delays the first listing by its own wait only.
         let listed = futures::future::join_all(mounts.iter().map(|m| async move {
-            if m.users.len() < MAX_USERS {
+            if m.users.len() < MAX_USERS && !m.users.contains_key(entity) {
                 m.users.insert(entity.clone(), ());
             }
             let (lists, generation) = m.lists().await;

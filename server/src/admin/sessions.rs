@@ -100,7 +100,7 @@ impl SessionsApi {
                 "session not found",
             ));
         };
-        crate::state::end_session(mcp, &entity, &id)
+        crate::state::end_session(&self.state, &entity, &id)
             .await
             .map_err(api_error)?;
         Ok(Json(rec.into()))

@@ -270,5 +270,5 @@ pub(crate) async fn close_session(
     id: &fastmcp_core::SessionId,
 ) -> fastmcp_core::Result<()> {
     state.metrics.session(entity, false);
-    crate::state::end_session(&state.mcp, entity, id).await
+    crate::state::end_session(state, entity, id).await
 }
