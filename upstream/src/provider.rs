@@ -32,6 +32,9 @@ const ANNOUNCE_BUFFER: usize = 1024;
 /// An entity's merged mounts: which mount listings (by identity and generation) made it.
 type Merged = (Vec<(usize, u64)>, Arc<Registry>);
 
+/// The stored mount definitions of an entity, and the mounts they resolved to.
+type Resolved = (Arc<[McpServerSpec]>, Vec<Arc<Mount>>);
+
 /// One mount's health on this instance.
 #[derive(Debug, Clone)]
 pub struct MountHealth {
@@ -58,7 +61,7 @@ struct Inner {
     merged: DashMap<EntityId, Merged>,
     /// Per entity: the stored mounts (by identity) and the mounts they resolved to, so a
     /// request does not look every definition up again.
-    resolved: DashMap<EntityId, (Arc<[McpServerSpec]>, Vec<Arc<Mount>>)>,
+    resolved: DashMap<EntityId, Resolved>,
     empty: Arc<Registry>,
     announce: mpsc::Sender<(EntityId, Change)>,
     announcements: std::sync::Mutex<Option<mpsc::Receiver<(EntityId, Change)>>>,
