@@ -12,7 +12,7 @@
 //!   between rounds);
 //! - an upstream's `list_changed` becomes the entity's own.
 //!
-//! The client ([`client`]) is this crate's own, on the core's protocol types: Streamable HTTP
+//! The client (`client.rs`) is this crate's own, on the core's protocol types: Streamable HTTP
 //! in both eras and the legacy HTTP+SSE transport (see `docs/decisions.md`). Failures stay with
 //! the item involved: an upstream that is down, slow or broken makes its calls fail with a
 //! clear error and its items drop out of the lists, never a hang or an error for the whole

@@ -27,6 +27,9 @@ use crate::protocol::ToolAnnotations;
 
 /// Deepest nesting of `$ref`s and schemas followed before an operation is skipped.
 const MAX_DEPTH: usize = 64;
+/// Schema nodes one operation may expand to: `$ref`s are inlined, and a document whose
+/// references fan out (each naming the next twice) would otherwise grow exponentially.
+const MAX_NODES: usize = 50_000;
 /// Methods an operation may have, in the order a path item is read.
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -187,6 +190,7 @@ pub fn import(
         let ctx = Ctx {
             doc: document,
             dialect: version,
+            budget: std::cell::Cell::new(MAX_NODES),
         };
         let item = match ctx.deref(item, &mut Vec::new()) {
             Ok(i) => i,
@@ -455,6 +459,8 @@ enum Place {
 struct Ctx<'a> {
     doc: &'a Value,
     dialect: Dialect,
+    /// Schema nodes the current operation may still produce.
+    budget: std::cell::Cell<usize>,
 }
 
 impl Ctx<'_> {
@@ -507,6 +513,13 @@ impl Ctx<'_> {
         if depth > MAX_DEPTH {
             return Err(format!("a schema nests deeper than {MAX_DEPTH}"));
         }
+        let left = self.budget.get();
+        if left == 0 {
+            return Err(format!(
+                "the schemas expand to more than {MAX_NODES} nodes once references are inlined"
+            ));
+        }
+        self.budget.set(left - 1);
         match value {
             Value::Object(o) => {
                 if let Some(r) = o.get("$ref").and_then(Value::as_str) {
@@ -569,6 +582,7 @@ impl Ctx<'_> {
         base: &str,
         options: &ImportOptions,
     ) -> Result<HttpToolSpec, String> {
+        self.budget.set(MAX_NODES);
         // Path-level parameters, overridden by the operation's of the same name and place.
         let mut params: Vec<Value> = Vec::new();
         for list in [item.get("parameters"), op.get("parameters")] {
@@ -1072,6 +1086,30 @@ mod tests {
             join("http://h:1/a/b/doc.json", "../v2/"),
             Some("http://h:1/a/v2".into())
         );
+    }
+
+    #[test]
+    fn references_that_fan_out_are_refused_not_expanded() {
+        // Each schema names the next twice: 2^18 leaves if inlined, within the depth cap.
+        let mut schemas = serde_json::Map::new();
+        for i in 0..18 {
+            let next = json!({"$ref": format!("#/components/schemas/S{}", i + 1)});
+            schemas.insert(
+                format!("S{i}"),
+                json!({"type": "object", "properties": {"a": next, "b": next}}),
+            );
+        }
+        schemas.insert("S18".into(), json!({"type": "string"}));
+        let doc = json!({
+            "openapi": "3.1.0", "servers": [{"url": "http://h"}],
+            "paths": {"/x": {"post": {"operationId": "bomb", "requestBody": {"content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/S0"}}}}}},
+                      "/y": {"get": {"operationId": "fine"}}},
+            "components": {"schemas": schemas}
+        });
+        let out = import(&doc, &options(), &CatalogCaps::default()).unwrap();
+        assert_eq!(out.tools.len(), 1);
+        assert!(out.skipped[0].reason.contains("nodes"), "{:?}", out.skipped);
     }
 
     #[test]
