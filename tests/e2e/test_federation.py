@@ -125,6 +125,12 @@ def status(proxy: Instance, entity: str, name: str) -> dict[str, Any]:
     return r.json()
 
 
+async def sample(_ctx, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    asked = params.messages[0].content.text
+    return types.CreateMessageResult(role="assistant", model="test-model",
+                                     content=types.TextContent(type="text", text=f"({asked}) leaves fall"))
+
+
 def answer(name: str):
     async def callback(_ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
         return types.ElicitResult(action="accept", content={"name": name})
@@ -163,13 +169,17 @@ async def test_python_sdk_upstreams_over_streamable_http_and_sse(world):
         assert status(proxy, entity, name)["up"] is True
 
     # The 2026-07-28 era downstream (the SDK's auto mode): elicitation as input rounds.
-    async with Client(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Grace")) as client:
+    async with Client(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Grace"),
+                      sampling_callback=sample) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
-        assert {"pyh_multiply", "pyh_steps", "pyh_ask_name", "pys_multiply", "pys_steps", "pys_ask_name"} <= tools
+        assert {"pyh_multiply", "pyh_steps", "pyh_ask_name", "pyh_haiku", "pys_multiply", "pys_steps",
+                "pys_ask_name", "pys_haiku"} <= tools
         for m in ("pyh", "pys"):
             got = await client.call_tool(f"{m}_multiply", {"a": 6, "b": 7})
             assert not got.is_error and only_text(got) == "42.0", got
             assert only_text(await client.call_tool(f"{m}_ask_name", {})) == "Hi, Grace"
+            # Sampling: the upstream asks the client's model, through the proxy.
+            assert only_text(await client.call_tool(f"{m}_haiku", {"topic": "autumn"})) == "(A haiku about autumn) leaves fall"
             seen: list[float] = []
 
             async def progress(p: float, total: float | None, message: str | None) -> None:
@@ -196,10 +206,11 @@ async def test_python_sdk_upstreams_over_streamable_http_and_sse(world):
         logs.append(params)
 
     async with await handshake_session(f"{proxy.url}/{entity}/mcp", elicitation_callback=answer("Alan"),
-                                       logging_callback=on_log) as s:
+                                       sampling_callback=sample, logging_callback=on_log) as s:
         await s.set_logging_level("debug")
         for m in ("pyh", "pys"):
             assert only_text(await s.call_tool(f"{m}_ask_name", {})) == "Hi, Alan"
+            assert only_text(await s.call_tool(f"{m}_haiku", {"topic": "rain"})) == "(A haiku about rain) leaves fall"
             logs.clear()
             assert only_text(await s.call_tool(f"{m}_steps", {"n": 2})) == "2 steps"
             with anyio.fail_after(5):

@@ -16,6 +16,7 @@ use fastmcp_core::registry::{
     Prompt, Registry, RegistryBuilder, Resource, ResourceBody, ResourceTemplate, Tool,
 };
 use fastmcp_core::{Context, EntityId, Error, InputRequest, SessionId};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,9 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// How long a listing is trusted without an announcement (a sessionless upstream has no
 /// stream to announce changes on).
 pub(crate) const LIST_TTL: Duration = Duration::from_secs(60);
+/// The longest a request without lists waits for a mount's first listing (a slow or
+/// black-holed upstream must not hold every listing for its whole timeout).
+pub(crate) const LIST_WAIT: Duration = Duration::from_secs(5);
 /// The state key under which a downstream session keeps its upstream session, per mount.
 const STATE_KEY: &str = "fastmcp.upstream.";
 
@@ -76,7 +80,8 @@ pub(crate) struct Mount {
     shared: tokio::sync::Mutex<Option<Arc<Session>>>,
     per_client: DashMap<(EntityId, SessionId), Arc<Session>>,
     listing: Mutex<Option<Listing>>,
-    refreshing: tokio::sync::Mutex<()>,
+    /// The listing running now, which callers may wait on.
+    inflight: Mutex<Option<Shared<BoxFuture<'static, ()>>>>,
     retry: Mutex<(Instant, Duration)>,
     health: Mutex<Health>,
     generation: AtomicU64,
@@ -104,7 +109,7 @@ impl Mount {
                 shared: tokio::sync::Mutex::new(None),
                 per_client: DashMap::new(),
                 listing: Mutex::new(None),
-                refreshing: tokio::sync::Mutex::new(()),
+                inflight: Mutex::new(None),
                 retry: Mutex::new((Instant::now(), RETRY_MIN)),
                 health: Mutex::new(Health::default()),
                 generation: AtomicU64::new(0),
@@ -303,62 +308,81 @@ impl Mount {
     }
 
     /// The upstream's lists: cached; listed again when stale (an announcement, or older than
-    /// [`LIST_TTL`]); after a failure, not again before the retry time (callers get the last
-    /// lists, or none).
-    pub(crate) async fn lists(&self) -> (Arc<Lists>, u64) {
+    /// [`LIST_TTL`]); after a failure, not again before the retry time. A listing runs in a task
+    /// of its own: a caller with lists in hand gets them at once while it runs, and a caller
+    /// without waits at most [`LIST_WAIT`] (the listing goes on, and serves the next caller).
+    pub(crate) async fn lists(self: &Arc<Self>) -> (Arc<Lists>, u64) {
         *lock(&self.last_used) = Instant::now();
-        let current = lock(&self.listing)
-            .as_ref()
-            .map(|l| (Arc::clone(&l.lists), l.generation, l.at));
+        let current = self.current();
         let due = match &current {
             None => true,
             Some((_, _, at)) => self.stale.load(Ordering::SeqCst) || at.elapsed() > LIST_TTL,
         };
         let retry_ok = lock(&self.retry).0 <= Instant::now();
-        if !due || !retry_ok {
-            if let Some((l, g, _)) = current {
-                return (l, g);
+        if due && retry_ok {
+            let running = {
+                let mut slot = lock(&self.inflight);
+                match slot.as_ref() {
+                    Some(r) => r.clone(),
+                    None => {
+                        let mount = Arc::clone(self);
+                        let r = async move { mount.refresh().await }.boxed().shared();
+                        *slot = Some(r.clone());
+                        tokio::spawn(r.clone());
+                        r
+                    }
+                }
+            };
+            if current.is_none() {
+                let _ = tokio::time::timeout(LIST_WAIT, running).await;
             }
-            return (Arc::new(Lists::default()), 0);
         }
-        // One listing at a time; others use what is there (or wait for the first).
-        let guard = match (&current, self.refreshing.try_lock()) {
-            (_, Ok(g)) => g,
-            (Some((l, g, _)), Err(_)) => return (Arc::clone(l), *g),
-            (None, Err(_)) => self.refreshing.lock().await,
-        };
-        if let Some(l) = lock(&self.listing).as_ref() {
-            if !self.stale.load(Ordering::SeqCst) && l.at.elapsed() <= LIST_TTL {
-                return (Arc::clone(&l.lists), l.generation);
-            }
+        match self.current() {
+            Some((l, g, _)) => (l, g),
+            None => (Arc::new(Lists::default()), 0),
         }
+    }
+
+    /// Lists again now and waits for it (an announcement: the clients told next must find the
+    /// new lists).
+    pub(crate) async fn relist(self: &Arc<Self>) {
+        self.stale.store(true, Ordering::SeqCst);
+        lock(&self.retry).0 = Instant::now();
+        self.lists().await;
+        let running = lock(&self.inflight).clone();
+        if let Some(r) = running {
+            let _ = tokio::time::timeout(self.link.timeout, r).await;
+        }
+    }
+
+    fn current(&self) -> Option<(Arc<Lists>, u64, Instant)> {
+        lock(&self.listing)
+            .as_ref()
+            .map(|l| (Arc::clone(&l.lists), l.generation, l.at))
+    }
+
+    /// One listing, its outcome kept.
+    async fn refresh(self: Arc<Self>) {
         self.stale.store(false, Ordering::SeqCst);
         let outcome = self.fetch().await;
-        drop(guard);
         match outcome {
             Ok(lists) => {
                 *lock(&self.retry) = (Instant::now(), RETRY_MIN);
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                let lists = Arc::new(lists);
                 *lock(&self.listing) = Some(Listing {
-                    lists: Arc::clone(&lists),
+                    lists: Arc::new(lists),
                     at: Instant::now(),
                     generation,
                     registry: None,
                 });
-                (lists, generation)
             }
             Err(e) => {
                 tracing::warn!(mount = %self.spec.name, error = %e, "cannot list an upstream");
                 let mut r = lock(&self.retry);
                 *r = (Instant::now() + r.1, (r.1 * 2).min(RETRY_MAX));
-                drop(r);
-                match current {
-                    Some((l, g, _)) => (l, g),
-                    None => (Arc::new(Lists::default()), 0),
-                }
             }
         }
+        *lock(&self.inflight) = None;
     }
 
     async fn fetch(&self) -> Result<Lists, UpstreamError> {

@@ -173,7 +173,7 @@ async fn watch(
         let Some(m) = mount.upgrade() else { return };
         m.mark_stale();
         if a == Announced::ListChanged {
-            m.lists().await;
+            m.relist().await;
             let users: Vec<EntityId> = m.users.iter().map(|e| e.key().clone()).collect();
             for entity in users {
                 for change in [Change::Tools, Change::Prompts, Change::Resources] {

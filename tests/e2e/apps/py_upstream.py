@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 import anyio
+import mcp_types as types
 from pydantic import BaseModel
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -43,6 +44,18 @@ async def ask_name(ctx: Context) -> str:
     if answer.action == "accept" and answer.data is not None:
         return f"Hi, {answer.data.name}"
     return f"no name ({answer.action})"
+
+
+@mcp.tool()
+async def haiku(topic: str, ctx: Context) -> str:
+    """Ask the client's model for a haiku (sampling)."""
+    result = await ctx.request_context.session.create_message(
+        [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=f"A haiku about {topic}"))],
+        max_tokens=60,
+        # On the call's own stream, where the spec puts requests made for a call.
+        related_request_id=ctx.request_id,
+    )
+    return getattr(result.content, "text", str(result.content))
 
 
 CANCELLED: list[float] = []
