@@ -319,3 +319,58 @@ async def test_an_upstream_killed_mid_run_fails_its_items_only_and_comes_back(wo
             assert time.monotonic() < deadline, only_text(got)
             await anyio.sleep(0.5)
         assert status(proxy, entity, "demo")["up"] is True
+
+
+REDIS_URL = os.environ.get("FASTMCP_E2E_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="no Redis configured")
+def test_a_fleet_shares_each_clients_upstream_session_and_survives_a_kill(world, tmp_path):
+    """Three proxies on one Redis, started together: a mount made through one is served by all;
+    a client's upstream session (kept in its session's state) is the same whichever instance
+    serves the request, also after the instance that opened it is killed; ending the client's
+    session through another instance ends the upstream one."""
+    from e2e_helpers import jsonrpc_reply, raw_call, raw_initialize
+    from test_fleet import start_together
+
+    demo, entity, up_entity = world["demo"], new_entity("fed-fleet"), new_entity("up")
+    nodes = start_together(tmp_path, REDIS_URL, 3,
+                           extra=["--admin-token", TOKEN, "--http-tools-allow", "127.0.0.1,::1",
+                                  "--catalog-refresh-ms", "250"])
+    try:
+        mount(nodes[0], entity, {"name": "hs", "url": f"{demo.url}/{up_entity}/mcp"})
+        with httpx.Client(timeout=30) as http:
+            deadline = time.monotonic() + 10
+            for n in nodes:
+                while True:
+                    sid = raw_initialize(http, n.url, entity)
+                    listed = jsonrpc_reply(raw_call(http, n.url, entity, "tools/list", {}, session_id=sid), 2)
+                    if any(t["name"] == "hs_whoami" for t in listed["result"]["tools"]):
+                        break
+                    assert time.monotonic() < deadline, f"{n.name} never served the mount"
+                    time.sleep(0.2)
+            sid = raw_initialize(http, nodes[0].url, entity)
+
+            def whoami(node, rid: int) -> str:
+                r = raw_call(http, node.url, entity, "tools/call", {"name": "hs_whoami", "arguments": {}},
+                             session_id=sid, request_id=rid)
+                reply = jsonrpc_reply(r, rid)
+                assert "result" in reply and not reply["result"].get("isError"), reply
+                return reply["result"]["structuredContent"]["session_id"]
+
+            upstream = whoami(nodes[0], 10)
+            assert whoami(nodes[1], 11) == upstream and whoami(nodes[2], 12) == upstream
+            nodes[0].proc.send_signal(signal.SIGKILL)
+            nodes[0].proc.wait(timeout=10)
+            assert whoami(nodes[1], 13) == upstream
+            assert upstream_session_exists(demo, up_entity, upstream)
+            r = http.delete(f"{nodes[2].url}/{entity}/mcp",
+                            headers={"mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"})
+            assert r.status_code in (200, 202, 204), r.text
+            deadline = time.monotonic() + 10
+            while upstream_session_exists(demo, up_entity, upstream):
+                assert time.monotonic() < deadline, "the upstream session outlived the client's"
+                time.sleep(0.2)
+    finally:
+        for n in nodes:
+            n.stop()
