@@ -374,3 +374,17 @@ def test_a_fleet_shares_each_clients_upstream_session_and_survives_a_kill(world,
     finally:
         for n in nodes:
             n.stop()
+
+
+async def test_a_2026_upstreams_list_change_reaches_a_2026_client(world):
+    proxy, demo, entity = world["proxy"], world["demo"], new_entity("fed-listen")
+    mount(proxy, entity, {"name": "modern", "url": f"{demo.url}/{new_entity('up')}/mcp", "era": "2026-07-28",
+                          "sessions": "shared"})
+    async with Client(f"{proxy.url}/{entity}/mcp") as client:
+        assert "modern_announce_change" in {t.name for t in (await client.list_tools()).tools}
+        async with client.listen(tools_list_changed=True) as sub:
+            await anyio.sleep(0.5)  # the proxy's own listen stream upstream is open
+            await client.call_tool("modern_announce_change", {})
+            with anyio.fail_after(10):
+                event = await sub.__anext__()
+            assert type(event).__name__ == "ToolsListChanged"

@@ -153,7 +153,7 @@ impl Session {
             .map_err(UpstreamError::Refused)?;
         let stop = CancellationToken::new();
         if link.spec.era == UpstreamEra::Sessionless {
-            return Ok(Arc::new(Self {
+            let session = Arc::new(Self {
                 link,
                 id: None,
                 protocol: SESSIONLESS_VERSION.into(),
@@ -161,7 +161,15 @@ impl Session {
                 next: AtomicI64::new(first_id()),
                 legacy: None,
                 stop,
-            }));
+            });
+            if let Some(tx) = announce {
+                tokio::spawn(listen_modern(
+                    Arc::downgrade(&session),
+                    tx,
+                    session.stop.clone(),
+                ));
+            }
+            return Ok(session);
         }
         let legacy = match link.spec.transport {
             UpstreamTransport::Sse => Some(
@@ -749,6 +757,75 @@ async fn open_legacy(
         }
     });
     Ok(Legacy { endpoint, calls })
+}
+
+/// `subscriptions/listen` of a 2026-07-28 upstream: its list changes go to `announce`.
+/// Reconnects after a pause while the session lives; stops for good when the upstream does
+/// not serve it.
+async fn listen_modern(
+    session: std::sync::Weak<Session>,
+    announce: mpsc::UnboundedSender<Announced>,
+    stop: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let Some(s) = session.upgrade() else { return };
+        let id = s.next.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true, "promptsListChanged": true,
+                          "resourcesListChanged": true},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": SESSIONLESS_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo":
+                {"name": "fastmcp-mt", "version": env!("CARGO_PKG_VERSION")},
+        }}});
+        let req = s.post(&s.link.url, &body);
+        drop(s);
+        let resp = tokio::select! {
+            r = req.send() => r,
+            _ = stop.cancelled() => return,
+        };
+        match resp {
+            Ok(r) if r.status().is_client_error() => return,
+            Ok(mut r)
+                if r.status().is_success()
+                    && r.headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|c| c.starts_with("text/event-stream")) =>
+            {
+                pause = Duration::from_millis(500);
+                let mut reader = sse::Reader::new(MAX_MESSAGE_BYTES);
+                loop {
+                    let chunk = tokio::select! {
+                        c = r.chunk() => c,
+                        _ = stop.cancelled() => return,
+                    };
+                    let Ok(Some(chunk)) = chunk else { break };
+                    let Ok(events) = reader.push(&chunk) else {
+                        break;
+                    };
+                    for e in events {
+                        let method = serde_json::from_str::<Value>(&e.data).ok().and_then(|m| {
+                            m.get("method").and_then(Value::as_str).map(str::to_string)
+                        });
+                        if method.is_some_and(|m| m.ends_with("/list_changed")) {
+                            let _ = announce.send(Announced::ListChanged);
+                        }
+                    }
+                }
+            }
+            // A JSON answer (an error: the method is not served) ends the attempt for good.
+            Ok(r) if r.status().is_success() => return,
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.cancelled() => return,
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
 }
 
 /// The GET stream of a Streamable HTTP session: list changes go to `announce`. Reconnects
