@@ -163,10 +163,11 @@ impl Session {
                 stop,
             });
             if let Some(tx) = announce {
-                tokio::spawn(listen_modern(
+                tokio::spawn(announcements(
                     Arc::downgrade(&session),
                     tx,
                     session.stop.clone(),
+                    Announcer::Listen,
                 ));
             }
             return Ok(session);
@@ -206,7 +207,12 @@ impl Session {
             .await?;
         let session = Arc::new(session);
         if let (Some(tx), true) = (announce, session.legacy.is_none()) {
-            tokio::spawn(listen(Arc::downgrade(&session), tx, session.stop.clone()));
+            tokio::spawn(announcements(
+                Arc::downgrade(&session),
+                tx,
+                session.stop.clone(),
+                Announcer::GetStream,
+            ));
         }
         Ok(session)
     }
@@ -495,6 +501,10 @@ impl Session {
             .send()
             .await
             .map_err(|e| UpstreamError::unreachable(&e))?;
+        // The upstream forgot the stream's session (it restarted): open another.
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(UpstreamError::SessionGone);
+        }
         if !resp.status().is_success() {
             return Err(UpstreamError::Protocol(format!(
                 "posting to the SSE endpoint: HTTP {}",
@@ -759,65 +769,93 @@ async fn open_legacy(
     Ok(Legacy { endpoint, calls })
 }
 
-/// `subscriptions/listen` of a 2026-07-28 upstream: its list changes go to `announce`.
-/// Reconnects after a pause while the session lives; stops for good when the upstream does
-/// not serve it.
-async fn listen_modern(
+/// How an upstream announces changes outside calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Announcer {
+    /// The GET stream of a handshake-era Streamable HTTP session.
+    GetStream,
+    /// `subscriptions/listen` of a 2026-07-28 upstream.
+    Listen,
+}
+
+impl Session {
+    /// The request that opens the stream announcements come on.
+    fn announcer(&self, how: Announcer) -> reqwest::RequestBuilder {
+        match how {
+            Announcer::GetStream => {
+                let mut req = self
+                    .link
+                    .net
+                    .client()
+                    .get(self.link.url.clone())
+                    .headers(self.link.headers.clone())
+                    .header("accept", "text/event-stream")
+                    .header("mcp-protocol-version", &self.protocol);
+                if let Some(id) = &self.id {
+                    req = req.header("mcp-session-id", id);
+                }
+                req
+            }
+            Announcer::Listen => {
+                let id = self.next.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen",
+                "params": {
+                    "notifications": {"toolsListChanged": true, "promptsListChanged": true,
+                                      "resourcesListChanged": true},
+                    "_meta": {
+                        "io.modelcontextprotocol/protocolVersion": SESSIONLESS_VERSION,
+                        "io.modelcontextprotocol/clientCapabilities": {},
+                        "io.modelcontextprotocol/clientInfo":
+                            {"name": "fastmcp-mt", "version": env!("CARGO_PKG_VERSION")},
+                    }}});
+                self.post(&self.link.url, &body)
+            }
+        }
+    }
+}
+
+/// Hears an upstream's list changes (`how`) and passes them to `announce`. Reconnects after a
+/// pause while the session lives; stops for good when the upstream serves no such stream.
+async fn announcements(
     session: std::sync::Weak<Session>,
     announce: mpsc::UnboundedSender<Announced>,
     stop: CancellationToken,
+    how: Announcer,
 ) {
     let mut pause = Duration::from_millis(500);
     loop {
         let Some(s) = session.upgrade() else { return };
-        let id = s.next.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
-        "notifications": {"toolsListChanged": true, "promptsListChanged": true,
-                          "resourcesListChanged": true},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": SESSIONLESS_VERSION,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo":
-                {"name": "fastmcp-mt", "version": env!("CARGO_PKG_VERSION")},
-        }}});
-        let req = s.post(&s.link.url, &body);
+        let req = s.announcer(how);
         drop(s);
         let resp = tokio::select! {
             r = req.send() => r,
             _ = stop.cancelled() => return,
         };
         match resp {
-            Ok(r) if r.status().is_client_error() => return,
-            Ok(mut r)
-                if r.status().is_success()
-                    && r.headers()
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|c| c.starts_with("text/event-stream")) =>
+            // The session is gone: whoever uses it next opens another.
+            Ok(r)
+                if r.status() == reqwest::StatusCode::NOT_FOUND && how == Announcer::GetStream =>
             {
+                let _ = announce.send(Announced::StreamEnded);
+                return;
+            }
+            // No such stream here (405 for GET, an error for `subscriptions/listen`).
+            Ok(r) if r.status().is_client_error() => return,
+            Ok(r) if r.status().is_success() => {
+                let sse = r
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|c| c.starts_with("text/event-stream"));
+                // A JSON answer to `subscriptions/listen` is an error: not served.
+                if !sse {
+                    return;
+                }
                 pause = Duration::from_millis(500);
-                let mut reader = sse::Reader::new(MAX_MESSAGE_BYTES);
-                loop {
-                    let chunk = tokio::select! {
-                        c = r.chunk() => c,
-                        _ = stop.cancelled() => return,
-                    };
-                    let Ok(Some(chunk)) = chunk else { break };
-                    let Ok(events) = reader.push(&chunk) else {
-                        break;
-                    };
-                    for e in events {
-                        let method = serde_json::from_str::<Value>(&e.data).ok().and_then(|m| {
-                            m.get("method").and_then(Value::as_str).map(str::to_string)
-                        });
-                        if method.is_some_and(|m| m.ends_with("/list_changed")) {
-                            let _ = announce.send(Announced::ListChanged);
-                        }
-                    }
+                if read_announcements(r, &announce, &stop).await {
+                    return;
                 }
             }
-            // A JSON answer (an error: the method is not served) ends the attempt for good.
-            Ok(r) if r.status().is_success() => return,
             _ => {}
         }
         tokio::select! {
@@ -828,66 +866,29 @@ async fn listen_modern(
     }
 }
 
-/// The GET stream of a Streamable HTTP session: list changes go to `announce`. Reconnects
-/// after a pause while the session lives; stops for good when the upstream offers no stream.
-async fn listen(
-    session: std::sync::Weak<Session>,
-    announce: mpsc::UnboundedSender<Announced>,
-    stop: CancellationToken,
-) {
-    let mut pause = Duration::from_millis(500);
+/// Reads one announcement stream until it ends; `true` when told to stop.
+async fn read_announcements(
+    mut r: reqwest::Response,
+    announce: &mpsc::UnboundedSender<Announced>,
+    stop: &CancellationToken,
+) -> bool {
+    let mut reader = sse::Reader::new(MAX_MESSAGE_BYTES);
     loop {
-        let Some(s) = session.upgrade() else { return };
-        let mut req = s
-            .link
-            .net
-            .client()
-            .get(s.link.url.clone())
-            .headers(s.link.headers.clone())
-            .header("accept", "text/event-stream")
-            .header("mcp-protocol-version", &s.protocol);
-        if let Some(id) = &s.id {
-            req = req.header("mcp-session-id", id);
-        }
-        drop(s);
-        let resp = tokio::select! {
-            r = req.send() => r,
-            _ = stop.cancelled() => return,
+        let chunk = tokio::select! {
+            c = r.chunk() => c,
+            _ = stop.cancelled() => return true,
         };
-        match resp {
-            Ok(r) if r.status() == reqwest::StatusCode::METHOD_NOT_ALLOWED => return,
-            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
-                let _ = announce.send(Announced::StreamEnded);
-                return;
+        let Ok(Some(chunk)) = chunk else { return false };
+        let Ok(events) = reader.push(&chunk) else {
+            return false;
+        };
+        for e in events {
+            let method = serde_json::from_str::<Value>(&e.data)
+                .ok()
+                .and_then(|m| m.get("method").and_then(Value::as_str).map(str::to_string));
+            if method.is_some_and(|m| m.ends_with("/list_changed")) {
+                let _ = announce.send(Announced::ListChanged);
             }
-            Ok(mut r) if r.status().is_success() => {
-                pause = Duration::from_millis(500);
-                let mut reader = sse::Reader::new(MAX_MESSAGE_BYTES);
-                loop {
-                    let chunk = tokio::select! {
-                        c = r.chunk() => c,
-                        _ = stop.cancelled() => return,
-                    };
-                    let Ok(Some(chunk)) = chunk else { break };
-                    let Ok(events) = reader.push(&chunk) else {
-                        break;
-                    };
-                    for e in events {
-                        let method = serde_json::from_str::<Value>(&e.data).ok().and_then(|m| {
-                            m.get("method").and_then(Value::as_str).map(str::to_string)
-                        });
-                        if method.is_some_and(|m| m.ends_with("/list_changed")) {
-                            let _ = announce.send(Announced::ListChanged);
-                        }
-                    }
-                }
-            }
-            _ => {}
         }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = stop.cancelled() => return,
-        }
-        pause = (pause * 2).min(Duration::from_secs(30));
     }
 }

@@ -268,13 +268,11 @@ impl Mount {
             *slot = None;
         }
         drop(slot);
-        if let Some(sid) = ctx.and_then(Context::session_id) {
-            if let Some(c) = ctx {
-                self.per_client
-                    .remove_if(&(c.entity_id().clone(), sid), |_, s| {
-                        Arc::ptr_eq(s, session)
-                    });
-            }
+        if let Some((c, sid)) = ctx.and_then(|c| Some((c, c.session_id()?))) {
+            self.per_client
+                .remove_if(&(c.entity_id().clone(), sid), |_, s| {
+                    Arc::ptr_eq(s, session)
+                });
         }
     }
 

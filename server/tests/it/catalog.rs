@@ -60,6 +60,17 @@ pub(crate) async fn call(
     )
 }
 
+/// POSTs `body` to the admin `path`, which must refuse it with 422; the field it names.
+pub(crate) async fn refused_field(
+    cli: &TestClient<impl poem::Endpoint>,
+    path: &str,
+    body: Value,
+) -> String {
+    let (s, b) = call(cli, "POST", path, Some(body)).await;
+    assert_eq!(s, 422, "{b}");
+    b["field"].as_str().unwrap_or_default().to_string()
+}
+
 /// A 2026-07-28 request of `entity`; the JSON-RPC answer.
 pub(crate) async fn mcp(
     cli: &TestClient<impl poem::Endpoint>,

@@ -17,7 +17,7 @@ use fastmcp_storage_memory::MemoryStore;
 use poem::test::TestClient;
 use serde_json::{json, Value};
 
-use super::catalog::{call as admin, mcp, TOKEN};
+use super::catalog::{call as admin, mcp, refused_field, TOKEN};
 
 /// The demo server on `addr` (a free port when `None`).
 async fn upstream(addr: Option<SocketAddr>) -> SocketAddr {
@@ -423,50 +423,43 @@ async fn a_down_upstream_fails_its_own_items_and_recovers() {
 #[tokio::test]
 async fn mounts_are_validated_and_the_guard_applies() {
     let cli = proxy();
-    let post = |def: Value| {
-        let cli = &cli;
-        async move {
-            admin(
-                cli,
-                "POST",
-                "/admin/entities/acme/catalog/mcp-servers",
-                Some(def),
-            )
-            .await
-        }
-    };
-    let field = |(s, b): (u16, Value)| {
-        assert_eq!(s, 422, "{b}");
-        b["field"].as_str().unwrap_or_default().to_string()
-    };
+    const PATH: &str = "/admin/entities/acme/catalog/mcp-servers";
+
     assert_eq!(
-        field(post(json!({"name": "a_b", "url": "http://h/mcp"})).await),
+        refused_field(&cli, PATH, json!({"name": "a_b", "url": "http://h/mcp"})).await,
         "name"
     );
     assert_eq!(
-        field(post(json!({"name": "a", "url": "ftp://h"})).await),
+        refused_field(&cli, PATH, json!({"name": "a", "url": "ftp://h"})).await,
         "url"
     );
     assert_eq!(
-        field(
-            post(
-                json!({"name": "a", "url": "http://h/sse", "transport": "sse", "era": "2026-07-28"})
-            )
-            .await
-        ),
+        refused_field(
+            &cli,
+            PATH,
+            json!({"name": "a", "url": "http://h/sse", "transport": "sse", "era": "2026-07-28"})
+        )
+        .await,
         "era"
     );
     assert_eq!(
-        field(post(json!({"name": "a", "url": "http://h/mcp", "headers": [{"name": "Mcp-Session-Id", "value": "x"}]})).await),
+        refused_field(&cli, PATH, json!({"name": "a", "url": "http://h/mcp", "headers": [{"name": "Mcp-Session-Id", "value": "x"}]})).await,
         "headers[0].name"
     );
-    let (s, _) =
-        post(json!({"name": "a", "url": "http://h/mcp", "transport": "carrier-pigeon"})).await;
-    assert_eq!(s, 422);
+    refused_field(
+        &cli,
+        PATH,
+        json!({"name": "a", "url": "http://h/mcp", "transport": "carrier-pigeon"}),
+    )
+    .await;
 
     // The SSRF guard: a link-local upstream is refused before any connection.
-    let (s, _) = post(json!({"name": "meta", "url": "http://169.254.169.254/mcp"})).await;
-    assert_eq!(s, 201);
+    mount(
+        &cli,
+        "acme",
+        json!({"name": "meta", "url": "http://169.254.169.254/mcp"}),
+    )
+    .await;
     let (_, status) = admin(
         &cli,
         "GET",

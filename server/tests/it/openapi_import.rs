@@ -17,7 +17,7 @@ use poem::web::{Json, Path, Query};
 use poem::{handler, EndpointExt, Request, Route};
 use serde_json::{json, Value};
 
-use super::catalog::{call as admin, mcp, TOKEN};
+use super::catalog::{call as admin, mcp, refused_field, TOKEN};
 
 /// The app, served on a free loopback port too (so it can fetch and call itself).
 async fn app(allow: &[&str]) -> (TestClient<impl poem::Endpoint>, SocketAddr) {
@@ -335,46 +335,55 @@ async fn a_yaml_document_becomes_tools_with_parameters_bodies_and_errors() {
 #[tokio::test]
 async fn unusable_documents_are_422_naming_the_field() {
     let (cli, addr) = app(&["127.0.0.1"]).await;
-    let post = |body: Value| {
-        let cli = &cli;
-        async move {
-            admin(
-                cli,
-                "POST",
-                "/admin/entities/acme/catalog/openapi",
-                Some(body),
-            )
-            .await
-        }
-    };
-    let field = |(s, b): (u16, Value)| {
-        assert_eq!(s, 422, "{b}");
-        b["field"].as_str().unwrap_or_default().to_string()
-    };
+    const PATH: &str = "/admin/entities/acme/catalog/openapi";
+
     assert_eq!(
-        field(post(json!({"name": "x", "document": {"swagger": "2.0"}})).await),
+        refused_field(
+            &cli,
+            PATH,
+            json!({"name": "x", "document": {"swagger": "2.0"}})
+        )
+        .await,
         "document.swagger"
     );
-    assert_eq!(field(post(json!({"name": "x"})).await), "document");
     assert_eq!(
-        field(post(json!({"name": "x", "document": "{ not: [ yaml"})).await),
+        refused_field(&cli, PATH, json!({"name": "x"})).await,
         "document"
     );
     assert_eq!(
-        field(post(json!({"name": "x", "document": {"openapi": "3.1.0", "paths": {}}})).await),
+        refused_field(
+            &cli,
+            PATH,
+            json!({"name": "x", "document": "{ not: [ yaml"})
+        )
+        .await,
+        "document"
+    );
+    assert_eq!(
+        refused_field(
+            &cli,
+            PATH,
+            json!({"name": "x", "document": {"openapi": "3.1.0", "paths": {}}})
+        )
+        .await,
         "base_url"
     );
     assert_eq!(
-        field(post(json!({"name": "x y", "document": {"openapi": "3.1.0", "paths": {}}, "base_url": "http://h"})).await),
+        refused_field(&cli, PATH, json!({"name": "x y", "document": {"openapi": "3.1.0", "paths": {}}, "base_url": "http://h"})).await,
         "name"
     );
     assert_eq!(
-        field(post(json!({"name": "x", "url": format!("http://{addr}/nope.json")})).await),
+        refused_field(
+            &cli,
+            PATH,
+            json!({"name": "x", "url": format!("http://{addr}/nope.json")})
+        )
+        .await,
         "url"
     );
     assert_eq!(
-        field(post(json!({"name": "x", "document": {"openapi": "3.1.0", "paths": {}}, "base_url": "http://h",
-                          "routes": [{"action": "maybe"}]})).await),
+        refused_field(&cli, PATH, json!({"name": "x", "document": {"openapi": "3.1.0", "paths": {}}, "base_url": "http://h",
+                          "routes": [{"action": "maybe"}]})).await,
         "routes[0].action"
     );
     // Nothing was stored.
