@@ -307,6 +307,13 @@ class Load:
             seen: list[tuple[str | None, dict[str, Any]]] = []
             try:
                 reader = SseReader("POST", f"{self.lb}/{e}/mcp", mcp_headers(sid), _count_call(n, 120, rid))
+                # A call refused outright (a 503 while the store fails over) opened no stream:
+                # it fails now, and there is nothing to resume (a GET without Last-Event-ID
+                # would wait on the standalone stream, which never carries this call).
+                if reader.status != 200 or not reader.headers.get("content-type", "").startswith("text/event-stream"):
+                    reader.close()
+                    self._fail(f"stream {rid} refused: HTTP {reader.status}")
+                    continue
                 done = False
                 for _ in range(20):  # the first stream, then resumptions, wherever they land
                     try:
