@@ -166,6 +166,21 @@ impl SseReader {
         }
     }
 
+    /// Waits for the next chunk of the body and discards it, returning its length: what an
+    /// idle holder does with keep-alives. `None` at the end of the stream.
+    pub(crate) async fn skip_chunk(&mut self) -> Option<Result<usize, String>> {
+        loop {
+            match self.body.frame().await? {
+                Err(e) => return Some(Err(format!("stream: {e}"))),
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data.len()));
+                    }
+                }
+            }
+        }
+    }
+
     /// Cuts one event off the buffer, if a whole one is there.
     fn take_event(&mut self) -> Option<Event> {
         let text = std::str::from_utf8(&self.buf).ok()?;

@@ -7,6 +7,8 @@
 //! fastmcp-load call --url http://127.0.0.1:8000/bench/mcp -c 16 -d 10s [--era modern]
 //! fastmcp-load call --url http://127.0.0.1:8000/bench/sse --era legacy -c 16
 //! fastmcp-load sessions --url http://127.0.0.1:8000/bench/mcp -k 1000 --pid PID
+//! fastmcp-load streams --url http://127.0.0.1:8000/bench/sse --kind legacy -k 10000 --pid PID \
+//!     --call-url http://127.0.0.1:8000/bench/mcp
 //! fastmcp-load coldstart --url http://127.0.0.1:8000/bench/mcp -- target/release/fastmcp
 //! fastmcp-load wait --url http://127.0.0.1:8000/bench/mcp
 //! ```
@@ -22,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use conn::Target;
-use mcp::{Client, Era, ToolCall};
+use mcp::{Client, Era, HeldStream, StreamKind, ToolCall};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +43,9 @@ enum Mode {
     Call(CallArgs),
     /// Opens K idle handshake-era sessions and reports the server's memory per session.
     Sessions(SessionsArgs),
+    /// Holds K idle SSE streams of one kind, reports the server's memory per stream, and
+    /// measures ordinary calls while they stay open (keep-alives running).
+    Streams(StreamsArgs),
     /// Spawns a server N times and times spawn → first successful tools/call.
     Coldstart(ColdstartArgs),
     /// Waits until a tools/call succeeds (exit 0) or the time is up (exit 1).
@@ -142,6 +147,46 @@ struct SessionsArgs {
 }
 
 #[derive(Args)]
+struct StreamsArgs {
+    /// Where streams are opened (and, with --kind get, sessions made): …/mcp, or …/sse for
+    /// --kind legacy. `{i}` in the URL is replaced by the stream's number modulo
+    /// --entities, to spread streams over tenants.
+    #[arg(long)]
+    url: String,
+    /// The kind of stream.
+    #[arg(long, value_enum)]
+    kind: StreamKind,
+    /// Streams to open and hold.
+    #[arg(short = 'k', long, default_value_t = 10_000)]
+    count: usize,
+    /// Distinct values of `{i}` in --url.
+    #[arg(long, default_value_t = 1)]
+    entities: usize,
+    /// Streams being opened at once.
+    #[arg(long, default_value_t = 64)]
+    open_concurrency: usize,
+    /// The server's pid, whose resident memory is read before and after.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// A handshake-era endpoint to make `tools/call echo` on while the streams are open.
+    #[arg(long)]
+    call_url: Option<String>,
+    /// Concurrent callers on --call-url.
+    #[arg(short = 'c', long, default_value_t = 16)]
+    concurrency: usize,
+    /// Measured duration of the calls.
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// How long the streams stay open after the last one opened (calls included); make it
+    /// longer than the server's keep-alive interval, so keep-alives are part of the figure.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    hold: Duration,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+}
+
+#[derive(Args)]
 struct ColdstartArgs {
     #[command(flatten)]
     endpoint: Endpoint,
@@ -220,6 +265,7 @@ async fn main() -> std::process::ExitCode {
     let outcome = match cli.mode {
         Mode::Call(a) => run_call(a).await,
         Mode::Sessions(a) => run_sessions(a).await,
+        Mode::Streams(a) => run_streams(a).await,
         Mode::Coldstart(a) => run_coldstart(a).await,
         Mode::Wait(a) => run_wait(a).await,
         Mode::EchoServer(a) => return echo_server(&a.bind).await,
@@ -433,6 +479,160 @@ async fn run_sessions(a: SessionsArgs) -> Result<(Value, bool), String> {
         "first_error": first_error,
     });
     Ok((record, errors == 0))
+}
+
+/// What one held stream saw after it was established.
+#[derive(Default)]
+struct Held {
+    /// Bytes received while idle (keep-alive comments).
+    bytes: u64,
+    /// Why it ended before it was let go, if it did.
+    ended: Option<String>,
+}
+
+async fn run_streams(a: StreamsArgs) -> Result<(Value, bool), String> {
+    use std::sync::Arc;
+    use tokio::sync::{watch, Semaphore};
+
+    let headers = Endpoint {
+        url: a.url.clone(),
+        era: Era::Handshake,
+        tool: "echo".into(),
+        payload: 16,
+        args: None,
+        method: "tools/call".into(),
+        headers: a.headers.clone(),
+    }
+    .headers()?;
+    let entities = a.entities.max(1);
+    let target_of = |i: usize| Target::parse(&a.url.replace("{i}", &(i % entities).to_string()));
+    target_of(0)?;
+
+    // One stream first, so one-off allocations (pools, tables) are not counted per stream.
+    let warm = HeldStream::open(&target_of(0)?, a.kind, &headers).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = a.pid.and_then(rss_kib);
+
+    let (release, released) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(a.open_concurrency.max(1)));
+    // Each holder reports once its open attempt is over, so the memory is read after the
+    // last stream is established, not while some are still connecting.
+    let (settled_tx, mut settled) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let opening = Instant::now();
+    let mut holders = Vec::with_capacity(a.count);
+    for i in 0..a.count {
+        let target = target_of(i)?;
+        let headers = headers.clone();
+        let permits = gate.clone();
+        let settled_tx = settled_tx.clone();
+        let mut released = released.clone();
+        let kind = a.kind;
+        holders.push(tokio::spawn(async move {
+            let opened = {
+                let _permit = permits.acquire().await.map_err(|e| e.to_string());
+                let opened = HeldStream::open(&target, kind, &headers).await;
+                let _ = settled_tx.send(());
+                opened?
+            };
+            let mut stream = opened;
+            let mut held = Held::default();
+            loop {
+                tokio::select! {
+                    _ = released.changed() => return Ok(held),
+                    chunk = stream.reader.skip_chunk() => match chunk {
+                        Some(Ok(n)) => held.bytes += n as u64,
+                        Some(Err(e)) => { held.ended = Some(e); return Ok(held); }
+                        None => { held.ended = Some("ended by the server".into()); return Ok(held); }
+                    },
+                }
+            }
+        }));
+    }
+    drop(settled_tx);
+    for _ in 0..a.count {
+        if settled.recv().await.is_none() {
+            break;
+        }
+    }
+    let open_secs = opening.elapsed().as_secs_f64();
+    let held_since = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after_open = a.pid.and_then(rss_kib);
+
+    let mut calls = Value::Null;
+    let mut calls_ok = true;
+    if let Some(url) = &a.call_url {
+        let endpoint = Endpoint {
+            url: url.clone(),
+            era: Era::Handshake,
+            tool: "echo".into(),
+            payload: 16,
+            args: None,
+            method: "tools/call".into(),
+            headers: a.headers.clone(),
+        };
+        let (record, ok) = run_call(CallArgs {
+            endpoint,
+            concurrency: a.concurrency,
+            warmup: Duration::from_secs(1),
+            duration: a.duration,
+        })
+        .await?;
+        calls = record;
+        calls_ok = ok;
+    }
+    if let Some(rest) = a.hold.checked_sub(held_since.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    let after_hold = a.pid.and_then(rss_kib);
+    let _ = release.send(true);
+
+    let mut open_errors = 0u64;
+    let mut first_error = None;
+    let mut ended_early = 0u64;
+    let mut with_keepalive = 0u64;
+    let mut opened = 0u64;
+    for h in holders {
+        match h.await.map_err(|e| format!("holder: {e}"))? {
+            Ok(held) => {
+                opened += 1;
+                if held.bytes > 0 {
+                    with_keepalive += 1;
+                }
+                if let Some(e) = held.ended {
+                    ended_early += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            Err(e) => {
+                open_errors += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    drop(warm);
+    let per_stream = |after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) if opened > 0 => Some(round3((a as f64 - b as f64) / opened as f64)),
+        _ => None,
+    };
+    let record = json!({
+        "mode": "streams",
+        "url": a.url,
+        "kind": format!("{:?}", a.kind).to_lowercase(),
+        "opened": opened,
+        "open_errors": open_errors,
+        "ended_early": ended_early,
+        "streams_with_keepalives": with_keepalive,
+        "open_seconds": round3(open_secs),
+        "rss_kib_before": before,
+        "rss_kib_open": after_open,
+        "rss_kib_after_hold": after_hold,
+        "kib_per_stream": per_stream(after_open),
+        "kib_per_stream_after_hold": per_stream(after_hold),
+        "calls": calls,
+        "first_error": first_error,
+    });
+    Ok((record, open_errors == 0 && ended_early == 0 && calls_ok))
 }
 
 async fn first_call(endpoint: &Endpoint) -> Result<(), String> {

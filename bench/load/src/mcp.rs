@@ -312,3 +312,101 @@ pub(crate) fn lossy(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     text.chars().take(300).collect()
 }
+
+/// The kinds of long-lived SSE stream a client can hold open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StreamKind {
+    /// A handshake-era session's standalone stream: `initialize`, then GET on the endpoint.
+    Get,
+    /// A legacy HTTP+SSE session: GET on the `/sse` URL, `initialize` answered on the stream.
+    Legacy,
+    /// A 2026-07-28 `subscriptions/listen` request, acknowledged on its stream.
+    Listen,
+}
+
+/// One open, idle stream: its body and the connection it lives on (dropping either closes it).
+pub(crate) struct HeldStream {
+    pub(crate) reader: SseReader,
+    _conn: Conn,
+}
+
+impl HeldStream {
+    /// Opens a stream of `kind` at `target` and reads it until it is established: the session
+    /// made (and, for `legacy`, initialized) or the subscription acknowledged. What remains on
+    /// the server is exactly what an idle client of that kind costs it.
+    pub(crate) async fn open(
+        target: &Target,
+        kind: StreamKind,
+        extra: &[(String, String)],
+    ) -> Result<Self, String> {
+        let mut headers: Vec<(String, String)> = extra.to_vec();
+        match kind {
+            StreamKind::Get => {
+                let client = Client::open(target, Era::Handshake, extra).await?;
+                let mut conn = client.conn;
+                let mut headers = client.headers;
+                headers.retain(|(k, _)| k != "accept");
+                headers.push(("accept".into(), "text/event-stream".into()));
+                let resp = conn.send(Method::GET, None, &headers, None).await?;
+                if !resp.status().is_success() {
+                    return Err(format!("GET {}: HTTP {}", target.path, resp.status()));
+                }
+                Ok(Self {
+                    reader: SseReader::new(resp.into_body()),
+                    _conn: conn,
+                })
+            }
+            StreamKind::Legacy => {
+                let client = Client::open(target, Era::Legacy, extra).await?;
+                // The POST connection closes here: an idle legacy client keeps only its stream.
+                let (_, reader, _post) = client.legacy.ok_or("legacy client without stream")?;
+                Ok(Self {
+                    reader,
+                    _conn: client.conn,
+                })
+            }
+            StreamKind::Listen => {
+                let mut conn = Conn::open(target).await?;
+                headers.push((
+                    "accept".into(),
+                    "application/json, text/event-stream".into(),
+                ));
+                headers.push(("mcp-protocol-version".into(), MODERN_VERSION.into()));
+                headers.push(("mcp-method".into(), "subscriptions/listen".into()));
+                let body = json!({
+                    "jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen",
+                    "params": {
+                        "notifications": { "toolsListChanged": true },
+                        "_meta": {
+                            "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+                            "io.modelcontextprotocol/clientCapabilities": {},
+                        },
+                    },
+                });
+                let resp = conn
+                    .send(
+                        Method::POST,
+                        None,
+                        &headers,
+                        Some(Bytes::from(body.to_string())),
+                    )
+                    .await?;
+                if !resp.status().is_success() {
+                    return Err(format!("listen: HTTP {}", resp.status()));
+                }
+                let mut reader = SseReader::new(resp.into_body());
+                match reader.next().await? {
+                    Some(e) if e.data.contains("notifications/subscriptions/acknowledged") => {}
+                    Some(e) => return Err(format!("listen: first event {:?}", e.data)),
+                    None => {
+                        return Err("listen: the stream ended before its acknowledgement".into())
+                    }
+                }
+                Ok(Self {
+                    reader,
+                    _conn: conn,
+                })
+            }
+        }
+    }
+}

@@ -225,8 +225,13 @@ async fn connection<E>(
                 remote.clone(),
                 poem::http::uri::Scheme::HTTP,
             ));
+            // Boxed: hyper keeps one allocation the size of this future for the whole life of
+            // the connection, and the endpoint's future is kilobytes. Boxed, that allocation
+            // is a pointer, and the endpoint's state is freed as soon as the response head is
+            // out: an idle stream or keep-alive connection stops paying for it.
+            let respond = Box::pin(async move { ep.get_response(req).await });
             async move {
-                let res: poem::http::Response<_> = ep.get_response(req).await.into();
+                let res: poem::http::Response<_> = respond.await.into();
                 // The request stays open until hyper drops the body: after its last frame, or
                 // when the connection goes.
                 Ok::<_, Infallible>(res.map(move |body| Tracked { body, _open: open }))
