@@ -314,4 +314,40 @@ mod tests {
             vec![15, 16, 17, 18, 19]
         );
     }
+
+    #[tokio::test]
+    async fn delivered_events_are_released_and_later_ones_kept() {
+        let s = MemoryStore::default();
+        let e = EntityId::parse("acme").unwrap();
+        let k = StreamKey::new(SessionId::new_random(), "sse");
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            ids.push(s.publish(&e, &k, &serde_json::json!(i)).await.unwrap());
+        }
+        use futures::StreamExt as _;
+        let mut sub = s.subscribe(&e, &k, None).await.unwrap();
+        let first = sub.next().await.unwrap().unwrap();
+        assert_eq!(first.message, serde_json::json!(0));
+        s.delivered(&e, &k, &ids[1]).await.unwrap();
+        let left = s.replay_after(&e, &k, None).await.unwrap();
+        assert_eq!(
+            left.iter()
+                .map(|e| e.message.as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        // The live subscriber goes on from where it is, and new events still arrive.
+        s.publish(&e, &k, &serde_json::json!(4)).await.unwrap();
+        let mut seen = Vec::new();
+        while seen.last() != Some(&4) {
+            seen.push(sub.next().await.unwrap().unwrap().message.as_i64().unwrap());
+        }
+        assert_eq!(seen, vec![1, 2, 3, 4]);
+        // Another entity's acknowledgement reaches nothing, and creates no stream.
+        let other = EntityId::parse("other").unwrap();
+        s.delivered(&other, &k, &ids[3]).await.unwrap();
+        assert_eq!(s.replay_after(&e, &k, None).await.unwrap().len(), 3);
+        assert!(s.replay_after(&other, &k, None).await.unwrap().is_empty());
+        assert!(s.delivered(&e, &k, &EventId("nope".into())).await.is_err());
+    }
 }

@@ -90,6 +90,32 @@ impl MessageQueue for MemoryStore {
         Ok(Box::pin(s))
     }
 
+    async fn delivered(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        upto: &EventId,
+    ) -> StoreResult<()> {
+        let upto = parse_event_id(upto)?;
+        // Only an existing log: an acknowledgement must not create a stream.
+        if let Some(mut logs) = self
+            .inner
+            .streams
+            .get_mut(&(entity.clone(), stream.session))
+        {
+            if let Some(log) = logs.get_mut(&stream.name) {
+                while log.events.front().is_some_and(|(seq, _, _)| *seq <= upto) {
+                    log.events.pop_front();
+                }
+                if log.events.is_empty() {
+                    // An idle stream keeps no buffer from its busiest moment.
+                    log.events.shrink_to_fit();
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()> {
         self.inner.with_log(entity, stream, |log| {
             log.closed = true;

@@ -94,6 +94,22 @@ pub trait MessageQueue: Send + Sync + 'static {
         after: Option<EventId>,
     ) -> StoreResult<EventStream>;
 
+    /// Tells the store that every event of `stream` up to and including `upto` reached its one
+    /// reader and will never be replayed: the stream cannot be resumed (a legacy HTTP+SSE
+    /// session's, which ends with its connection). The store may drop those events at once
+    /// instead of keeping them for its retention; later events are unaffected. Backends whose
+    /// retention is already bounded by the store itself (Redis `MAXLEN`, PostgreSQL's cleanup)
+    /// may ignore it, which is the default.
+    async fn delivered(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        upto: &EventId,
+    ) -> StoreResult<()> {
+        let _ = (entity, stream, upto);
+        Ok(())
+    }
+
     /// Marks the stream finished: subscribers end once they have seen every event.
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()>;
 

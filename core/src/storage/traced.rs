@@ -124,6 +124,16 @@ impl<Q: MessageQueue + ?Sized> MessageQueue for Traced<Q> {
             .await
     }
 
+    async fn delivered(
+        &self,
+        entity: &EntityId,
+        stream: &StreamKey,
+        upto: &EventId,
+    ) -> StoreResult<()> {
+        // No span: called once per event delivered, and a no-op on most backends.
+        self.0.delivered(entity, stream, upto).await
+    }
+
     async fn close(&self, entity: &EntityId, stream: &StreamKey) -> StoreResult<()> {
         self.0
             .close(entity, stream)

@@ -142,6 +142,9 @@ pub(crate) async fn forward_stream(
 ) {
     let mut tick = tokio::time::interval(keep_alive);
     tick.tick().await;
+    // A legacy session's stream ends with its connection and is never resumed: what it has
+    // sent need not be kept (on the memory store, 256 answers per session under load).
+    let resumable = session.transport != fastmcp_core::storage::SessionTransport::LegacySse;
     loop {
         tokio::select! {
             ev = sub.next() => match ev {
@@ -149,6 +152,11 @@ pub(crate) async fn forward_stream(
                     let id = format!("{}/{}", stream.name, ev.id);
                     let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
                     if frames.send(frame).await.is_err() { return; }
+                    if !resumable {
+                        if let Err(e) = mcp.queue().delivered(&session.entity, &stream, &ev.id).await {
+                            tracing::debug!(error = %e.report(), "cannot release delivered events");
+                        }
+                    }
                 }
                 Some(Err(e)) => { tracing::warn!(error = %e.report(), "stream subscription failed"); return; }
                 None => return,
