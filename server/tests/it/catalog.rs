@@ -12,6 +12,23 @@ use poem::test::TestClient;
 use serde_json::{json, Value};
 
 pub(crate) const TOKEN: &str = "catalog-token";
+
+/// Serves `app` in the background on `addr`, a free loopback port when `None`; its address.
+/// For the services tests make outbound requests to (HTTP tools, OpenAPI documents, upstream
+/// MCP servers).
+pub(crate) async fn serve_on<E>(app: E, addr: Option<std::net::SocketAddr>) -> std::net::SocketAddr
+where
+    E: poem::IntoEndpoint + Send + 'static,
+    E::Endpoint: 'static,
+{
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let acceptor = fastmcp_server::connections::NoDelayAcceptor::bind(addr.unwrap_or(any))
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr().unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    addr
+}
 const ACCEPT: &str = "application/json, text/event-stream";
 
 fn app(max_items: usize) -> TestClient<impl poem::Endpoint> {

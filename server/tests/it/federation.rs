@@ -10,26 +10,20 @@ use std::time::{Duration, Instant};
 
 use fastmcp_core::storage::Stores;
 use fastmcp_core::McpServer;
-use fastmcp_server::connections::NoDelayAcceptor;
 use fastmcp_server::outbound::{AllowList, HttpOutbound};
 use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
 use poem::test::TestClient;
 use serde_json::{json, Value};
 
-use super::catalog::{call as admin, mcp, refused_field, TOKEN};
+use super::catalog::{call as admin, mcp, refused_field, serve_on, TOKEN};
 
 /// The demo server on `addr` (a free port when `None`).
 async fn upstream(addr: Option<SocketAddr>) -> SocketAddr {
     let builder = McpServer::builder("upstream", "1").with(fastmcp_server::demo::register);
     let state: Arc<AppState> =
         AppState::builder(builder, Stores::of(MemoryStore::default())).build();
-    let acceptor = NoDelayAcceptor::bind(addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes(state)));
-    addr
+    serve_on(routes(state), addr).await
 }
 
 /// A proxy with no code items of its own, federating, loopback allowed.

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use fastmcp_core::storage::Stores;
 use fastmcp_core::McpServer;
-use fastmcp_server::connections::NoDelayAcceptor;
 use fastmcp_server::outbound::{AllowList, HttpOutbound};
 use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
 
-use super::catalog::{call as admin, mcp, TOKEN};
+use super::catalog::{call as admin, mcp, serve_on, TOKEN};
 use poem::test::TestClient;
 use poem::web::{Json, Path, Query};
 use poem::{handler, EndpointExt, Request, Route};
@@ -63,10 +62,6 @@ fn redirect() -> poem::Response {
 
 /// The upstream service, on a free loopback port.
 async fn upstream() -> SocketAddr {
-    let acceptor = NoDelayAcceptor::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr().unwrap();
     let app = Route::new()
         .at("/forecast/:city", poem::get(forecast))
         .at("/echo", poem::post(echo))
@@ -75,8 +70,7 @@ async fn upstream() -> SocketAddr {
         .at("/big", poem::get(big))
         .at("/redirect", poem::get(redirect))
         .boxed();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    addr
+    serve_on(app, None).await
 }
 
 fn app(allow: &[&str]) -> TestClient<impl poem::Endpoint> {

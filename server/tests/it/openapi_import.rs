@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use fastmcp_core::storage::Stores;
 use fastmcp_core::McpServer;
-use fastmcp_server::connections::NoDelayAcceptor;
 use fastmcp_server::outbound::{AllowList, HttpOutbound};
 use fastmcp_server::{routes, AppState};
 use fastmcp_storage_memory::MemoryStore;
@@ -17,7 +16,7 @@ use poem::web::{Json, Path, Query};
 use poem::{handler, EndpointExt, Request, Route};
 use serde_json::{json, Value};
 
-use super::catalog::{call as admin, mcp, refused_field, TOKEN};
+use super::catalog::{call as admin, mcp, refused_field, serve_on, TOKEN};
 
 /// The app, served on a free loopback port too (so it can fetch and call itself).
 async fn app(allow: &[&str]) -> (TestClient<impl poem::Endpoint>, SocketAddr) {
@@ -27,11 +26,7 @@ async fn app(allow: &[&str]) -> (TestClient<impl poem::Endpoint>, SocketAddr) {
         .admin_token(TOKEN)
         .outbound(Arc::new(HttpOutbound::new(allow).unwrap()))
         .build();
-    let acceptor = NoDelayAcceptor::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes(Arc::clone(&state))));
+    let addr = serve_on(routes(Arc::clone(&state)), None).await;
     (TestClient::new(routes(state)), addr)
 }
 
@@ -60,16 +55,11 @@ fn create_item(Json(body): Json<Value>, req: &Request) -> Json<Value> {
 use poem::IntoResponse;
 
 async fn service() -> SocketAddr {
-    let acceptor = NoDelayAcceptor::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr().unwrap();
     let app = Route::new()
         .at("/api/items/:id", poem::get(get_item))
         .at("/api/items", poem::post(create_item))
         .boxed();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    addr
+    serve_on(app, None).await
 }
 
 const SHOP: &str = r##"
