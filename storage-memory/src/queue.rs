@@ -107,8 +107,9 @@ impl MessageQueue for MemoryStore {
                 while log.events.front().is_some_and(|(seq, _, _)| *seq <= upto) {
                     log.events.pop_front();
                 }
-                if log.events.is_empty() {
-                    // An idle stream keeps no buffer from its busiest moment.
+                if log.events.is_empty() && log.events.capacity() > 16 {
+                    // An idle stream keeps no buffer from its busiest moment; a small one
+                    // stays, so a stream delivering one event at a time does not reallocate.
                     log.events.shrink_to_fit();
                 }
             }

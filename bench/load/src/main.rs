@@ -89,6 +89,19 @@ struct Endpoint {
 }
 
 impl Endpoint {
+    /// `tools/call echo` with 16 bytes of text in the handshake era: the defaults of `call`.
+    fn echo(url: &str, headers: &[String]) -> Self {
+        Self {
+            url: url.to_string(),
+            era: Era::Handshake,
+            tool: "echo".into(),
+            payload: 16,
+            args: None,
+            method: "tools/call".into(),
+            headers: headers.to_vec(),
+        }
+    }
+
     fn target(&self) -> Result<Target, String> {
         Target::parse(&self.url)
     }
@@ -494,16 +507,7 @@ async fn run_streams(a: StreamsArgs) -> Result<(Value, bool), String> {
     use std::sync::Arc;
     use tokio::sync::{watch, Semaphore};
 
-    let headers = Endpoint {
-        url: a.url.clone(),
-        era: Era::Handshake,
-        tool: "echo".into(),
-        payload: 16,
-        args: None,
-        method: "tools/call".into(),
-        headers: a.headers.clone(),
-    }
-    .headers()?;
+    let headers = Endpoint::echo(&a.url, &a.headers).headers()?;
     let entities = a.entities.max(1);
     let target_of = |i: usize| Target::parse(&a.url.replace("{i}", &(i % entities).to_string()));
     target_of(0)?;
@@ -562,17 +566,8 @@ async fn run_streams(a: StreamsArgs) -> Result<(Value, bool), String> {
     let mut calls = Value::Null;
     let mut calls_ok = true;
     if let Some(url) = &a.call_url {
-        let endpoint = Endpoint {
-            url: url.clone(),
-            era: Era::Handshake,
-            tool: "echo".into(),
-            payload: 16,
-            args: None,
-            method: "tools/call".into(),
-            headers: a.headers.clone(),
-        };
         let (record, ok) = run_call(CallArgs {
-            endpoint,
+            endpoint: Endpoint::echo(url, &a.headers),
             concurrency: a.concurrency,
             warmup: Duration::from_secs(1),
             duration: a.duration,
