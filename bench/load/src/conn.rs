@@ -166,15 +166,15 @@ impl SseReader {
         }
     }
 
-    /// Waits for the next chunk of the body and discards it, returning its length: what an
-    /// idle holder does with keep-alives. `None` at the end of the stream.
-    pub(crate) async fn skip_chunk(&mut self) -> Option<Result<usize, String>> {
+    /// The next chunk of the body as it arrived, unparsed: what an idle holder watches for
+    /// keep-alives. `None` at the end of the stream.
+    pub(crate) async fn raw_chunk(&mut self) -> Option<Result<Bytes, String>> {
         loop {
             match self.body.frame().await? {
                 Err(e) => return Some(Err(format!("stream: {e}"))),
                 Ok(frame) => {
                     if let Ok(data) = frame.into_data() {
-                        return Some(Ok(data.len()));
+                        return Some(Ok(data));
                     }
                 }
             }

@@ -497,8 +497,8 @@ async fn run_sessions(a: SessionsArgs) -> Result<(Value, bool), String> {
 /// What one held stream saw after it was established.
 #[derive(Default)]
 struct Held {
-    /// Bytes received while idle (keep-alive comments).
-    bytes: u64,
+    /// SSE comments received while idle: keep-alives (a priming event is not one).
+    keepalives: u64,
     /// Why it ended before it was let go, if it did.
     ended: Option<String>,
 }
@@ -543,8 +543,12 @@ async fn run_streams(a: StreamsArgs) -> Result<(Value, bool), String> {
             loop {
                 tokio::select! {
                     _ = released.changed() => return Ok(held),
-                    chunk = stream.reader.skip_chunk() => match chunk {
-                        Some(Ok(n)) => held.bytes += n as u64,
+                    chunk = stream.reader.raw_chunk() => match chunk {
+                        Some(Ok(data)) => {
+                            if data.first() == Some(&b':') {
+                                held.keepalives += 1;
+                            }
+                        }
                         Some(Err(e)) => { held.ended = Some(e); return Ok(held); }
                         None => { held.ended = Some("ended by the server".into()); return Ok(held); }
                     },
@@ -591,7 +595,7 @@ async fn run_streams(a: StreamsArgs) -> Result<(Value, bool), String> {
         match h.await.map_err(|e| format!("holder: {e}"))? {
             Ok(held) => {
                 opened += 1;
-                if held.bytes > 0 {
+                if held.keepalives > 0 {
                     with_keepalive += 1;
                 }
                 if let Some(e) = held.ended {
