@@ -14,7 +14,7 @@ while getopts "r:d:c:p:a:" o; do case $o in
 shift $((OPTIND - 1))
 MCPLOAD=${MCPLOAD:-target/release/fastmcp-load}
 [ -x "$MCPLOAD" ] || cargo build --release --locked -p fastmcp-load
-BIN=target/release/fastmcp
+BIN=${BIN:-target/release/fastmcp}   # another build to compare: BIN=path scripts/bench-stores.sh …
 [ -x "$BIN" ] || { echo "build first: cargo build --release --all-features" >&2; exit 2; }
 PORT=18990
 printf "%-10s %4s %10s %8s %8s\n" store c req/s p50ms p99ms

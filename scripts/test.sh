@@ -66,6 +66,7 @@ export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgre
 export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
 export FASTMCP_TEST_DATABASE_TLS_URL="postgres://postgres@localhost:$PG_PORT/postgres?sslmode=verify-full"
 cleanup() {
+  kill ${FETCH_PID:-} ${FUZZ_BUILD_PID:-} 2>/dev/null || true
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
   bash scripts/redis-cluster.sh "$CLUSTER_DIR" stop
   rm -rf "$REDIS_DIR" "$TMPDIR"
@@ -74,6 +75,23 @@ cleanup() {
   true
 }
 trap cleanup EXIT
+
+# Downloads that need no CPU run while the build does: the end-to-end venv, the MCP Inspector
+# and the conformance suite (each with its Node). Awaited before the end-to-end tests.
+VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
+fetch_test_tools() {
+  if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+  # The official MCP Inspector (pinned, with its Node 22) for the stdio test. `npm install`, not
+  # `npm ci`: npm 10's ci rejects this lock file over an optional Windows-only dependency.
+  if [ ! -f tests/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ]; then
+    (cd tests/inspector && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  if [ ! -f tests/conformance/node_modules/conformance-0.2/dist/index.js ]; then
+    (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+fetch_test_tools > "$ART/fetch-test-tools.log" 2>&1 & FETCH_PID=$!
 
 echo "== cargo build (debug, all targets, all features)"
 cargo build --workspace --all-targets --all-features --locked --quiet
@@ -98,15 +116,11 @@ if ! command -v nginx >/dev/null; then
   apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
   if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
+# The fuzz targets' nightly build (minutes of CPU) at the lowest priority, while the end-to-end
+# tests mostly wait on sockets and child processes; awaited before fuzzing.
+nice -n 19 bash scripts/fuzz.sh --build-only > "$ART/fuzz-build.log" 2>&1 & FUZZ_BUILD_PID=$!
 echo "== end-to-end (Python MCP SDK against target/debug/fastmcp)"
-VENV=${E2E_VENV:-$ROOT/tests/e2e/.venv}
-if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
-# The official MCP Inspector (pinned, with its Node 22) for the stdio test. `npm install`, not
-# `npm ci`: npm 10's ci rejects this lock file over an optional Windows-only dependency.
-if [ ! -f tests/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js ]; then
-  (cd tests/inspector && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+wait "$FETCH_PID" || { cat "$ART/fetch-test-tools.log"; echo "installing the test tools failed"; exit 1; }
 set +e
 FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider --basetemp="$ART/pytest" 2>&1 | tee "$ART/e2e.log"
 rc=${PIPESTATUS[0]}
@@ -197,6 +211,7 @@ lb_run redis-cluster "$FASTMCP_TEST_REDIS_CLUSTER_URL"
 lb_run postgres "$FASTMCP_TEST_DATABASE_URL"
 
 echo "== fuzzing: every cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
+wait "$FUZZ_BUILD_PID" || { cat "$ART/fuzz-build.log"; echo "building the fuzz targets failed"; exit 1; }
 set +e
 out=$(bash scripts/fuzz.sh 20 2>&1); rc=$?
 set -e

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
+use fastmcp_core::storage::batching::next_batch;
 use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{EntityId, SessionId, SessionRecord};
 use sqlx::postgres::PgPool;
@@ -69,7 +70,7 @@ pub(crate) struct Read {
 /// dropped.
 pub(crate) async fn run(pool: PgPool, cache: Arc<RecordCache>, mut rx: mpsc::Receiver<Read>) {
     let mut batch = Vec::with_capacity(64);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while next_batch(&mut rx, &mut batch, MAX_BATCH).await > 0 {
         execute(&pool, &cache, std::mem::take(&mut batch)).await;
     }
 }

@@ -9,7 +9,8 @@
 //! multi-key work of one session lands in one Redis Cluster slot.
 //!
 //! Saves are compare-and-swap in a Lua script; `load_and_touch` is one command (`GETEX … PX`),
-//! the only Redis work of a request answered with JSON. Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
+//! the only Redis work of a request answered with JSON, pipelined with the reads of concurrent
+//! requests on one server (`reads.rs`). Live subscribers and reply waiters use blocking reads (`XREAD BLOCK`,
 //! `BLPOP`) on connections of their own, so they never stall the shared multiplexed connection.
 
 mod api_keys;
@@ -20,6 +21,7 @@ mod keys;
 mod limits;
 mod logs;
 mod queue;
+mod reads;
 mod secrets;
 mod sessions;
 
@@ -112,6 +114,8 @@ pub struct RedisStore {
     cfg: RedisConfig,
     keys: keys::Keys,
     save: Script,
+    /// Pipelined session reads on one server; `None` on a cluster (see `reads.rs`).
+    reads: Option<reads::Reads>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -126,22 +130,26 @@ impl std::fmt::Debug for RedisStore {
 /// mid-migration (`MOVED` to a node that is gone, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
 /// `READONLY` from a demoted master) once the client's own retries are spent.
 fn map_err(what: &str, e: RedisError) -> StoreError {
+    if is_outage(&e) {
+        StoreError::unavailable(format!("redis: {what}"), e)
+    } else {
+        StoreError::backend(format!("redis: {what}"), e)
+    }
+}
+
+/// Whether `e` is an outage (a retry may succeed) rather than a permanent failure.
+fn is_outage(e: &RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
     let failing_over = e.is_cluster_error()
         || matches!(
             e.kind(),
             ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::ReadOnly)
         );
-    if e.is_io_error()
+    e.is_io_error()
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_connection_dropped()
         || failing_over
-    {
-        StoreError::unavailable(format!("redis: {what}"), e)
-    } else {
-        StoreError::backend(format!("redis: {what}"), e)
-    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -154,8 +162,13 @@ impl RedisStore {
     /// failover), and calls made meanwhile fail with `StoreError::Unavailable`.
     pub async fn connect(cfg: RedisConfig) -> StoreResult<Self> {
         let (con, opener) = connection::connect(&cfg.url, cfg.ca_pem.as_deref()).await?;
+        let reads = match &con {
+            Shared::One(manager) => Some(reads::Reads::start(manager.clone())),
+            Shared::Cluster(_) => None,
+        };
         Ok(Self {
             con,
+            reads,
             opener,
             keys: keys::Keys::new(cfg.prefix.clone()),
             cfg,

@@ -50,6 +50,10 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> StoreResult<Option<SessionRecord>> {
         let key = self.keys.session(entity, id);
+        if let Some(reads) = &self.reads {
+            let raw = reads.get_and_touch(key, ms(ttl)).await?;
+            return Self::decode(entity, id, raw);
+        }
         let mut con = self.con.clone();
         let raw: Option<String> = redis::cmd("GETEX")
             .arg(&key)

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 mod api_keys;
+pub mod batching;
 mod catalog;
 mod entity_config;
 mod error;
