@@ -18,7 +18,9 @@ use dashmap::DashMap;
 use fastmcp_core::storage::batching::next_batch;
 use fastmcp_core::storage::{StoreError, StoreResult};
 use fastmcp_core::{EntityId, SessionId, SessionRecord};
-use sqlx::postgres::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::Postgres;
 use sqlx::{Row, ValueRef};
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,16 +70,71 @@ pub(crate) struct Read {
 /// flight form the next one. One statement in flight beat two, four and eight in
 /// `scripts/bench-stores.sh` (bigger batches; see `docs/decisions.md`). Ends when every sender is
 /// dropped.
+///
+/// With one statement in flight one connection suffices, and it is kept: taken from the pool
+/// each time, the statements went round all of the pool's connections, each a database process
+/// woken with cold caches. A kept connection may have died since the last batch (the database
+/// restarted), which the pool would have noticed before handing it out: a batch that fails on
+/// it is tried once more on a fresh connection (the statement only reads).
 pub(crate) async fn run(pool: PgPool, cache: Arc<RecordCache>, mut rx: mpsc::Receiver<Read>) {
     let mut batch = Vec::with_capacity(64);
+    let mut kept: Option<PoolConnection<Postgres>> = None;
     while next_batch(&mut rx, &mut batch, MAX_BATCH).await > 0 {
-        execute(&pool, &cache, std::mem::take(&mut batch)).await;
+        let batch = std::mem::take(&mut batch);
+        let known: Vec<Option<Arc<SessionRecord>>> =
+            batch.iter().map(|r| cache.get(&r.entity, &r.id)).collect();
+        let first = match kept.take() {
+            Some(conn) => Some(fetch_on(conn, &batch, &known, &mut kept).await),
+            None => None,
+        };
+        let rows = match first {
+            Some(Ok(rows)) => Ok(rows),
+            _ => match reader(&pool).await {
+                Ok(conn) => fetch_on(conn, &batch, &known, &mut kept).await,
+                Err(e) => Err(e),
+            },
+        };
+        answer(&cache, batch, &known, rows);
     }
 }
 
-async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
-    let known: Vec<Option<Arc<SessionRecord>>> =
-        batch.iter().map(|r| cache.get(&r.entity, &r.id)).collect();
+/// A connection for the batches. Its statement plans once: under the default plan cache mode
+/// PostgreSQL planned it again at every execution, because the generic plan's estimate (ten
+/// rows from `unnest`) costs more than the custom plans' (the batch's real length), and
+/// planning was most of the database's time per batch (`perf`, see `docs/decisions.md`). The
+/// plan is the same either way: a nested loop over the primary key.
+async fn reader(pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
+}
+
+/// Runs one batch's statement on `conn`, which goes to `kept` if it succeeded and is closed
+/// if it failed.
+async fn fetch_on(
+    mut conn: PoolConnection<Postgres>,
+    batch: &[Read],
+    known: &[Option<Arc<SessionRecord>>],
+    kept: &mut Option<PoolConnection<Postgres>>,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let rows = fetch(&mut conn, batch, known).await;
+    if rows.is_ok() {
+        *kept = Some(conn);
+    } else {
+        conn.close_on_drop();
+    }
+    rows
+}
+
+/// The batch's one statement: each read's row, without the record when the cached copy has
+/// the row's version.
+async fn fetch(
+    conn: &mut PgConnection,
+    batch: &[Read],
+    known: &[Option<Arc<SessionRecord>>],
+) -> Result<Vec<PgRow>, sqlx::Error> {
     let entities: Vec<&str> = batch.iter().map(|r| r.entity.as_str()).collect();
     let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id.as_uuid()).collect();
     let fresh: Vec<i64> = batch.iter().map(|r| r.fresh_ms).collect();
@@ -88,7 +145,7 @@ async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
                 .map_or(0, |r| i64::try_from(r.version).unwrap_or(0))
         })
         .collect();
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT k.ord, s.version, \
              CASE WHEN s.version = k.known THEN NULL ELSE s.record END AS record, \
              s.expires_at < now() + make_interval(secs => k.fresh / 1000.0) AS stale \
@@ -101,8 +158,17 @@ async fn execute(pool: &PgPool, cache: &RecordCache, batch: Vec<Read>) {
     .bind(&ids)
     .bind(&fresh)
     .bind(&versions)
-    .fetch_all(pool)
-    .await;
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Answers every read of the batch from its rows (or with the batch's error).
+fn answer(
+    cache: &RecordCache,
+    batch: Vec<Read>,
+    known: &[Option<Arc<SessionRecord>>],
+    rows: Result<Vec<PgRow>, sqlx::Error>,
+) {
     let rows = match rows {
         Ok(rows) => rows,
         Err(e) => {
