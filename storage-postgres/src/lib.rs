@@ -570,6 +570,29 @@ mod tests {
         assert_eq!(n, 20);
     }
 
+    /// The session reads keep one connection while they are busy; an idle instance gives it
+    /// back, so the pool can close (and holds no connection it does not use).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_reads_give_their_connection_back() {
+        let Some(url) = fastmcp_core::testing::backend_url("FASTMCP_TEST_DATABASE_URL") else {
+            return;
+        };
+        let store = instance(&url).await;
+        let entity = fastmcp_core::testing::random_entity();
+        let ttl = Duration::from_secs(60);
+        let rec = store
+            .create(SessionRecord::new(entity.clone()), ttl)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let seen = store.load_and_touch(&entity, &rec.id, ttl).await.unwrap();
+            assert_eq!(seen.map(|r| r.id), Some(rec.id));
+        }
+        tokio::time::timeout(Duration::from_secs(15), store.pool().close())
+            .await
+            .expect("the pool closes once the reads are idle");
+    }
+
     /// Each instance keeps decoded records; a save or delete made through another instance must
     /// still be what the next read returns.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

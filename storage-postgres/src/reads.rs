@@ -12,6 +12,7 @@
 //! never served.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
 
@@ -23,9 +24,14 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::Postgres;
 use sqlx::{Row, ValueRef};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::timeout;
 
 /// At most this many reads share one statement (bounds the statement's parameter arrays).
 const MAX_BATCH: usize = 256;
+
+/// The batches' connection goes back to the pool after this long without a read, so that an
+/// idle instance holds none (and `PgPool::close` can finish).
+const KEEP_IDLE: Duration = Duration::from_secs(1);
 
 /// Above this many cached records the cache starts over (it is an optimisation, never a source
 /// of truth, so dropping it only costs one full read per session).
@@ -75,11 +81,28 @@ pub(crate) struct Read {
 /// each time, the statements went round all of the pool's connections, each a database process
 /// woken with cold caches. A kept connection may have died since the last batch (the database
 /// restarted), which the pool would have noticed before handing it out: a batch that fails on
-/// it is tried once more on a fresh connection (the statement only reads).
+/// it is tried once more on a fresh connection (the statement only reads). After [`KEEP_IDLE`]
+/// without a read the connection goes back to the pool.
 pub(crate) async fn run(pool: PgPool, cache: Arc<RecordCache>, mut rx: mpsc::Receiver<Read>) {
     let mut batch = Vec::with_capacity(64);
     let mut kept: Option<PoolConnection<Postgres>> = None;
-    while next_batch(&mut rx, &mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let n = if kept.is_some() {
+            match timeout(KEEP_IDLE, next_batch(&mut rx, &mut batch, MAX_BATCH)).await {
+                Ok(n) => n,
+                Err(_) => {
+                    if let Some(conn) = kept.take() {
+                        release(conn).await;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            next_batch(&mut rx, &mut batch, MAX_BATCH).await
+        };
+        if n == 0 {
+            break;
+        }
         let batch = std::mem::take(&mut batch);
         let known: Vec<Option<Arc<SessionRecord>>> =
             batch.iter().map(|r| cache.get(&r.entity, &r.id)).collect();
@@ -109,6 +132,17 @@ async fn reader(pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> 
         .execute(&mut *conn)
         .await?;
     Ok(conn)
+}
+
+/// Returns the batches' connection to the pool as the pool's other connections are.
+async fn release(mut conn: PoolConnection<Postgres>) {
+    if sqlx::query("RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        conn.close_on_drop();
+    }
 }
 
 /// Runs one batch's statement on `conn`, which goes to `kept` if it succeeded and is closed

@@ -3,8 +3,10 @@
 
 use tokio::sync::mpsc;
 
-/// Waits for at least one item, then moves what else is ready into `batch`, up to `max` in all.
-/// Returns how many it added: 0 only when every sender is gone and nothing is queued.
+/// Waits for at least one item (unless `batch` already holds some), then moves what else is
+/// ready into `batch`, up to `max` in all. Returns the batch's length: 0 only when every sender
+/// is gone and nothing is queued. Cancel-safe: items received before a cancellation stay in
+/// `batch`, and the next call sends them without waiting for more.
 ///
 /// Between the first item and the rest it yields once. Tokio runs a task woken by another one
 /// next, so the batching task would otherwise wake on the first request's item and send it
@@ -13,8 +15,7 @@ use tokio::sync::mpsc;
 /// of one (`docs/decisions.md`, "Shared stores, batched"). An idle instance pays one pass of
 /// the scheduler.
 pub async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>, max: usize) -> usize {
-    let before = batch.len();
-    if rx.recv_many(batch, max.saturating_sub(before)).await == 0 {
+    if batch.is_empty() && rx.recv_many(batch, max).await == 0 {
         return 0;
     }
     tokio::task::yield_now().await;
@@ -24,7 +25,7 @@ pub async fn next_batch<T>(rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>, max: 
             Err(_) => break,
         }
     }
-    batch.len() - before
+    batch.len()
 }
 
 #[cfg(test)]
@@ -46,6 +47,15 @@ mod tests {
         batch.clear();
         drop(tx);
         assert_eq!(next_batch(&mut rx, &mut batch, 3).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_left_by_a_cancelled_call_is_sent_without_waiting() {
+        let (_tx, mut rx) = mpsc::channel::<u8>(4);
+        let mut batch = vec![7];
+        // Nothing more will come: waiting for another item would hang the test.
+        assert_eq!(next_batch(&mut rx, &mut batch, 4).await, 1);
+        assert_eq!(batch, vec![7]);
     }
 
     #[tokio::test]
