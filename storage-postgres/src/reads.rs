@@ -17,7 +17,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 
 use fastmcp_core::storage::batching::next_batch;
-use fastmcp_core::storage::{StoreError, StoreResult};
+use fastmcp_core::storage::StoreResult;
 use fastmcp_core::{EntityId, SessionId, SessionRecord};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
@@ -208,7 +208,7 @@ fn answer(
         Err(e) => {
             let err = crate::map_err("load session", e);
             for read in batch {
-                let _ = read.reply.send(Err(replicate(&err)));
+                let _ = read.reply.send(Err(err.replicate()));
             }
             return;
         }
@@ -239,28 +239,5 @@ fn answer(
         }
         // A waiter that went away (its request was cancelled) needs no answer.
         let _ = read.reply.send(result);
-    }
-}
-
-/// The same failure for every waiter of a batch (the source error is not `Clone`).
-fn replicate(err: &StoreError) -> StoreError {
-    match err {
-        StoreError::Unavailable { message, source } => StoreError::Unavailable {
-            message: with_source(message, source.as_deref()),
-            source: None,
-        },
-        StoreError::Backend { message, source } => StoreError::Backend {
-            message: with_source(message, source.as_deref()),
-            source: None,
-        },
-        StoreError::InvalidValue(m) => StoreError::InvalidValue(m.clone()),
-        other => StoreError::internal(other.to_string()),
-    }
-}
-
-fn with_source(message: &str, source: Option<&(dyn std::error::Error + Send + Sync)>) -> String {
-    match source {
-        Some(s) => format!("{message}: {s}"),
-        None => message.to_owned(),
     }
 }

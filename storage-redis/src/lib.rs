@@ -130,26 +130,22 @@ impl std::fmt::Debug for RedisStore {
 /// mid-migration (`MOVED` to a node that is gone, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
 /// `READONLY` from a demoted master) once the client's own retries are spent.
 fn map_err(what: &str, e: RedisError) -> StoreError {
-    if is_outage(&e) {
-        StoreError::unavailable(format!("redis: {what}"), e)
-    } else {
-        StoreError::backend(format!("redis: {what}"), e)
-    }
-}
-
-/// Whether `e` is an outage (a retry may succeed) rather than a permanent failure.
-fn is_outage(e: &RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
     let failing_over = e.is_cluster_error()
         || matches!(
             e.kind(),
             ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::ReadOnly)
         );
-    e.is_io_error()
+    if e.is_io_error()
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_connection_dropped()
         || failing_over
+    {
+        StoreError::unavailable(format!("redis: {what}"), e)
+    } else {
+        StoreError::backend(format!("redis: {what}"), e)
+    }
 }
 
 fn ms(d: Duration) -> u64 {

@@ -89,15 +89,9 @@ async fn run(con: ConnectionManager, mut rx: mpsc::Receiver<Read>) {
                 }
             }
             Err(e) => {
-                // One error, many waiters: each gets the same classification and text.
-                let text = e.to_string();
-                let unavailable = crate::is_outage(&e);
+                let err = crate::map_err("load session", e);
                 for r in batch.drain(..) {
-                    let _ = r.reply.send(Err(if unavailable {
-                        StoreError::unavailable("redis: load session", text.clone())
-                    } else {
-                        StoreError::backend("redis: load session", text.clone())
-                    }));
+                    let _ = r.reply.send(Err(err.replicate()));
                 }
             }
         }

@@ -80,6 +80,28 @@ impl StoreError {
     pub fn invalid_value(message: impl Into<String>) -> Self {
         StoreError::InvalidValue(message.into())
     }
+
+    /// The same failure again, for another waiter of one batched operation (the backend's
+    /// error is not `Clone`): the same variant, with the source's text folded into the message.
+    pub fn replicate(&self) -> Self {
+        let with_source = |message: &str, source: &Option<BoxError>| match source {
+            Some(s) => format!("{message}: {s}"),
+            None => message.to_owned(),
+        };
+        match self {
+            StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::InvalidValue(m) => StoreError::InvalidValue(m.clone()),
+            StoreError::Unavailable { message, source } => StoreError::Unavailable {
+                message: with_source(message, source),
+                source: None,
+            },
+            StoreError::Backend { message, source } => StoreError::Backend {
+                message: with_source(message, source),
+                source: None,
+            },
+        }
+    }
 }
 
 impl From<StoreError> for crate::Error {
