@@ -18,11 +18,13 @@ export ARTIFACTS_DIR="$ART"
 export TMPDIR="$ART/tmp"
 rm -rf "$TMPDIR"; mkdir -p "$TMPDIR"
 passed=0; failed=0
+# Each section says when it started, so the slow ones are easy to find in a CI log.
+say() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "== system packages: redis-server, chromium (browser test of /docs)"
+say "system packages: redis-server, chromium (browser test of /docs)"
 missing=""
 command -v redis-server >/dev/null || missing="$missing redis-server"
 command -v chromium >/dev/null || missing="$missing chromium chromium-driver"
@@ -30,7 +32,7 @@ if [ -n "$missing" ]; then
   apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
 
-echo "== backing services: redis-server on a free loopback port, in plain text and over TLS"
+say "backing services: redis-server on a free loopback port, in plain text and over TLS"
 REDIS_DIR=$(mktemp -d)
 TLS_DIR="$REDIS_DIR/tls"
 bash scripts/tls-certs.sh "$TLS_DIR"   # a CA, a server certificate for localhost, another CA
@@ -45,13 +47,13 @@ export FASTMCP_E2E_REDIS_URL="$FASTMCP_TEST_REDIS_URL"
 export FASTMCP_TEST_REDIS_TLS_URL="rediss://localhost:$REDIS_TLS_PORT"
 export FASTMCP_TEST_TLS_CA="$TLS_DIR/ca.pem" FASTMCP_TEST_TLS_WRONG_CA="$TLS_DIR/wrong-ca.pem"
 
-echo "== backing services: a Redis Cluster (3 masters, 3 replicas) on free loopback ports"
+say "backing services: a Redis Cluster (3 masters, 3 replicas) on free loopback ports"
 CLUSTER_DIR="$ART/redis-cluster"   # each node's log stays there
 rm -rf "$CLUSTER_DIR"
 FASTMCP_TEST_REDIS_CLUSTER_URL=$(bash scripts/redis-cluster.sh "$CLUSTER_DIR" | tail -1)
 export FASTMCP_TEST_REDIS_CLUSTER_URL FASTMCP_E2E_REDIS_CLUSTER_URL="$FASTMCP_TEST_REDIS_CLUSTER_URL"
 
-echo "== backing services: a throwaway PostgreSQL 15 cluster on a free loopback port"
+say "backing services: a throwaway PostgreSQL 15 cluster on a free loopback port"
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=$(mktemp -d /tmp/fastmcp-pg-XXXXXX)
 chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
@@ -66,7 +68,7 @@ export FASTMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgre
 export FASTMCP_E2E_DATABASE_URL="$FASTMCP_TEST_DATABASE_URL"
 export FASTMCP_TEST_DATABASE_TLS_URL="postgres://postgres@localhost:$PG_PORT/postgres?sslmode=verify-full"
 cleanup() {
-  kill ${FETCH_PID:-} ${FUZZ_BUILD_PID:-} 2>/dev/null || true
+  kill ${FETCH_PID:-} ${FUZZ_BUILD_PID:-} ${DOC_PID:-} 2>/dev/null || true
   [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null
   bash scripts/redis-cluster.sh "$CLUSTER_DIR" stop
   rm -rf "$REDIS_DIR" "$TMPDIR"
@@ -93,10 +95,10 @@ fetch_test_tools() {
 }
 fetch_test_tools > "$ART/fetch-test-tools.log" 2>&1 & FETCH_PID=$!
 
-echo "== cargo build (debug, all targets, all features)"
+say "cargo build (debug, all targets, all features)"
 cargo build --workspace --all-targets --all-features --locked --quiet
 
-echo "== cargo test"
+say "cargo test"
 set +e
 cargo test --workspace --all-features --locked 2>&1 | tee "$ART/cargo-test.log"
 rc=${PIPESTATUS[0]}
@@ -119,7 +121,11 @@ fi
 # The fuzz targets' nightly build (minutes of CPU) at the lowest priority, while the end-to-end
 # tests mostly wait on sockets and child processes; awaited before fuzzing.
 nice -n 19 bash scripts/fuzz.sh --build-only > "$ART/fuzz-build.log" 2>&1 & FUZZ_BUILD_PID=$!
-echo "== end-to-end (Python MCP SDK against target/debug/fastmcp)"
+# The API documentation builds the same way (warnings are errors: a broken or private intra-doc
+# link fails the run); it is counted as one test and awaited before the totals.
+RUSTDOCFLAGS="-D warnings" nice -n 19 cargo doc --workspace --no-deps --all-features --locked \
+  > "$ART/cargo-doc.log" 2>&1 & DOC_PID=$!
+say "end-to-end (Python MCP SDK against target/debug/fastmcp)"
 wait "$FETCH_PID" || { cat "$ART/fetch-test-tools.log"; echo "installing the test tools failed"; exit 1; }
 set +e
 FASTMCP_BIN="$ROOT/target/debug/fastmcp" "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider --basetemp="$ART/pytest" 2>&1 | tee "$ART/e2e.log"
@@ -142,7 +148,7 @@ count_conformance() {  # $1: the runner's output
   count "$(echo "$line" | awk '{print $2}')" "$(echo "$line" | awk '{print $3}')"
 }
 
-echo "== MCP conformance suite against examples/conformance: 0.1.16 active + all, 0.2.0-alpha.12 requirements"
+say "MCP conformance suite against examples/conformance: 0.1.16 active + all, 0.2.0-alpha.12 requirements"
 echo "   2026-07-28 and 2025-11-25 on memory; active and 2026-07-28 on Redis and PostgreSQL"
 port=$(free_port)
 for run in "active memory" "all memory" "req:2026-07-28 memory" "req:2025-11-25 memory" \
@@ -156,7 +162,7 @@ for run in "active memory" "all memory" "req:2026-07-28 memory" "req:2025-11-25 
   count_conformance "$out"
 done
 
-echo "== conformance through a round-robin nginx over two instances sharing Redis, a Redis Cluster, then PostgreSQL"
+say "conformance through a round-robin nginx over two instances sharing Redis, a Redis Cluster, then PostgreSQL"
 lb_run() {  # $1: store name, $2: store URL
   local LB_DIR P1 P2 LB A_PID B_PID LB_PID
   LB_DIR=$(mktemp -d)
@@ -210,7 +216,7 @@ lb_run redis "$FASTMCP_TEST_REDIS_URL"
 lb_run redis-cluster "$FASTMCP_TEST_REDIS_CLUSTER_URL"
 lb_run postgres "$FASTMCP_TEST_DATABASE_URL"
 
-echo "== fuzzing: every cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
+say "fuzzing: every cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
 wait "$FUZZ_BUILD_PID" || { cat "$ART/fuzz-build.log"; echo "building the fuzz targets failed"; exit 1; }
 set +e
 out=$(bash scripts/fuzz.sh 20 2>&1); rc=$?
@@ -218,6 +224,9 @@ set -e
 echo "$out"
 count "$(echo "$out" | grep -c ': ok,')" "$(echo "$out" | grep -c ': FAILED')"
 [ "$rc" -eq 0 ] || { echo "fuzzing found a crash"; exit 1; }
+
+say "rustdoc (-D warnings), built during the end-to-end tests"
+if wait "$DOC_PID"; then count 1 0; echo "rustdoc: ok"; else count 0 1; cat "$ART/cargo-doc.log"; echo "rustdoc: FAILED"; fi
 
 echo
 echo "all tests: $passed passed, $failed failed"
