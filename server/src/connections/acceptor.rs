@@ -52,6 +52,22 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Waits until the socket has something to read (or has closed), without a buffer.
+    pub(crate) async fn readable(&self) -> std::io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Reads what is there now, without waiting (`WouldBlock` when nothing is).
+    pub(crate) fn try_read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.io.try_read(buf)?;
+        if n > 0 {
+            self.watch.read();
+        }
+        Ok(n)
+    }
+}
+
 impl AsyncRead for Conn {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -15,17 +15,20 @@
 //! Request bodies are read by the handlers, under `--body-limit` and `--body-timeout-secs`.
 
 mod acceptor;
+mod http1;
+mod rewind;
 mod watch;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, Response};
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -146,8 +149,31 @@ impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
     }
 }
 
-/// hyper refuses a read buffer smaller than this.
-const MIN_HEAD_BUFFER: usize = 8192;
+/// What an HTTP/2 connection with prior knowledge starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the connection's first bytes tell HTTP/2's preface from an HTTP/1 request:
+/// `Some(true)` for HTTP/2, `None` when the client leaves first.
+async fn sniff(io: &mut Conn, buf: &mut BytesMut) -> Option<bool> {
+    loop {
+        let n = buf.len().min(H2_PREFACE.len());
+        if buf[..n] != H2_PREFACE[..n] {
+            return Some(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(true);
+        }
+        if buf.is_empty() {
+            // Idle until the first byte: no buffer yet.
+            io.readable().await.ok()?;
+        }
+        buf.reserve(4096);
+        match io.read_buf(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
 
 /// Serves `ep` on every connection `acceptor` yields until `stop` is cancelled, then gives the
 /// open connections [`ConnectionConfig::flush`] to finish and returns.
@@ -212,6 +238,36 @@ async fn connection<E>(
 {
     let watch = io.watch();
     let peer = remote.clone();
+    let mut io = io;
+    let mut buf = BytesMut::new();
+    let expired = watch.expired(cfg.header_timeout, cfg.idle_timeout);
+    tokio::pin!(expired);
+    let h2 = tokio::select! {
+        h2 = sniff(&mut io, &mut buf) => match h2 {
+            Some(h2) => h2,
+            None => return,
+        },
+        () = &mut expired => return,
+        () = closing.cancelled() => return,
+    };
+    if !h2 {
+        let serving = http1::Serving {
+            ep: &ep,
+            local: &local,
+            remote: &remote,
+            max_header_bytes: cfg.max_header_bytes,
+            watch: &watch,
+            closing: &closing,
+        };
+        tokio::select! {
+            // The loop itself finishes what is in flight when the server closes.
+            () = http1::serve(io, buf, serving) => {}
+            () = &mut expired => {
+                tracing::debug!(remote = %peer, "closing a slow or idle connection");
+            }
+        }
+        return;
+    }
     let service = {
         let watch = Arc::clone(&watch);
         hyper::service::service_fn(move |req: poem::http::Request<Incoming>| {
@@ -225,10 +281,6 @@ async fn connection<E>(
                 remote.clone(),
                 poem::http::uri::Scheme::HTTP,
             ));
-            // Boxed: hyper keeps one allocation the size of this future for the whole life of
-            // the connection, and the endpoint's future is kilobytes. Boxed, that allocation
-            // is a pointer, and the endpoint's state is freed as soon as the response head is
-            // out: an idle stream or keep-alive connection stops paying for it.
             let respond = Box::pin(async move { ep.get_response(req).await });
             async move {
                 let res: poem::http::Response<_> = respond.await.into();
@@ -238,18 +290,11 @@ async fn connection<E>(
             }
         })
     };
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .max_buf_size(cfg.max_header_bytes.max(MIN_HEAD_BUFFER))
-        // The watch keeps the header deadline, apart from the idle one (hyper's own timer
-        // would close idle keep-alive connections at the header timeout).
-        .header_read_timeout(None);
-    http.http2()
-        .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
+    let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http.max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
+    let io = rewind::Rewind::new(buf.freeze(), io);
     let conn = http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let expired = watch.expired(cfg.header_timeout, cfg.idle_timeout);
-    tokio::pin!(expired);
     tokio::select! {
         // Done, or failed (the client went away): drop it all now.
         _ = conn.as_mut() => return,
@@ -394,6 +439,133 @@ mod tests {
             took >= Duration::from_millis(800),
             "closed as if slow: {took:?}"
         );
+    }
+
+    /// Answers with the request's body, and says how many bytes it read.
+    #[handler]
+    async fn echo(body: Body) -> poem::Result<String> {
+        Ok(body.into_string().await?)
+    }
+
+    /// Sends `wire`, then reads until the server closes (or `within` passes).
+    async fn exchange_raw(addr: SocketAddr, wire: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(wire).await.unwrap();
+        let got = read_until_closed(&mut s, Duration::from_secs(5))
+            .await
+            .expect("the server kept the connection open");
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    fn echo_server() -> impl Endpoint<Output = Response> {
+        Route::new()
+            .at("/echo", poem::post(echo))
+            .at("/", poem::get(ok))
+            .map_to_response()
+    }
+
+    /// Requests sent back to back on one connection (pipelined) are answered in order, and
+    /// `Connection: close` ends it after its answer.
+    #[tokio::test]
+    async fn pipelined_requests_are_answered_in_order() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let got = exchange_raw(
+            addr,
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nfirstGET / HTTP/1.1\r\n\
+              host: x\r\n\r\nPOST /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
+              content-length: 4\r\n\r\nlast",
+        )
+        .await;
+        let first = got.find("first").unwrap();
+        let second = got.find("\r\n\r\nok").unwrap();
+        let last = got.find("last").unwrap();
+        assert!(first < second && second < last, "{got}");
+        assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 3, "{got}");
+        assert!(got.contains("connection: close"));
+    }
+
+    /// Chunked bodies are decoded, and a client that waits for `100 Continue` gets it once the
+    /// handler reads.
+    #[tokio::test]
+    async fn chunked_and_expect_continue_bodies_reach_the_handler() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let got = exchange_raw(
+            addr,
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\
+              connection: close\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\n\r\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+        assert!(got.ends_with("\r\n\r\nabcdefg"), "{got}");
+
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST /echo HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\
+              connection: close\r\ncontent-length: 3\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
+        s.write_all(b"xyz").await.unwrap();
+        let got = read_until_closed(&mut s, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.starts_with("HTTP/1.1 200 OK") && got.ends_with("xyz"),
+            "{got}"
+        );
+    }
+
+    /// A malformed chunked body fails the handler's read (400 here) and the connection closes
+    /// rather than reading the rest as a request.
+    #[tokio::test]
+    async fn a_broken_body_closes_the_connection() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let got = exchange_raw(
+            addr,
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n\
+              zz\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n",
+        )
+        .await;
+        assert_eq!(got.matches("HTTP/1.1 ").count(), 1, "{got}");
+        assert!(!got.starts_with("HTTP/1.1 200"), "{got}");
+        // Smuggling attempts are refused before any handler runs.
+        let got = exchange_raw(
+            addr,
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\
+              transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    }
+
+    /// An HTTP/1.0 client gets an HTTP/1.0 answer and the connection closes after it.
+    #[tokio::test]
+    async fn http_1_0_is_answered_and_closed() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let got = exchange_raw(addr, b"GET / HTTP/1.0\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.0 200 OK"), "{got}");
+        assert!(got.ends_with("\r\n\r\nok"), "{got}");
+    }
+
+    /// A connection that opens with HTTP/2's preface is served by HTTP/2: the server's
+    /// SETTINGS frame comes back.
+    #[tokio::test]
+    async fn http2_prior_knowledge_is_served() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(H2_PREFACE).await.unwrap();
+        // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
+        s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+        let mut frame = [0u8; 9];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut frame))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame[3], 4, "not a SETTINGS frame: {frame:?}");
     }
 
     #[test]
