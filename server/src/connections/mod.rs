@@ -20,6 +20,7 @@ mod rewind;
 mod watch;
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -268,8 +269,29 @@ async fn connection<E>(
         }
         return;
     }
+    // Boxed: hyper's HTTP/2 connection is large, and inline it would size every HTTP/1
+    // connection's task (an idle stream's) to it.
+    Box::pin(serve_h2(io, buf, local, remote, ep, cfg, &watch, closing, expired)).await;
+}
+
+/// Serves an HTTP/2 connection (prior knowledge; `buf` holds its first bytes) with hyper.
+#[allow(clippy::too_many_arguments)]
+async fn serve_h2<E>(
+    io: Conn,
+    buf: BytesMut,
+    local: LocalAddr,
+    remote: RemoteAddr,
+    ep: Arc<E>,
+    cfg: Arc<ConnectionConfig>,
+    watch: &Arc<watch::Watch>,
+    closing: CancellationToken,
+    mut expired: Pin<&mut impl std::future::Future<Output = ()>>,
+) where
+    E: Endpoint<Output = Response> + 'static,
+{
+    let peer = remote.clone();
     let service = {
-        let watch = Arc::clone(&watch);
+        let watch = Arc::clone(watch);
         hyper::service::service_fn(move |req: poem::http::Request<Incoming>| {
             // Taken when hyper hands over the head, before the body is read: from here the
             // request is the handler's to time.

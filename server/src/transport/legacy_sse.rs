@@ -6,20 +6,18 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use fastmcp_core::protocol::{jsonrpc, Message, RequestId};
 use fastmcp_core::{SessionRecord, StreamKey};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
-use tokio::sync::mpsc;
 
 use super::http::{
     error_status, load_session, parse_json, read_body, rpc_error, store_error, tenant,
     tenant_over_rate,
 };
 use super::outlet::QueueOutlet;
-use super::sse::{forward_stream, sse_frame, sse_response};
+use super::sse::{pulled_response, sse_frame, Pulled, SessionRelay};
 use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::{Denied, Refusal};
 use crate::state::AppState;
@@ -65,22 +63,40 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
             return store_error(e);
         }
     };
-    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let endpoint = format!("/{}/messages?session_id={}", entity, record.id);
-    let _ = frames_tx.try_send(sse_frame(Some("endpoint"), None, &endpoint));
-    let keep_alive = state.http.keep_alive;
-    let state = Arc::clone(&state);
-    tokio::spawn(async move {
+    let first = sse_frame(Some("endpoint"), None, &endpoint);
+    let on_end: Box<dyn FnOnce() + Send> = {
+        let state = Arc::clone(&state);
         let (entity, id) = (record.entity.clone(), record.id);
-        let drain = state.draining.clone();
-        forward_stream(mcp, record, stream, sub, frames_tx, keep_alive, drain).await;
-        drop(slot);
-        // The connection is the session in this transport: when it goes, so does the session.
-        if let Err(e) = close_session(&state, &entity, &id).await {
-            tracing::warn!(error = %e.report(), "cannot clean up legacy session");
-        }
-    });
-    sse_response(frames_rx, None)
+        Box::new(move || {
+            // The connection is the session in this transport: when it goes, so does the
+            // session. (No runtime: the process is exiting, and the session expires.)
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    if let Err(e) = close_session(&state, &entity, &id).await {
+                        tracing::warn!(error = %e.report(), "cannot clean up legacy session");
+                    }
+                });
+            }
+        })
+    };
+    let relay = SessionRelay {
+        mcp,
+        entity: record.entity.clone(),
+        session: record.id,
+        stream,
+        resumable: false,
+        _slot: slot,
+        on_end: Some(on_end),
+    };
+    let body = Pulled::new(
+        relay,
+        Some(first),
+        sub,
+        state.http.keep_alive,
+        state.draining.clone(),
+    );
+    pulled_response(body, None)
 }
 
 fn session_id_from_query(req: &Request) -> Option<&str> {

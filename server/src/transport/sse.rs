@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastmcp_core::{McpServer, SessionRecord, StreamKey};
+use fastmcp_core::{McpServer, StreamKey};
 use futures::StreamExt;
 use poem::http::{header, StatusCode};
 use poem::{Body, Response};
@@ -128,51 +128,204 @@ where
     }
 }
 
-/// Copies a subscription to an SSE body, with keep-alives; ends when the stream ends, the
-/// client goes away, the session is gone (checked, and its TTL refreshed, at each keep-alive), or
-/// this instance drains.
-pub(crate) async fn forward_stream(
-    mcp: McpServer,
-    session: SessionRecord,
-    stream: StreamKey,
-    mut sub: fastmcp_core::EventStream,
-    frames: mpsc::Sender<Bytes>,
-    keep_alive: std::time::Duration,
-    drain: tokio_util::sync::CancellationToken,
-) {
-    let mut tick = tokio::time::interval(keep_alive);
-    tick.tick().await;
-    // A legacy session's stream ends with its connection and is never resumed: what it has
-    // sent need not be kept (on the memory store, 256 answers per session under load).
-    let resumable = session.transport != fastmcp_core::storage::SessionTransport::LegacySse;
-    loop {
-        tokio::select! {
-            ev = sub.next() => match ev {
-                Some(Ok(ev)) => {
-                    let id = format!("{}/{}", stream.name, ev.id);
-                    let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
-                    if frames.send(frame).await.is_err() { return; }
-                    if !resumable {
-                        if let Err(e) = mcp.queue().delivered(&session.entity, &stream, &ev.id).await {
-                            tracing::debug!(error = %e.report(), "cannot release delivered events");
-                        }
+/// What a [`Relay`] does after one of its steps.
+pub(crate) enum After {
+    /// Go on.
+    Continue,
+    /// Send a keep-alive comment, then go on.
+    KeepAlive,
+    /// End the stream.
+    End,
+}
+
+/// Store work a stream waits for before its next frame.
+pub(crate) type Chore = futures::future::BoxFuture<'static, After>;
+
+/// How a [`Pulled`] stream turns its subscription into frames.
+pub(crate) trait Relay: Send + Unpin + 'static {
+    /// The frame for one event (`None`: not for this client), and work to finish before the
+    /// next one.
+    fn event(&mut self, ev: fastmcp_core::storage::Event) -> (Option<Bytes>, Option<Chore>);
+    /// At each keep-alive interval: work whose outcome decides (a session's liveness), or
+    /// `None` to send the keep-alive at once.
+    fn keep_alive(&mut self) -> Option<Chore> {
+        None
+    }
+    /// The last frame when the stream ends cleanly (its subscription closed, or the instance
+    /// drains).
+    fn last(&mut self) -> Option<Bytes> {
+        None
+    }
+}
+
+/// An SSE body that reads its subscription when the connection asks for the next frame, with
+/// keep-alives; it ends when the subscription does, the relay says so, or this instance
+/// drains, and everything it holds goes when the client does (the body is dropped).
+///
+/// No task and no channel per stream: an idle stream is this struct, its subscription and its
+/// timer (a task and a 64-frame channel cost about 2.5 KiB more per stream).
+pub(crate) struct Pulled<R> {
+    relay: R,
+    first: Option<Bytes>,
+    sub: fastmcp_core::EventStream,
+    tick: tokio::time::Interval,
+    drain: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    chore: Option<Chore>,
+    ended: bool,
+}
+
+impl<R: Relay> Pulled<R> {
+    pub(crate) fn new(
+        relay: R,
+        first: Option<Bytes>,
+        sub: fastmcp_core::EventStream,
+        keep_alive: Duration,
+        drain: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        let start = tokio::time::Instant::now() + keep_alive;
+        Self {
+            relay,
+            first,
+            sub,
+            tick: tokio::time::interval_at(start, keep_alive),
+            drain: Box::pin(drain.cancelled_owned()),
+            chore: None,
+            ended: false,
+        }
+    }
+
+    fn finish(&mut self, clean: bool) -> std::task::Poll<Option<std::io::Result<Bytes>>> {
+        self.ended = true;
+        std::task::Poll::Ready(if clean { self.relay.last().map(Ok) } else { None })
+    }
+}
+
+impl<R: Relay> futures::Stream for Pulled<R> {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        // This instance drains: end the stream; a client resumes it elsewhere (the events are
+        // in the shared store).
+        if this.drain.as_mut().poll(cx).is_ready() {
+            return this.finish(true);
+        }
+        loop {
+            if let Some(chore) = this.chore.as_mut() {
+                let after = std::task::ready!(chore.as_mut().poll(cx));
+                this.chore = None;
+                match after {
+                    After::Continue => {}
+                    After::KeepAlive => return Poll::Ready(Some(Ok(sse_keepalive()))),
+                    After::End => return this.finish(false),
+                }
+            }
+            match this.sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(ev))) => {
+                    let (frame, chore) = this.relay.event(ev);
+                    this.chore = chore;
+                    match frame {
+                        Some(frame) => return Poll::Ready(Some(Ok(frame))),
+                        None => continue,
                     }
                 }
-                Some(Err(e)) => { tracing::warn!(error = %e.report(), "stream subscription failed"); return; }
-                None => return,
-            },
-            _ = tick.tick() => {
-                let ttl = mcp.config().session_ttl;
-                // Gone (deleted or expired) ends the stream; a store hiccup does not.
-                if let Ok(false) = mcp.sessions().touch(&session.entity, &session.id, ttl).await {
-                    return;
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::warn!(error = %e.report(), "stream subscription failed");
+                    return this.finish(false);
                 }
-                if frames.send(sse_keepalive()).await.is_err() { return; }
+                Poll::Ready(None) => return this.finish(true),
+                Poll::Pending => {}
             }
-            _ = frames.closed() => return,
-            // This instance drains: end the stream; the client resumes it elsewhere with
-            // Last-Event-ID (the events are in the shared store).
-            _ = drain.cancelled() => return,
+            if this.tick.poll_tick(cx).is_ready() {
+                match this.relay.keep_alive() {
+                    Some(chore) => {
+                        this.chore = Some(chore);
+                        continue;
+                    }
+                    None => return Poll::Ready(Some(Ok(sse_keepalive()))),
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+/// An SSE response whose frames are pulled from `stream` as the connection writes them.
+pub(crate) fn pulled_response<R: Relay>(stream: Pulled<R>, session: Option<&str>) -> Response {
+    let mut b = Response::builder()
+        .status(StatusCode::OK)
+        .content_type("text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache, no-transform")
+        .header("x-accel-buffering", "no");
+    if let Some(s) = session {
+        b = b.header(SESSION_HEADER, s);
+    }
+    b.body(Body::from_bytes_stream(stream))
+}
+
+/// A session's stream (a GET `/mcp` stream or a legacy `/sse` one): each event as a frame with
+/// its id; the session is checked, and its TTL refreshed, at each keep-alive, and a gone
+/// session ends the stream.
+pub(crate) struct SessionRelay {
+    pub(crate) mcp: McpServer,
+    pub(crate) entity: fastmcp_core::EntityId,
+    pub(crate) session: fastmcp_core::SessionId,
+    pub(crate) stream: StreamKey,
+    /// A legacy stream ends with its connection and is never resumed: what it sent need not be
+    /// kept (on the memory store, 256 answers per session under load).
+    pub(crate) resumable: bool,
+    /// Its place under the stream caps, given back with it.
+    pub(crate) _slot: crate::limits::StreamSlot,
+    /// Run once when the stream ends, however it ends (a legacy session is deleted with it).
+    pub(crate) on_end: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Relay for SessionRelay {
+    fn event(&mut self, ev: fastmcp_core::storage::Event) -> (Option<Bytes>, Option<Chore>) {
+        let id = format!("{}/{}", self.stream.name, ev.id);
+        let frame = sse_frame(Some("message"), Some(&id), &ev.message.to_string());
+        let chore = (!self.resumable).then(|| {
+            let queue = std::sync::Arc::clone(self.mcp.queue());
+            let (entity, stream) = (self.entity.clone(), self.stream.clone());
+            let chore: Chore = Box::pin(async move {
+                if let Err(e) = queue.delivered(&entity, &stream, &ev.id).await {
+                    tracing::debug!(error = %e.report(), "cannot release delivered events");
+                }
+                After::Continue
+            });
+            chore
+        });
+        (Some(frame), chore)
+    }
+
+    fn keep_alive(&mut self) -> Option<Chore> {
+        let mcp = self.mcp.clone();
+        let (entity, id) = (self.entity.clone(), self.session);
+        Some(Box::pin(async move {
+            let ttl = mcp.config().session_ttl;
+            // Gone (deleted or expired) ends the stream; a store hiccup does not.
+            match mcp.sessions().touch(&entity, &id, ttl).await {
+                Ok(false) => After::End,
+                _ => After::KeepAlive,
+            }
+        }))
+    }
+}
+
+impl Drop for SessionRelay {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_end.take() {
+            f();
         }
     }
 }
@@ -180,6 +333,85 @@ pub(crate) async fn forward_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use fastmcp_core::storage::{Event, EventId};
+    use tokio_util::sync::CancellationToken;
+
+    /// Frames each event by its id; a last frame when asked.
+    struct Probe {
+        last: bool,
+    }
+
+    impl Relay for Probe {
+        fn event(&mut self, ev: Event) -> (Option<Bytes>, Option<Chore>) {
+            // Odd ids are not for this client.
+            let skip = ev.id.0.parse::<u32>().is_ok_and(|n| n % 2 == 1);
+            ((!skip).then(|| Bytes::from(ev.id.0)), None)
+        }
+        fn last(&mut self) -> Option<Bytes> {
+            self.last.then(|| Bytes::from_static(b"last"))
+        }
+    }
+
+    fn event(id: &str) -> fastmcp_core::storage::StoreResult<Event> {
+        Ok(Event {
+            id: EventId(id.to_string()),
+            message: serde_json::json!({}),
+        })
+    }
+
+    /// The first frame, then events as they come (skipped ones leave no trace), keep-alives
+    /// when silent, and the relay's last frame when the instance drains.
+    #[tokio::test(start_paused = true)]
+    async fn a_pulled_stream_relays_keeps_alive_and_ends_on_drain() {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let drain = CancellationToken::new();
+        let mut s = Pulled::new(
+            Probe { last: true },
+            Some(Bytes::from_static(b"first")),
+            Box::pin(rx),
+            Duration::from_secs(15),
+            drain.clone(),
+        );
+        assert_eq!(s.next().await.unwrap().unwrap(), "first");
+        tx.unbounded_send(event("1")).unwrap();
+        tx.unbounded_send(event("2")).unwrap();
+        assert_eq!(s.next().await.unwrap().unwrap(), "2");
+        let before = tokio::time::Instant::now();
+        assert_eq!(s.next().await.unwrap().unwrap(), sse_keepalive());
+        assert!(before.elapsed() >= Duration::from_secs(15));
+        drain.cancel();
+        assert_eq!(s.next().await.unwrap().unwrap(), "last");
+        assert!(s.next().await.is_none());
+    }
+
+    /// A subscription that fails ends the stream without the last frame; one that closes ends
+    /// it with it.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_subscription_ends_without_the_last_frame() {
+        let failing = futures::stream::iter(vec![Err(
+            fastmcp_core::storage::StoreError::InvalidValue("down".into()),
+        )]);
+        let mut s = Pulled::new(
+            Probe { last: true },
+            None,
+            Box::pin(failing),
+            Duration::from_secs(15),
+            CancellationToken::new(),
+        );
+        assert!(s.next().await.is_none());
+        let closed = futures::stream::iter(vec![event("4")]);
+        let mut s = Pulled::new(
+            Probe { last: true },
+            None,
+            Box::pin(closed),
+            Duration::from_secs(15),
+            CancellationToken::new(),
+        );
+        assert_eq!(s.next().await.unwrap().unwrap(), "4");
+        assert_eq!(s.next().await.unwrap().unwrap(), "last");
+        assert!(s.next().await.is_none());
+    }
 
     #[test]
     fn sse_frames() {

@@ -13,7 +13,6 @@ use fastmcp_core::protocol::http_fields::decode_header_value;
 use fastmcp_core::protocol::SUPPORTED_PROTOCOL_VERSIONS;
 use fastmcp_core::protocol::{codes, jsonrpc, ErrorObject, Message, Request as RpcRequest};
 use fastmcp_core::EntityId;
-use futures::StreamExt;
 use poem::http::StatusCode;
 use poem::{Request, Response};
 use serde_json::Value;
@@ -23,7 +22,10 @@ use super::http::{
     json_bytes_response, reply_bytes, reply_value, rpc_error, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
-use super::sse::{self, sse_frame, sse_keepalive, sse_response, Delivery, Opening};
+use super::sse::{
+    self, pulled_response, sse_frame, sse_keepalive, sse_response, Chore, Delivery, Opening,
+    Pulled, Relay,
+};
 use crate::state::AppState;
 
 const METHOD_HEADER: &str = "mcp-method";
@@ -297,57 +299,54 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         Ok(evs) => evs.last().map(|e| e.id.clone()),
         Err(e) => return super::http::store_error(e),
     };
-    let mut sub = match queue.subscribe(&entity, &stream, after).await {
+    let sub = match queue.subscribe(&entity, &stream, after).await {
         Ok(s) => s,
         Err(e) => return super::http::store_error(e),
     };
-    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
     let ack = listen_ack(&filter, &sub_id);
-    let _ = frames_tx.try_send(sse_frame(Some("message"), None, &ack.to_string()));
-    let keep_alive = state.http.keep_alive;
-    let drain = state.draining.clone();
-    tokio::spawn(async move {
-        // The stream's place is given back however the task ends.
-        let _slot = slot;
-        let mut tick = tokio::time::interval(keep_alive);
-        tick.tick().await;
-        // The listen result that ends the stream cleanly: the client listens again, on any
-        // instance.
-        let done = || {
-            let done = jsonrpc::response(
-                &rpc.id,
-                serde_json::json!({
-                    "_meta": { fastmcp_core::engine::stateless::META_SUBSCRIPTION_ID: sub_id },
-                    "resultType": "complete",
-                }),
-            );
-            sse_frame(Some("message"), None, &done.to_string())
-        };
-        loop {
-            tokio::select! {
-                ev = sub.next() => match ev {
-                    Some(Ok(ev)) => {
-                        if let Some(n) = filter.notification_for(&ev.message, &sub_id) {
-                            let frame = sse_frame(Some("message"), None, &n.to_string());
-                            if frames_tx.send(frame).await.is_err() { return; }
-                        }
-                    }
-                    Some(Err(e)) => { tracing::warn!(error = %e.report(), "listen subscription failed"); return; }
-                    None => {
-                        // The stream ended (shutdown): say so with the listen result.
-                        let _ = frames_tx.send(done()).await;
-                        return;
-                    }
-                },
-                // This instance drains: end as a finished listen.
-                _ = drain.cancelled() => {
-                    let _ = frames_tx.send(done()).await;
-                    return;
-                }
-                _ = tick.tick() => if frames_tx.send(sse_keepalive()).await.is_err() { return; },
-                _ = frames_tx.closed() => return,
-            }
-        }
-    });
-    sse_response(frames_rx, None)
+    let first = sse_frame(Some("message"), None, &ack.to_string());
+    let relay = ListenRelay {
+        filter,
+        sub_id,
+        rpc_id: rpc.id,
+        _slot: slot,
+    };
+    let body = Pulled::new(
+        relay,
+        Some(first),
+        sub,
+        state.http.keep_alive,
+        state.draining.clone(),
+    );
+    pulled_response(body, None)
+}
+
+/// A `subscriptions/listen` stream: the changes its filter asked for, and the listen result
+/// when it ends cleanly, so the client listens again, on any instance.
+struct ListenRelay {
+    filter: ListenFilter,
+    sub_id: Value,
+    rpc_id: fastmcp_core::protocol::RequestId,
+    _slot: crate::limits::StreamSlot,
+}
+
+impl Relay for ListenRelay {
+    fn event(&mut self, ev: fastmcp_core::storage::Event) -> (Option<Bytes>, Option<Chore>) {
+        let frame = self
+            .filter
+            .notification_for(&ev.message, &self.sub_id)
+            .map(|n| sse_frame(Some("message"), None, &n.to_string()));
+        (frame, None)
+    }
+
+    fn last(&mut self) -> Option<Bytes> {
+        let done = jsonrpc::response(
+            &self.rpc_id,
+            serde_json::json!({
+                "_meta": { fastmcp_core::engine::stateless::META_SUBSCRIPTION_ID: self.sub_id },
+                "resultType": "complete",
+            }),
+        );
+        Some(sse_frame(Some("message"), None, &done.to_string()))
+    }
 }

@@ -27,7 +27,9 @@ use super::http::{
     LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
-use super::sse::{self, forward_stream, sse_frame, sse_response, Delivery, Opening};
+use super::sse::{
+    self, pulled_response, sse_frame, sse_response, Delivery, Opening, Pulled, SessionRelay,
+};
 use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::Denied;
 use crate::state::AppState;
@@ -545,20 +547,28 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         }
         Err(e) => return store_error(e),
     };
-    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(64);
-    if wants_priming(&session) && stream.name == "get" {
+    let first = (wants_priming(&session) && stream.name == "get").then(|| {
         let id = format!("{}/{}", stream.name, after.map(|a| a.0).unwrap_or_default());
-        let _ = frames_tx.try_send(Bytes::from(format!("id: {id}\ndata: \n\n")));
-    }
-    let mcp = state.mcp.clone();
-    let keep_alive = state.http.keep_alive;
-    let session_header = session.id.to_string();
-    let drain = state.draining.clone();
-    tokio::spawn(async move {
-        forward_stream(mcp, session, stream, sub, frames_tx, keep_alive, drain).await;
-        drop(slot);
+        Bytes::from(format!("id: {id}\ndata: \n\n"))
     });
-    sse_response(frames_rx, Some(&session_header))
+    let session_header = session.id.to_string();
+    let relay = SessionRelay {
+        mcp: state.mcp.clone(),
+        entity: session.entity.clone(),
+        session: session.id,
+        stream,
+        resumable: true,
+        _slot: slot,
+        on_end: None,
+    };
+    let body = Pulled::new(
+        relay,
+        first,
+        sub,
+        state.http.keep_alive,
+        state.draining.clone(),
+    );
+    pulled_response(body, Some(&session_header))
 }
 
 /// `DELETE /{entity}/mcp`: ends the session everywhere.
