@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idle SSE streams held by one instance: memory per stream, and ordinary calls while they stay
 # open with keep-alives running (issue 18's "streams" figure).
-# Usage: scripts/bench-streams.sh [-k 10000] [-d 10s] [-H 20s] [-s STORE_URL] [KIND...]
+# Usage: [BIN=path/to/fastmcp] scripts/bench-streams.sh [-k 10000] [-d 10s] [-H 20s] [-s STORE_URL] [KIND...]
 #   KIND: get (a handshake session's GET /mcp stream), legacy (/sse), listen (2026-07-28
 #   subscriptions/listen); all three by default, each on a fresh server.
 # The server runs on CPU 0, fastmcp-load on CPU 1. Streams are spread over 10 entities so the
@@ -18,7 +18,7 @@ shift $((OPTIND - 1))
 KINDS=("$@"); [ ${#KINDS[@]} -gt 0 ] || KINDS=(get legacy listen)
 LOAD=${MCPLOAD:-target/release/fastmcp-load}
 [ -x "$LOAD" ] || cargo build --release --locked -p fastmcp-load
-BIN=target/release/fastmcp
+BIN=${BIN:-target/release/fastmcp}
 [ -x "$BIN" ] || { echo "build first: cargo build --release --all-features" >&2; exit 2; }
 # Client and server each hold one descriptor per stream.
 ulimit -n "$(ulimit -Hn)"
