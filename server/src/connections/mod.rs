@@ -271,7 +271,10 @@ async fn connection<E>(
     }
     // Boxed: hyper's HTTP/2 connection is large, and inline it would size every HTTP/1
     // connection's task (an idle stream's) to it.
-    Box::pin(serve_h2(io, buf, local, remote, ep, cfg, &watch, closing, expired)).await;
+    Box::pin(serve_h2(
+        io, buf, local, remote, ep, cfg, &watch, closing, expired,
+    ))
+    .await;
 }
 
 /// Serves an HTTP/2 connection (prior knowledge; `buf` holds its first bytes) with hyper.

@@ -196,7 +196,11 @@ impl<R: Relay> Pulled<R> {
 
     fn finish(&mut self, clean: bool) -> std::task::Poll<Option<std::io::Result<Bytes>>> {
         self.ended = true;
-        std::task::Poll::Ready(if clean { self.relay.last().map(Ok) } else { None })
+        std::task::Poll::Ready(if clean {
+            self.relay.last().map(Ok)
+        } else {
+            None
+        })
     }
 }
 

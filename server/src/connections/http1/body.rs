@@ -287,6 +287,30 @@ mod tests {
             .contains("too long"));
     }
 
+    /// Random bytes, fed in random pieces, end in data, an error or a wish for more: never a
+    /// panic, and never more data out than came in.
+    #[test]
+    fn arbitrary_chunked_input_never_panics() {
+        let alphabet = b"0123456789abcdefABCDEFxz;= \t\r\n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 64) as usize;
+            let wire: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let step = 1 + (next() % 8) as usize;
+            if let Ok((body, _)) = decode(Framing::Chunked, &wire, step) {
+                assert!(body.len() <= wire.len());
+            }
+        }
+    }
+
     #[test]
     fn length_bodies_stop_at_their_length() {
         let (body, left) = decode(Framing::Length(5), b"helloGET", 3).unwrap();

@@ -104,6 +104,16 @@ pub(super) fn parse(buf: &[u8]) -> Result<Option<(Head, usize)>, Refused> {
     )))
 }
 
+/// Whether `buf` holds a blank line (the end of a head) that ends after byte `from`: only the
+/// bytes that arrived since the last look (and the three before, which may start it) are read.
+pub(super) fn ends_within(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(3).min(buf.len());
+    let tail = &buf[start..];
+    tail.iter().enumerate().any(|(i, b)| {
+        *b == b'\n' && (tail.get(i + 1) == Some(&b'\n') || tail.get(i + 1..i + 3) == Some(b"\r\n"))
+    })
+}
+
 /// RFC 9112 §6.3, strictly: a request with both `Transfer-Encoding` and `Content-Length`, or
 /// with lengths that disagree, is refused rather than guessed at (request smuggling).
 fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refused> {
@@ -313,6 +323,55 @@ mod tests {
         assert_eq!(h.framing, Framing::Length(5));
         assert!(h.keep_alive && !h.expect_continue);
         assert!(head("GET / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_end_of_a_head_is_found_across_reads() {
+        let head = b"GET / HTTP/1.1\r\nhost: a\r\n\r\n";
+        // Fed a byte at a time, the end shows exactly when its last byte is in.
+        for n in 1..=head.len() {
+            let ends = ends_within(&head[..n], n - 1);
+            assert_eq!(ends, n == head.len(), "{n}");
+        }
+        assert!(ends_within(b"GET / HTTP/1.0\n\n", 15));
+        assert!(!ends_within(b"GET / HTTP/1.1\r\nhost: a\r\n", 0));
+    }
+
+    /// Whatever a client sends, parsing answers without panicking, and a head it accepts has
+    /// a length within the input (a small deterministic generator, no extra crates).
+    #[test]
+    fn arbitrary_heads_never_panic() {
+        let pieces: [&[u8]; 14] = [
+            b"GET ",
+            b"POST ",
+            b"/x?y=1 ",
+            b"HTTP/1.1",
+            b"HTTP/1.0",
+            b"\r\n",
+            b"\n",
+            b"content-length: 12",
+            b"transfer-encoding: chunked",
+            b"a: b",
+            b":",
+            b" ",
+            b"\0",
+            b"\xff",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut r = seed;
+            for _ in 0..(r % 12) {
+                input.extend_from_slice(pieces[(r % 14) as usize]);
+                r = r.rotate_right(5) ^ 0x9e37_79b9;
+            }
+            if let Ok(Some((_, len))) = parse(&input) {
+                assert!(len <= input.len());
+            }
+        }
     }
 
     #[test]
