@@ -17,7 +17,7 @@ use super::http::{
     tenant_over_rate,
 };
 use super::outlet::QueueOutlet;
-use super::sse::{pulled_response, sse_frame, Pulled, SessionRelay};
+use super::sse::{pulled_response, sse_frame, SessionRelay};
 use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::{Denied, Refusal};
 use crate::state::AppState;
@@ -89,14 +89,7 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         _slot: slot,
         on_end: Some(on_end),
     };
-    let body = Pulled::new(
-        relay,
-        Some(first),
-        sub,
-        state.http.keep_alive,
-        state.draining.clone(),
-    );
-    pulled_response(body, None)
+    pulled_response(&state, relay, Some(first), sub, None)
 }
 
 fn session_id_from_query(req: &Request) -> Option<&str> {

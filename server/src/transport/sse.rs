@@ -50,6 +50,15 @@ pub(crate) fn sse_response(
         tokio_stream::wrappers::ReceiverStream::new(rx),
         Ok::<_, std::io::Error>,
     );
+    stream_response(stream, session)
+}
+
+/// The SSE answer's head (no caching or proxy buffering, the session's id when there is one)
+/// over `frames`.
+fn stream_response<S>(frames: S, session: Option<&str>) -> Response
+where
+    S: futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
     let mut b = Response::builder()
         .status(StatusCode::OK)
         .content_type("text/event-stream")
@@ -58,7 +67,7 @@ pub(crate) fn sse_response(
     if let Some(s) = session {
         b = b.header(SESSION_HEADER, s);
     }
-    b.body(Body::from_bytes_stream(stream))
+    b.body(Body::from_bytes_stream(frames))
 }
 
 /// How a POSTed call may be answered.
@@ -264,17 +273,23 @@ impl<R: Relay> futures::Stream for Pulled<R> {
     }
 }
 
-/// An SSE response whose frames are pulled from `stream` as the connection writes them.
-pub(crate) fn pulled_response<R: Relay>(stream: Pulled<R>, session: Option<&str>) -> Response {
-    let mut b = Response::builder()
-        .status(StatusCode::OK)
-        .content_type("text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache, no-transform")
-        .header("x-accel-buffering", "no");
-    if let Some(s) = session {
-        b = b.header(SESSION_HEADER, s);
-    }
-    b.body(Body::from_bytes_stream(stream))
+/// An SSE response whose frames are pulled from `sub` by `relay` as the connection writes
+/// them, starting with `first`, with this instance's keep-alive interval and drain.
+pub(crate) fn pulled_response<R: Relay>(
+    state: &crate::state::AppState,
+    relay: R,
+    first: Option<Bytes>,
+    sub: fastmcp_core::EventStream,
+    session: Option<&str>,
+) -> Response {
+    let frames = Pulled::new(
+        relay,
+        first,
+        sub,
+        state.http.keep_alive,
+        state.draining.clone(),
+    );
+    stream_response(frames, session)
 }
 
 /// A session's stream (a GET `/mcp` stream or a legacy `/sse` one): each event as a frame with

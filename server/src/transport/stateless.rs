@@ -23,8 +23,7 @@ use super::http::{
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
 use super::sse::{
-    self, pulled_response, sse_frame, sse_keepalive, sse_response, Chore, Delivery, Opening,
-    Pulled, Relay,
+    self, pulled_response, sse_frame, sse_keepalive, sse_response, Chore, Delivery, Opening, Relay,
 };
 use crate::state::AppState;
 
@@ -311,14 +310,7 @@ async fn listen(state: &AppState, entity: EntityId, rpc: RpcRequest) -> Response
         rpc_id: rpc.id,
         _slot: slot,
     };
-    let body = Pulled::new(
-        relay,
-        Some(first),
-        sub,
-        state.http.keep_alive,
-        state.draining.clone(),
-    );
-    pulled_response(body, None)
+    pulled_response(state, relay, Some(first), sub, None)
 }
 
 /// A `subscriptions/listen` stream: the changes its filter asked for, and the listen result

@@ -27,9 +27,7 @@ use super::http::{
     LAST_EVENT_ID, SESSION_HEADER, VERSION_HEADER,
 };
 use super::outlet::{ChannelOutlet, OutletMsg};
-use super::sse::{
-    self, pulled_response, sse_frame, sse_response, Delivery, Opening, Pulled, SessionRelay,
-};
+use super::sse::{self, pulled_response, sse_frame, sse_response, Delivery, Opening, SessionRelay};
 use crate::edge::{close_session, open_session, SessionCap};
 use crate::limits::Denied;
 use crate::state::AppState;
@@ -561,14 +559,7 @@ pub(crate) async fn get(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         _slot: slot,
         on_end: None,
     };
-    let body = Pulled::new(
-        relay,
-        first,
-        sub,
-        state.http.keep_alive,
-        state.draining.clone(),
-    );
-    pulled_response(body, Some(&session_header))
+    pulled_response(state, relay, first, sub, Some(&session_header))
 }
 
 /// `DELETE /{entity}/mcp`: ends the session everywhere.
