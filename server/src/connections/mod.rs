@@ -1,16 +1,18 @@
 //! Accepting and serving TCP connections: the one place that decides how long a connection may
 //! stay open.
 //!
-//! We run hyper ourselves rather than through `poem::Server`, for two reasons measured on the
-//! release binary (see `docs/decisions.md`, "Serving connections"):
-//! - **A closed stream is noticed at once.** hyper sees the client's FIN on a busy connection
-//!   and ends the connection future with an error; `poem::Server` then polls that finished
-//!   connection again, which keeps writing the SSE body until a write fails, about two
-//!   keep-alives (30 s) later, holding the descriptor and the stream's tasks. Here the
-//!   connection, its response body and the stream's task are dropped when hyper says so.
+//! We serve connections ourselves rather than through `poem::Server` (see `docs/decisions.md`,
+//! "Serving connections ourselves" and "HTTP/1 of our own"): HTTP/1.1 by our own loop
+//! (`http1`), HTTP/2 with prior knowledge by hyper. poem stays the router.
+//! - **A closed stream is noticed at once.** `poem::Server` kept writing an SSE body into a
+//!   closed socket until a write failed, about two keep-alives (30 s) later. Here the
+//!   connection watches the socket while a request runs or a stream is open, and drops the
+//!   handler or the stream when the client leaves.
 //! - **Deadlines.** A request head has `header_timeout` to arrive (slowloris), an idle
 //!   connection is closed after `idle_timeout`, and a head larger than `max_header_bytes` gets
 //!   431. poem offers none of these for HTTP/1.
+//! - **Memory.** An idle connection or stream holds no read or write buffer (hyper kept 16-24
+//!   KiB per connection for its life).
 //!
 //! Request bodies are read by the handlers, under `--body-limit` and `--body-timeout-secs`.
 
