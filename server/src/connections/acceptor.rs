@@ -90,8 +90,10 @@ impl AsyncWrite for Conn {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.watch.wrote();
+        match written {
+            Poll::Ready(Ok(n)) if n > 0 => self.watch.wrote(),
+            Poll::Pending => self.watch.write_waits(),
+            _ => {}
         }
         written
     }
@@ -116,8 +118,10 @@ impl AsyncWrite for Conn {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.watch.wrote();
+        match written {
+            Poll::Ready(Ok(n)) if n > 0 => self.watch.wrote(),
+            Poll::Pending => self.watch.write_waits(),
+            _ => {}
         }
         written
     }

@@ -44,7 +44,8 @@ pub struct ConnectionConfig {
     pub header_timeout: Duration,
     /// A connection with no request open and nothing arriving is closed after this. Keep it
     /// above your load balancer's idle timeout, or the balancer may reuse a connection just as
-    /// it closes (AWS ALB: 60 s).
+    /// it closes (AWS ALB: 60 s). A write the client leaves stuck this long (it stopped
+    /// reading) also closes the connection, whatever is open on it.
     pub idle_timeout: Duration,
     /// Largest request head (request line and headers), in bytes; larger ones get 431.
     pub max_header_bytes: usize,
@@ -632,5 +633,101 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&got)
         );
+    }
+
+    /// A few empty lines before a request line are skipped (RFC 9112 §2.2); a run of them is
+    /// refused rather than searched again at every byte.
+    #[tokio::test]
+    async fn blank_lines_before_a_request_are_skipped_up_to_a_few() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let got = exchange_raw(
+            addr,
+            b"\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+        let mut wire = vec![b'\n'; 64];
+        wire.extend_from_slice(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+        let got = exchange_raw(addr, &wire).await;
+        assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    }
+
+    /// A client that stops reading an endless answer leaves our writes stuck: the connection is
+    /// cut after the idle timeout although its request is open, and the answer's body dropped.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let (tx, rx) = oneshot::channel();
+        let guard = std::sync::Mutex::new(Some(Dropped(Some(tx))));
+        let ep = Route::new().at(
+            "/flood",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                let guard = guard.lock().unwrap().take();
+                let frames = futures::stream::unfold(guard, |g| async move {
+                    Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS)),
+                        g,
+                    ))
+                });
+                Body::from_bytes_stream(frames)
+            })),
+        );
+        let cfg = ConnectionConfig {
+            header_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_millis(500),
+            ..ConnectionConfig::default()
+        };
+        let addr = start(ep.map_to_response(), cfg).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /flood HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // Never read: the socket's buffers fill and the server's writes wait.
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("the stuck answer was kept")
+            .unwrap();
+        drop(s);
+    }
+
+    /// A request refused before its body was read gets its answer, and the connection ends
+    /// although the client is still sending: the server reads on after answering for a moment
+    /// and up to a limit (so that its close is not a reset that could destroy the answer on a
+    /// real network; on loopback the answer always arrives first), then closes.
+    #[tokio::test]
+    async fn a_refused_upload_gets_its_answer_and_the_connection_ends() {
+        let addr = start(echo_server(), ConnectionConfig::default()).await;
+        let s = TcpStream::connect(addr).await.unwrap();
+        let (mut rd, mut wr) = s.into_split();
+        let body = vec![b'x'; 8 * 1024 * 1024];
+        // `/` takes GET only: 405 without reading the body.
+        let upload = tokio::spawn(async move {
+            let head = format!(
+                "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = wr.write_all(head.as_bytes()).await;
+            let _ = wr.write_all(&body).await;
+            wr
+        });
+        // Read late, as a busy client would: by then the server has answered and closed.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .await
+        .expect("the server kept the connection open");
+        let text = String::from_utf8_lossy(&got);
+        assert!(read.is_ok(), "{read:?} after {text:?}");
+        assert!(text.starts_with("HTTP/1.1 405"), "{text}");
+        let _ = upload.await;
     }
 }

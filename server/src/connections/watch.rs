@@ -1,9 +1,11 @@
 //! When a connection has been slow or silent for too long.
 //!
-//! A connection is in one of three states, and each has its own clock:
+//! A connection is in one of these states, and each has its own clock:
 //! - **a request is open** (handed to the application, its response not finished): no clock
 //!   here. The body is read under the handler's own timeout, and a stream lives as long as its
 //!   client (a closed socket ends it at once: see the module docs of `connections`).
+//! - **a write is stuck** (the client stopped reading and the socket's buffer is full): cut
+//!   after the idle timeout, whatever else is open.
 //! - **a request head is arriving** (bytes came while no request was open): the head must be
 //!   complete within the header timeout. This is what ends slow-header (slowloris) clients.
 //! - **idle** (nothing open, nothing arriving): closed after the idle timeout.
@@ -35,6 +37,8 @@ pub(crate) struct Watch {
     head_since: AtomicU64,
     /// The last byte read or written.
     last_io: AtomicU64,
+    /// Since when a write has waited for the client to make room (`0`: none waits).
+    write_blocked: AtomicU64,
 }
 
 /// One open request; it finishes when dropped (with the response body, or the handler's
@@ -57,6 +61,7 @@ impl Watch {
             open: AtomicU32::new(0),
             head_since: AtomicU64::new(0),
             last_io: AtomicU64::new(1),
+            write_blocked: AtomicU64::new(0),
         }
     }
 
@@ -78,6 +83,23 @@ impl Watch {
     /// Bytes left.
     pub(crate) fn wrote(&self) {
         self.last_io.store(self.now(), Ordering::Relaxed);
+        if self.write_blocked.load(Ordering::Relaxed) != 0 {
+            self.write_blocked.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A write found the socket's buffer full (the client is not reading).
+    pub(crate) fn write_waits(&self) {
+        if self.write_blocked.load(Ordering::Relaxed) == 0 {
+            self.write_blocked.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
+    /// A head is known to be arriving (pipelined bytes are already buffered).
+    pub(crate) fn head_started(&self) {
+        if self.head_since.load(Ordering::Relaxed) == 0 {
+            self.head_since.store(self.now(), Ordering::Relaxed);
+        }
     }
 
     /// A request head is complete and handed to the application.
@@ -87,8 +109,15 @@ impl Watch {
         OpenRequest(Arc::clone(self))
     }
 
-    /// The deadline in force (record milliseconds), `None` while a request is open.
+    /// The deadline in force (record milliseconds), `None` while a request is open and its
+    /// writes progress. A write that makes no progress for `idle` ends the connection whatever
+    /// is open: a client that stops reading would otherwise hold its connection (and slot)
+    /// for ever.
     fn deadline(&self, header: u64, idle: u64) -> Option<u64> {
+        let blocked = self.write_blocked.load(Ordering::Relaxed);
+        if blocked > 0 {
+            return Some(blocked.saturating_add(idle));
+        }
         if self.open.load(Ordering::Acquire) > 0 {
             return None;
         }
@@ -100,8 +129,8 @@ impl Watch {
         })
     }
 
-    /// Resolves once a deadline passes: a head slower than `header`, or nothing at all for
-    /// `idle`. Never while a request is open.
+    /// Resolves once a deadline passes: a head slower than `header`, nothing at all for
+    /// `idle`, or a write stuck for `idle` (the only one while a request is open).
     pub(crate) async fn expired(&self, header: Duration, idle: Duration) {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 4).max(1);
         let (header, idle) = (ms(header), ms(idle));
@@ -164,5 +193,26 @@ mod tests {
         drop(open);
         watcher.await.unwrap();
         assert!(ended.elapsed() >= IDLE, "{:?}", ended.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_stuck_for_the_idle_timeout_expires_even_while_a_request_is_open() {
+        let w = Arc::new(Watch::new());
+        w.read();
+        let _open = w.request();
+        let watcher = {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move { w.expired(HEADER, IDLE).await })
+        };
+        tokio::time::sleep(IDLE / 2).await;
+        w.write_waits();
+        // Progress restarts the clock; a write that waits again starts it anew.
+        tokio::time::sleep(IDLE / 2).await;
+        w.wrote();
+        w.write_waits();
+        let blocked = tokio::time::Instant::now();
+        watcher.await.unwrap();
+        let took = blocked.elapsed();
+        assert!(took >= IDLE && took < IDLE + HEADER, "{took:?}");
     }
 }

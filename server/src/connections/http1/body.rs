@@ -64,6 +64,12 @@ pub(super) enum Chunked {
         digits: u8,
         line: usize,
     },
+    /// Whitespace after the size's digits: only more of it, an extension or the line's end
+    /// may follow (`5 junk` is refused, not read as 5).
+    SizeWs {
+        size: u64,
+        line: usize,
+    },
     /// Skipping extensions up to the line's end.
     Extension {
         size: u64,
@@ -80,6 +86,12 @@ pub(super) enum Chunked {
         seen: usize,
     },
     TrailerLine {
+        seen: usize,
+    },
+    /// A trailer line's CR: only LF may follow. Every line of the chunked coding ends in CRLF;
+    /// a bare LF accepted here but not by a proxy in front would let the two disagree on
+    /// where the body ends (request smuggling).
+    TrailerLf {
         seen: usize,
     },
     EndLf,
@@ -166,7 +178,28 @@ fn chunked_byte(state: &mut Chunked, b: u8) -> Result<Option<Chunked>, &'static 
                     }
                 }
                 _ if digits == 0 => return Err("chunk size missing"),
-                b';' | b' ' | b'\t' => Chunked::Extension {
+                b';' => Chunked::Extension {
+                    size,
+                    line: line + 1,
+                },
+                b' ' | b'\t' => Chunked::SizeWs {
+                    size,
+                    line: line + 1,
+                },
+                b'\r' => Chunked::SizeLf { size },
+                _ => return Err("bad chunk size"),
+            }
+        }
+        Chunked::SizeWs { size, line } => {
+            if line >= MAX_CHUNK_LINE {
+                return Err("chunk size line too long");
+            }
+            match b {
+                b' ' | b'\t' => Chunked::SizeWs {
+                    size,
+                    line: line + 1,
+                },
+                b';' => Chunked::Extension {
                     size,
                     line: line + 1,
                 },
@@ -207,6 +240,7 @@ fn chunked_byte(state: &mut Chunked, b: u8) -> Result<Option<Chunked>, &'static 
         },
         Chunked::TrailerStart { seen } => match b {
             b'\r' => Chunked::EndLf,
+            b'\n' => return Err("bare LF in trailers"),
             _ => Chunked::TrailerLine { seen: seen + 1 },
         },
         Chunked::TrailerLine { seen } => {
@@ -214,10 +248,15 @@ fn chunked_byte(state: &mut Chunked, b: u8) -> Result<Option<Chunked>, &'static 
                 return Err("trailers too long");
             }
             match b {
-                b'\n' => Chunked::TrailerStart { seen: seen + 1 },
+                b'\r' => Chunked::TrailerLf { seen: seen + 1 },
+                b'\n' => return Err("bare LF in trailers"),
                 _ => Chunked::TrailerLine { seen: seen + 1 },
             }
         }
+        Chunked::TrailerLf { seen } => match b {
+            b'\n' => Chunked::TrailerStart { seen: seen + 1 },
+            _ => return Err("bare CR in trailers"),
+        },
         Chunked::EndLf => match b {
             b'\n' => Chunked::EndLf,
             _ => return Err("bad end of chunked body"),
@@ -262,6 +301,9 @@ mod tests {
         }
         let (body, _) = decode(Framing::Chunked, b"0\r\n\r\n", 1).unwrap();
         assert!(body.is_empty());
+        // Whitespace before an extension or the line's end is allowed (RFC 9112's BWS).
+        let (body, _) = decode(Framing::Chunked, b"2 \t;a=b\r\nhi\r\n0 \r\n\r\n", 1).unwrap();
+        assert_eq!(body, b"hi");
     }
 
     #[test]
@@ -273,6 +315,13 @@ mod tests {
             b"5\nhello\r\n0\r\n\r\n",
             b"fffffffffffffffff\r\n",
             b"0\r\n\r\x00",
+            // Junk after the size's whitespace is not an extension.
+            b"5 junk\r\nhello\r\n0\r\n\r\n",
+            // Trailer lines end in CRLF like every other line: a bare LF (or CR) would let a
+            // proxy in front and this server disagree on where the body ends.
+            b"0\r\n\nGET /admin HTTP/1.1\r\n\r\n",
+            b"0\r\nx-trailer: 1\n\r\n",
+            b"0\r\nx-trailer: 1\r\r\n\r\n",
         ] {
             assert!(decode(Framing::Chunked, bad, 1).is_err(), "{bad:?}");
         }

@@ -82,6 +82,7 @@ pub(super) fn parse(buf: &[u8]) -> Result<Option<(Head, usize)>, Refused> {
             HeaderValue::from_bytes(h.value).map_err(|_| Refused::Malformed("bad header value"))?;
         headers.append(name, value);
     }
+    check_host(&headers, version)?;
     let framing = framing(&headers, version)?;
     let keep_alive = keep_alive(&headers, version);
     let expect_continue = version == Version::HTTP_11
@@ -114,6 +115,19 @@ pub(super) fn ends_within(buf: &[u8], from: usize) -> bool {
     })
 }
 
+/// RFC 9112 §3.2: an HTTP/1.1 request names exactly one `Host`, any request at most one, in
+/// visible ASCII. Two would let a proxy in front and this server route by different ones, and
+/// the DNS-rebinding guard reads the first.
+fn check_host(headers: &HeaderMap, version: Version) -> Result<(), Refused> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::HTTP_11 => Err(Refused::Malformed("no host header")),
+        (_, Some(_)) => Err(Refused::Malformed("more than one host header")),
+        (Some(h), None) if h.to_str().is_err() => Err(Refused::Malformed("bad host header")),
+        _ => Ok(()),
+    }
+}
+
 /// RFC 9112 §6.3, strictly: a request with both `Transfer-Encoding` and `Content-Length`, or
 /// with lengths that disagree, is refused rather than guessed at (request smuggling).
 fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refused> {
@@ -130,6 +144,7 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refused> {
             ));
         }
         let mut last = None;
+        let mut count = 0usize;
         for v in codings {
             let v = v
                 .to_str()
@@ -142,10 +157,13 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refused> {
                     ));
                 }
                 last = Some(c);
+                count += 1;
             }
         }
+        // Chunked alone: a coding before it (`gzip, chunked`) would reach the handler still
+        // encoded, so it is refused like any coding this server cannot undo.
         return match last {
-            Some(c) if c.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
+            Some(c) if count == 1 && c.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
             _ => Err(Refused::UnsupportedCoding),
         };
     }
@@ -307,8 +325,34 @@ fn with_date(f: impl FnOnce(&[u8])) {
 mod tests {
     use super::*;
 
+    /// Parses `text`, giving an HTTP/1.1 head without a `Host` one (what every test but the
+    /// host ones means).
     fn head(text: &str) -> Result<Option<(Head, usize)>, Refused> {
-        parse(text.as_bytes())
+        let lacks_host = !text.to_ascii_lowercase().contains("\nhost:");
+        match text.split_once("HTTP/1.1\r\n") {
+            Some((line, rest)) if lacks_host => {
+                parse(format!("{line}HTTP/1.1\r\nhost: a\r\n{rest}").as_bytes())
+            }
+            _ => parse(text.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn host_is_required_once() {
+        for bad in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(Refused::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        let bytes = b"GET / HTTP/1.1\r\nHost: \xff\r\n\r\n";
+        assert!(matches!(parse(bytes), Err(Refused::Malformed(_))));
+        assert!(parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+        assert!(parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").unwrap().is_some());
     }
 
     #[test]
@@ -376,9 +420,13 @@ mod tests {
 
     #[test]
     fn framing_is_strict() {
-        // Framing only looks at the last coding: chunked.
-        let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(head(chunked).unwrap().unwrap().0.framing, Framing::Chunked);
+        // A coding under chunked would reach the handler still encoded.
+        assert!(matches!(
+            head("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(Refused::UnsupportedCoding)
+        ));
         for bad in [
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",

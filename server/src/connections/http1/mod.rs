@@ -54,6 +54,11 @@ type AnswerBody = http_body_util::combinators::BoxBody<Bytes, io::Error>;
 const READ_CHUNK: usize = 8 * 1024;
 /// Ready frames are gathered into one write up to this many bytes.
 const WRITE_BATCH: usize = 64 * 1024;
+/// CR and LF bytes tolerated before a request line (stray line ends after a body).
+const MAX_BLANK_BEFORE_HEAD: usize = 8;
+/// How long, and for how many bytes, a closing connection reads what the client still sends.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// What a connection needs from its server.
 pub(super) struct Serving<'a, E> {
@@ -77,6 +82,7 @@ where
             Ok(None) => return,
             Err(status) => {
                 let _ = refuse(&mut io, status).await;
+                linger(&mut io).await;
                 return;
             }
         };
@@ -88,6 +94,7 @@ where
             Ok(true) if !s.closing.is_cancelled() => {}
             _ => {
                 let _ = io.shutdown().await;
+                linger(&mut io).await;
                 return;
             }
         }
@@ -109,7 +116,27 @@ async fn read_head<E>(
     // not at every read, so a client sending a 64 KiB head a byte at a time costs a linear
     // scan instead of 64 K parses of a growing buffer.
     let mut searched = 0;
+    // Empty lines before a request line (RFC 9112 §2.2 allows skipping some): dropped as they
+    // come, so that each cannot look like a head's end and make the whole buffer be parsed
+    // again; a few are tolerated, more are refused.
+    let mut blank = 0;
+    if !buf.is_empty() {
+        // Pipelined bytes: a head is arriving, under the header timeout.
+        s.watch.head_started();
+    }
     loop {
+        let lead = buf
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        if lead > 0 {
+            blank += lead;
+            if blank > MAX_BLANK_BEFORE_HEAD {
+                return Err(poem::http::StatusCode::BAD_REQUEST);
+            }
+            buf.advance(lead);
+            searched = 0;
+        }
         if !buf.is_empty() && head::ends_within(buf, searched) {
             match head::parse(buf) {
                 Ok(Some((h, len))) => {
@@ -140,6 +167,24 @@ async fn read_head<E>(
             Ok(_) => {}
         }
     }
+}
+
+/// After our side is shut: reads and drops what the client still sends, for a moment and up
+/// to a limit. Closing a socket with unread input makes the kernel reset the connection, and
+/// the reset can destroy an answer the client has not read yet (a 413 to a large upload, a
+/// 400), so a proxy in front would report a failure instead of our answer.
+async fn linger(io: &mut Conn) {
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut scratch = [0u8; 4096];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match io.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// Answers a refused head and closes.
@@ -255,23 +300,27 @@ enum Activity {
     Gone,
 }
 
-/// Waits for the client to close while a request is open, keeping what it pipelines (up to
-/// `cap` bytes; beyond, it stops reading and the kernel's buffers push back).
-async fn watch_peer(io: &mut Conn, buf: &mut BytesMut, cap: usize) -> Activity {
-    if buf.len() >= cap {
-        return std::future::pending().await;
-    }
+/// Waits for the client to close while a request is open, keeping what it pipelines up to
+/// `cap` bytes. Beyond that, or once `*spilled` (the connection will not carry another
+/// request), what arrives is read and dropped, and `*spilled` is set: the connection closes
+/// after this answer. Reading on rather than stopping keeps noticing a client that leaves, and
+/// a stream that lasts hours does not keep a client's pipelined bytes all that time.
+async fn watch_peer(io: &mut Conn, buf: &mut BytesMut, cap: usize, spilled: &mut bool) -> Activity {
     if io.readable().await.is_err() {
         return Activity::Gone;
     }
     // Read onto the stack first: an open stream whose client only ever closes never gets a
     // heap buffer.
     let mut scratch = [0u8; 1024];
-    let room = scratch.len().min(cap - buf.len());
-    match io.try_read(&mut scratch[..room]) {
+    match io.try_read(&mut scratch) {
         Ok(0) => Activity::Gone,
         Ok(n) => {
-            buf.extend_from_slice(&scratch[..n]);
+            if *spilled || buf.len() + n > cap {
+                *spilled = true;
+                *buf = BytesMut::new();
+            } else {
+                buf.extend_from_slice(&scratch[..n]);
+            }
             Activity::Some
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Activity::Some,
@@ -324,6 +373,8 @@ where
     // rather than held by the connection's task for the life of a stream.
     let mut respond = Box::pin(async move { ep.get_response(req).await });
     let cap = s.max_header_bytes;
+    // Set once nothing more will be read from this connection: later bytes are dropped.
+    let mut spilled = !keep_alive;
     let response = loop {
         tokio::select! {
             biased;
@@ -331,7 +382,7 @@ where
             a = async {
                 match feed.as_mut() {
                     Some(f) if f.active() => f.pump(io, buf).await,
-                    _ => watch_peer(io, buf, cap).await,
+                    _ => watch_peer(io, buf, cap, &mut spilled).await,
                 }
             } => if a == Activity::Gone && feed.as_ref().is_none_or(|f| !f.active()) {
                 // The client left before its answer: drop the handler, as hyper does.
@@ -344,6 +395,13 @@ where
         // The body was not read to its end: what follows on the socket cannot be trusted to
         // start a request.
         keep_alive = false;
+    }
+    if spilled {
+        keep_alive = false;
+    }
+    if !keep_alive {
+        spilled = true;
+        *buf = BytesMut::new();
     }
     drop(feed);
     if buf.is_empty() {
@@ -365,7 +423,7 @@ where
     w.push_owned(head);
     if out == Out::Nothing {
         w.flush(io).await?;
-        return Ok(keep_alive);
+        return Ok(keep_alive && !spilled);
     }
     loop {
         // Everything ready now goes in one write.
@@ -384,7 +442,7 @@ where
         if ended {
             w.finish(&mut keep_alive);
             w.flush(io).await?;
-            return Ok(keep_alive);
+            return Ok(keep_alive && !spilled);
         }
         w.flush(io).await?;
         // Wait for the next frame, noticing the client's leaving meanwhile.
@@ -394,10 +452,10 @@ where
                 if !w.absorb(frame, &mut keep_alive) {
                     w.finish(&mut keep_alive);
                     w.flush(io).await?;
-                    return Ok(keep_alive);
+                    return Ok(keep_alive && !spilled);
                 }
             }
-            a = watch_peer(io, buf, cap) => if a == Activity::Gone {
+            a = watch_peer(io, buf, cap, &mut spilled) => if a == Activity::Gone {
                 return Ok(false);
             },
         }
