@@ -128,9 +128,24 @@ pub fn fit_to_descriptors(
 /// A response body that keeps its request open until hyper drops it. It forwards the size
 /// hint and the end of stream, or hyper would frame every fixed-length answer as chunked
 /// (what `http_body_util`'s `map_frame` does).
+///
+/// It also tells the connection's [`watch::Watch`] when a frame it gave hyper has not gone
+/// out: hyper asks for the next frame right after sending one, so a frame not followed by a
+/// poll waits for the client's flow-control window, and one held for the idle timeout ends
+/// the connection (a client that never opens its window would otherwise hold the answer, and
+/// the request's slots, for ever).
 struct Tracked<B> {
     body: B,
-    _open: watch::OpenRequest,
+    open: watch::OpenRequest,
+    held: Option<u64>,
+}
+
+impl<B> Drop for Tracked<B> {
+    fn drop(&mut self) {
+        if let Some(t) = self.held.take() {
+            self.open.watch().frame_sent(t);
+        }
+    }
 }
 
 impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
@@ -141,7 +156,14 @@ impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+        if let Some(t) = self.held.take() {
+            self.open.watch().frame_sent(t);
+        }
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(_))) = &polled {
+            self.held = Some(self.open.watch().frame_held());
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -152,6 +174,9 @@ impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
         self.body.size_hint()
     }
 }
+
+/// Requests one HTTP/2 connection may have open at once.
+const H2_MAX_STREAMS: u32 = 100;
 
 /// What an HTTP/2 connection with prior knowledge starts with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -272,6 +297,7 @@ async fn connection<E>(
         }
         return;
     }
+    watch.without_heads();
     // Boxed: hyper's HTTP/2 connection is large, and inline it would size every HTTP/1
     // connection's task (an idle stream's) to it.
     Box::pin(serve_h2(
@@ -314,12 +340,25 @@ async fn serve_h2<E>(
                 let res: poem::http::Response<_> = respond.await.into();
                 // The request stays open until hyper drops the body: after its last frame, or
                 // when the connection goes.
-                Ok::<_, Infallible>(res.map(move |body| Tracked { body, _open: open }))
+                Ok::<_, Infallible>(res.map(move |body| Tracked {
+                    body,
+                    open,
+                    held: None,
+                }))
             }
         })
     };
     let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    http.max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
+    http.max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
+        // hyper's default is 200 requests at once per connection, where HTTP/1 has one; 100
+        // is the least RFC 9113 recommends, and proxies open more connections beyond it.
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        // The rapid-reset (CVE-2023-44487) guards, pinned at today's defaults, which hyper
+        // documents as subject to change.
+        .max_pending_accept_reset_streams(20)
+        .max_local_error_reset_streams(1024)
+        // What each stream may queue for a slow client beyond the frame being sent.
+        .max_send_buf_size(64 * 1024);
     let io = rewind::Rewind::new(buf.freeze(), io);
     let conn = http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -594,6 +633,76 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(frame[3], 4, "not a SETTINGS frame: {frame:?}");
+    }
+
+    /// One HTTP/2 frame: 9-byte head (24-bit length, type, flags, stream id), then `payload`.
+    fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// An HTTP/2 client that shuts its flow-control window (and keeps reading, so no write
+    /// of ours ever blocks) cannot hold an answer for ever: the frame the answer gave hyper
+    /// waits past the idle timeout, and the connection ends with the answer's body.
+    #[tokio::test]
+    async fn an_http2_client_that_never_opens_its_window_is_cut_off() {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let (tx, rx) = oneshot::channel();
+        let guard = std::sync::Mutex::new(Some(Dropped(Some(tx))));
+        let ep = Route::new().at(
+            "/flood",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                let guard = guard.lock().unwrap().take();
+                let frames = futures::stream::unfold(guard, |g| async move {
+                    Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS)),
+                        g,
+                    ))
+                });
+                Body::from_bytes_stream(frames)
+            })),
+        );
+        let cfg = ConnectionConfig {
+            header_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_millis(500),
+            ..ConnectionConfig::default()
+        };
+        let addr = start(ep.map_to_response(), cfg).await;
+        let s = TcpStream::connect(addr).await.unwrap();
+        let (mut rd, mut wr) = s.into_split();
+        wr.write_all(H2_PREFACE).await.unwrap();
+        // SETTINGS_INITIAL_WINDOW_SIZE (4) = 0: no stream may send a byte of data.
+        wr.write_all(&h2_frame(4, 0, 0, &[0, 4, 0, 0, 0, 0]))
+            .await
+            .unwrap();
+        // The server's SETTINGS, then our acknowledgement.
+        let mut head = [0u8; 9];
+        rd.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[3], 4, "not a SETTINGS frame: {head:?}");
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        rd.read_exact(&mut payload).await.unwrap();
+        wr.write_all(&h2_frame(4, 1, 0, &[])).await.unwrap();
+        // GET /flood (HPACK: :method GET, :scheme http, :path and :authority as literals).
+        let mut block = vec![0x82, 0x86, 0x44, 6];
+        block.extend_from_slice(b"/flood");
+        block.extend_from_slice(&[0x41, 1, b'x']);
+        // END_STREAM | END_HEADERS on stream 1.
+        wr.write_all(&h2_frame(1, 0x5, 1, &block)).await.unwrap();
+        // Keep reading (and dropping) whatever comes, so the socket never pushes back.
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while matches!(rd.read(&mut buf).await, Ok(n) if n > 0) {}
+        });
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("the held answer was kept")
+            .unwrap();
+        reader.abort();
+        drop(wr);
     }
 
     #[test]

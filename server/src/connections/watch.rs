@@ -13,8 +13,8 @@
 //! The reads and writes of [`super::Conn`] and the requests of the service keep the record; the
 //! connection's task sleeps until the next deadline and closes the connection when one passes.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 // Tokio's clock, so that tests can pause it; in a build without `test-util` it is std's.
@@ -39,12 +39,27 @@ pub(crate) struct Watch {
     last_io: AtomicU64,
     /// Since when a write has waited for the client to make room (`0`: none waits).
     write_blocked: AtomicU64,
+    /// Whether bytes arriving with no request open start a head (HTTP/1). On HTTP/2 they may
+    /// be anything (a `PING`, a `WINDOW_UPDATE`), so only the idle clock applies there.
+    heads: AtomicBool,
+    /// HTTP/2 answers holding a frame hyper has not sent yet (the client's flow-control window
+    /// is shut), by token, with since when. The socket does not block then, so this is the
+    /// HTTP/2 form of a stuck write.
+    held: Mutex<Vec<(u64, u64)>>,
+    next_token: AtomicU64,
 }
 
 /// One open request; it finishes when dropped (with the response body, or the handler's
 /// future if the connection goes first).
 #[derive(Debug)]
 pub(crate) struct OpenRequest(Arc<Watch>);
+
+impl OpenRequest {
+    /// The connection's record.
+    pub(crate) fn watch(&self) -> &Watch {
+        &self.0
+    }
+}
 
 impl Drop for OpenRequest {
     fn drop(&mut self) {
@@ -62,7 +77,36 @@ impl Watch {
             head_since: AtomicU64::new(0),
             last_io: AtomicU64::new(1),
             write_blocked: AtomicU64::new(0),
+            heads: AtomicBool::new(true),
+            held: Mutex::new(Vec::new()),
+            next_token: AtomicU64::new(0),
         }
+    }
+
+    /// An HTTP/2 answer gave hyper a frame: held until [`Self::frame_sent`] with the token.
+    pub(crate) fn frame_held(&self) -> u64 {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let now = self.now();
+        self.held_list().push((token, now));
+        token
+    }
+
+    /// hyper asked that answer for its next frame (or dropped it): the last one went out.
+    pub(crate) fn frame_sent(&self, token: u64) {
+        self.held_list().retain(|(t, _)| *t != token);
+    }
+
+    fn held_list(&self) -> std::sync::MutexGuard<'_, Vec<(u64, u64)>> {
+        // A panic while holding this lock cannot leave the list inconsistent (push, retain).
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The connection speaks HTTP/2: no head clock from here on.
+    pub(crate) fn without_heads(&self) {
+        self.heads.store(false, Ordering::Relaxed);
+        self.head_since.store(0, Ordering::Relaxed);
     }
 
     fn now(&self) -> u64 {
@@ -75,7 +119,10 @@ impl Watch {
     pub(crate) fn read(&self) {
         let now = self.now();
         self.last_io.store(now, Ordering::Relaxed);
-        if self.open.load(Ordering::Acquire) == 0 && self.head_since.load(Ordering::Relaxed) == 0 {
+        if self.open.load(Ordering::Acquire) == 0
+            && self.head_since.load(Ordering::Relaxed) == 0
+            && self.heads.load(Ordering::Relaxed)
+        {
             self.head_since.store(now, Ordering::Relaxed);
         }
     }
@@ -115,8 +162,13 @@ impl Watch {
     /// for ever.
     fn deadline(&self, header: u64, idle: u64) -> Option<u64> {
         let blocked = self.write_blocked.load(Ordering::Relaxed);
-        if blocked > 0 {
-            return Some(blocked.saturating_add(idle));
+        let held = self.held_list().iter().map(|(_, since)| *since).min();
+        let stuck = [blocked, held.unwrap_or(0)]
+            .into_iter()
+            .filter(|t| *t > 0)
+            .min();
+        if let Some(since) = stuck {
+            return Some(since.saturating_add(idle));
         }
         if self.open.load(Ordering::Acquire) > 0 {
             return None;
@@ -193,6 +245,56 @@ mod tests {
         drop(open);
         watcher.await.unwrap();
         assert!(ended.elapsed() >= IDLE, "{:?}", ended.elapsed());
+    }
+
+    /// An HTTP/2 client's frames between requests (pings) keep its connection as long as the
+    /// idle timeout allows, not the header timeout.
+    #[tokio::test(start_paused = true)]
+    async fn http2_frames_between_requests_do_not_start_a_head_clock() {
+        let w = Arc::new(Watch::new());
+        w.without_heads();
+        let watcher = {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move { w.expired(HEADER, IDLE).await })
+        };
+        for _ in 0..5 {
+            tokio::time::sleep(HEADER).await;
+            w.read(); // a PING
+        }
+        assert!(
+            !watcher.is_finished(),
+            "a pinging connection was cut as a slow head"
+        );
+        let last = tokio::time::Instant::now();
+        watcher.await.unwrap();
+        assert!(last.elapsed() >= IDLE, "{:?}", last.elapsed());
+    }
+
+    /// An HTTP/2 answer whose frame waits for the client's window for the idle timeout ends
+    /// the connection; one whose frames are taken does not.
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_frame_held_for_the_idle_timeout_expires() {
+        let w = Arc::new(Watch::new());
+        w.without_heads();
+        let _open = w.request();
+        let watcher = {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move { w.expired(HEADER, IDLE).await })
+        };
+        for _ in 0..5 {
+            let t = w.frame_held();
+            tokio::time::sleep(IDLE / 2).await;
+            w.frame_sent(t);
+        }
+        assert!(
+            !watcher.is_finished(),
+            "expired although every frame went out"
+        );
+        let _kept = w.frame_held();
+        let held = tokio::time::Instant::now();
+        watcher.await.unwrap();
+        let took = held.elapsed();
+        assert!(took >= IDLE && took < IDLE + HEADER, "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]

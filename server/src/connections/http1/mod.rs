@@ -198,12 +198,17 @@ async fn refuse(io: &mut Conn, status: poem::http::StatusCode) -> io::Result<()>
     io.shutdown().await
 }
 
+/// The interim answer to `Expect: 100-continue`, sent when the handler first reads the body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// The connection's side of a request body.
 struct Feed {
     tx: Option<mpsc::Sender<io::Result<Bytes>>>,
     wanted: Option<oneshot::Receiver<()>>,
     decoder: Decoder,
     expect_continue: bool,
+    /// Bytes of [`CONTINUE`] written so far (a write can be cut short by the answer).
+    continue_sent: usize,
     /// The body cannot be completed (the client broke it, or the handler dropped it unread).
     broken: bool,
 }
@@ -229,16 +234,21 @@ impl Feed {
                 self.tx = None;
                 return Activity::Some;
             }
-            if self.expect_continue {
-                self.expect_continue = false;
-                if io
-                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    .await
-                    .is_err()
-                {
-                    return Activity::Gone;
+        }
+        if self.expect_continue {
+            // Written piece by piece and counted, so that an answer that wins the race
+            // mid-write can finish it first rather than follow half an interim answer.
+            while self.continue_sent < CONTINUE.len() {
+                match io.write(&CONTINUE[self.continue_sent..]).await {
+                    Ok(0) | Err(_) => {
+                        self.broken = true;
+                        self.tx = None;
+                        return Activity::Gone;
+                    }
+                    Ok(n) => self.continue_sent += n,
                 }
             }
+            self.expect_continue = false;
         }
         // A handle of our own: the permit borrows it while `self.tx` may be cleared.
         let Some(tx) = self.tx.clone() else {
@@ -362,6 +372,7 @@ where
             wanted: Some(wanted_rx),
             decoder: Decoder::new(framing),
             expect_continue,
+            continue_sent: 0,
             broken: false,
         };
         (body, Some(feed))
@@ -391,6 +402,13 @@ where
         }
     };
     drop(respond);
+    if let Some(f) = feed.as_ref().filter(|f| f.continue_sent > 0) {
+        // Half an interim answer is out: finish it before the final one.
+        let rest = CONTINUE.get(f.continue_sent..).unwrap_or_default();
+        if !rest.is_empty() && io.write_all(rest).await.is_err() {
+            return Ok(false);
+        }
+    }
     if feed.as_ref().is_some_and(|f| !f.complete()) {
         // The body was not read to its end: what follows on the socket cannot be trusted to
         // start a request.
