@@ -147,8 +147,9 @@ pub struct ServeArgs {
     #[arg(long, env = "FASTMCP_MT_BODY_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_timeout_secs: u64,
-    /// Seconds an idle connection (no request open, nothing arriving) stays open. Keep it above
-    /// the load balancer's own idle timeout (AWS ALB: 60 s).
+    /// Seconds an idle connection (no request open, nothing arriving) stays open, and a write
+    /// may wait for a client that stopped reading. Keep it above the load balancer's own idle
+    /// timeout (AWS ALB: 60 s).
     #[arg(long, env = "FASTMCP_MT_IDLE_TIMEOUT_SECS", default_value_t = 75,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub idle_timeout_secs: u64,
