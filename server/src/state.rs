@@ -282,11 +282,13 @@ impl AppBuilder {
 }
 
 /// Ends a session everywhere: the record, its streams (their subscribers end) and replies.
+/// `true` when the record was there to delete (it may already have been, by a concurrent
+/// end on any instance).
 pub(crate) async fn end_session(
     state: &AppState,
     entity: &fastmcp_core::EntityId,
     id: &fastmcp_core::SessionId,
-) -> fastmcp_core::Result<()> {
+) -> fastmcp_core::Result<bool> {
     let mcp = &state.mcp;
     mcp.cancel_session(id);
     // Its upstream sessions held here end now (other instances' within their sweep).
@@ -294,6 +296,7 @@ pub(crate) async fn end_session(
     if let Some(f) = &state.catalog.federation {
         f.end_session(entity, id).await;
     }
-    mcp.sessions().delete(entity, id).await?;
-    Ok(mcp.queue().delete_session(entity, id).await?)
+    let existed = mcp.sessions().delete(entity, id).await?;
+    mcp.queue().delete_session(entity, id).await?;
+    Ok(existed)
 }

@@ -179,6 +179,7 @@ pub(crate) async fn load_session(
     principal: &fastmcp_core::Principal,
     raw_id: Option<&str>,
     missing: &str,
+    transport: fastmcp_core::storage::SessionTransport,
 ) -> Result<fastmcp_core::SessionRecord, Response> {
     let Some(raw) = raw_id else {
         return Err(error_status(
@@ -202,8 +203,14 @@ pub(crate) async fn load_session(
         .load_and_touch(entity, &id, mcp.config().session_ttl)
         .await
     {
-        // Another principal's session is as unknown as another entity's.
-        Ok(Some(rec)) if rec.principal.as_deref().unwrap_or("anonymous") == principal.subject => {
+        // Another principal's session is as unknown as another entity's, and so is one of
+        // the other transport (a legacy session's id on `/mcp` would add a second reader of
+        // its one stream; a Streamable one's on `/messages` could re-initialise it). A record
+        // without a principal (the admin API's throwaway sessions) is no client's.
+        Ok(Some(rec))
+            if rec.principal.as_deref() == Some(principal.subject.as_str())
+                && rec.transport == transport =>
+        {
             Ok(rec)
         }
         Ok(_) => Err(not_found()),
@@ -269,6 +276,10 @@ pub(crate) async fn close_session(
     entity: &EntityId,
     id: &fastmcp_core::SessionId,
 ) -> fastmcp_core::Result<()> {
-    state.metrics.session(entity, false);
-    crate::state::end_session(state, entity, id).await
+    // Counted once however many ends race (a DELETE and the legacy stream's close, two
+    // DELETEs): only the one that found the record.
+    if crate::state::end_session(state, entity, id).await? {
+        state.metrics.session(entity, false);
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use fastmcp_core::protocol::{jsonrpc, Message, RequestId};
-use fastmcp_core::{SessionRecord, StreamKey};
+use fastmcp_core::{EntityId, SessionRecord, StreamKey};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
@@ -53,33 +53,21 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         Ok(r) => r,
         Err(no) => return no.into_response(),
     };
+    // From here the session ends with whatever holds this: the stream's relay, or this
+    // handler if the client leaves (or the store fails) before the stream starts.
+    let ends = EndsSession {
+        state: Arc::clone(&state),
+        entity: record.entity.clone(),
+        id: record.id,
+    };
     let stream = StreamKey::new(record.id, STREAM);
     let sub = match mcp.queue().subscribe(&entity, &stream, None).await {
         Ok(s) => s,
-        Err(e) => {
-            if let Err(e) = close_session(&state, &entity, &record.id).await {
-                tracing::warn!(error = %e.report(), "cannot clean up a legacy session that never streamed");
-            }
-            return store_error(e);
-        }
+        Err(e) => return store_error(e),
     };
     let endpoint = format!("/{}/messages?session_id={}", entity, record.id);
     let first = sse_frame(Some("endpoint"), None, &endpoint);
-    let on_end: Box<dyn FnOnce() + Send> = {
-        let state = Arc::clone(&state);
-        let (entity, id) = (record.entity.clone(), record.id);
-        Box::new(move || {
-            // The connection is the session in this transport: when it goes, so does the
-            // session. (No runtime: the process is exiting, and the session expires.)
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    if let Err(e) = close_session(&state, &entity, &id).await {
-                        tracing::warn!(error = %e.report(), "cannot clean up legacy session");
-                    }
-                });
-            }
-        })
-    };
+    let on_end: Box<dyn FnOnce() + Send> = Box::new(move || drop(ends));
     let relay = SessionRelay {
         mcp,
         entity: record.entity.clone(),
@@ -90,6 +78,28 @@ pub(crate) async fn connect(req: &Request, state: Data<&Arc<AppState>>) -> Respo
         on_end: Some(on_end),
     };
     pulled_response(&state, relay, Some(first), sub, None)
+}
+
+/// Ends a legacy session when dropped. The connection is the session in this transport: when
+/// it goes, so does the session (counted and cleaned everywhere by `close_session`).
+struct EndsSession {
+    state: Arc<AppState>,
+    entity: EntityId,
+    id: fastmcp_core::SessionId,
+}
+
+impl Drop for EndsSession {
+    fn drop(&mut self) {
+        // No runtime: the process is exiting, and the session expires.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (state, entity, id) = (Arc::clone(&self.state), self.entity.clone(), self.id);
+            rt.spawn(async move {
+                if let Err(e) = close_session(&state, &entity, &id).await {
+                    tracing::warn!(error = %e.report(), "cannot clean up legacy session");
+                }
+            });
+        }
+    }
 }
 
 fn session_id_from_query(req: &Request) -> Option<&str> {
@@ -123,6 +133,7 @@ pub(crate) async fn message(req: &Request, body: Body, state: Data<&Arc<AppState
         &principal,
         session_id_from_query(req),
         "session_id is required",
+        fastmcp_core::storage::SessionTransport::LegacySse,
     )
     .await
     {

@@ -64,6 +64,7 @@ async fn session_from_header(
         principal,
         header(req, SESSION_HEADER),
         "Bad Request: Mcp-Session-Id header is required",
+        fastmcp_core::storage::SessionTransport::StreamableHttp,
     )
     .await
 }

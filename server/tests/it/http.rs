@@ -693,3 +693,57 @@ async fn answers_over_the_response_cap_become_an_error_naming_it() {
     );
     assert_eq!(body[2]["error"]["code"], -32603, "{body}");
 }
+
+/// A session id names a session of one transport: a Streamable HTTP session's id on the legacy
+/// `/messages` endpoint, or a legacy session's on `/mcp` (a second reader of its one stream, a
+/// DELETE of it), is as unknown as another entity's.
+#[tokio::test]
+async fn session_ids_work_on_their_own_transport_only() {
+    use futures::StreamExt as _;
+    let cli = client(HttpConfig::default());
+    let streamable = init(&cli, "acme").await;
+    let ping = json!({"jsonrpc":"2.0","id":7,"method":"ping"});
+    let resp = cli
+        .post(format!("/acme/messages?session_id={streamable}"))
+        .content_type("application/json")
+        .body(ping.to_string())
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+
+    let resp = cli.get("/acme/sse").send().await;
+    resp.assert_status_is_ok();
+    let mut events = resp.0.into_body().into_bytes_stream();
+    let first = events.next().await.expect("the endpoint event").unwrap();
+    let first = String::from_utf8_lossy(&first).into_owned();
+    let legacy = first
+        .split("session_id=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a session id in the endpoint event")
+        .to_string();
+    let (status, body) = post(&cli, "acme", Some(&legacy), ping.clone()).await;
+    assert_eq!(status, 404, "{body}");
+    let resp = cli
+        .get("/acme/mcp")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &legacy)
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+    let resp = cli
+        .delete("/acme/mcp")
+        .header("mcp-session-id", &legacy)
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::NOT_FOUND);
+    // Its own endpoint still takes it: the refusals above touched nothing.
+    let resp = cli
+        .post(format!("/acme/messages?session_id={legacy}"))
+        .content_type("application/json")
+        .body(ping.to_string())
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::ACCEPTED);
+    drop(events);
+}
