@@ -271,13 +271,21 @@ async fn connection<E>(
     let mut buf = BytesMut::new();
     let expired = watch.expired(cfg.header_timeout, cfg.idle_timeout);
     tokio::pin!(expired);
+    // Not cut at once when the server closes: a connection it accepted may have its request
+    // on the way already (a balancer's), and closing it unread would reset it, which the
+    // balancer cannot retry for a POST. Its first bytes get the server's flush time.
+    let grace = async {
+        closing.cancelled().await;
+        tokio::time::sleep(cfg.flush).await;
+    };
     let h2 = tokio::select! {
+        biased;
         h2 = sniff(&mut io, &mut buf) => match h2 {
             Some(h2) => h2,
             None => return,
         },
         () = &mut expired => return,
-        () = closing.cancelled() => return,
+        () = grace => return,
     };
     if !h2 {
         let serving = http1::Serving {

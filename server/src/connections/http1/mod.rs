@@ -157,6 +157,8 @@ async fn read_head<E>(
         if buf.is_empty() {
             // Idle: wait without a buffer.
             tokio::select! {
+                // A request already there is served rather than reset under its sender.
+                biased;
                 r = io.readable() => if r.is_err() { return Ok(None) },
                 () = s.closing.cancelled() => return Ok(None),
             }
