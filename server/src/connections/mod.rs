@@ -657,28 +657,7 @@ mod tests {
     /// waits past the idle timeout, and the connection ends with the answer's body.
     #[tokio::test]
     async fn an_http2_client_that_never_opens_its_window_is_cut_off() {
-        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-        let (tx, rx) = oneshot::channel();
-        let guard = std::sync::Mutex::new(Some(Dropped(Some(tx))));
-        let ep = Route::new().at(
-            "/flood",
-            poem::get(poem::endpoint::make_sync(move |_| {
-                let guard = guard.lock().unwrap().take();
-                let frames = futures::stream::unfold(guard, |g| async move {
-                    Some((
-                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS)),
-                        g,
-                    ))
-                });
-                Body::from_bytes_stream(frames)
-            })),
-        );
-        let cfg = ConnectionConfig {
-            header_timeout: Duration::from_millis(200),
-            idle_timeout: Duration::from_millis(500),
-            ..ConnectionConfig::default()
-        };
-        let addr = start(ep.map_to_response(), cfg).await;
+        let (addr, rx) = start_flood().await;
         let s = TcpStream::connect(addr).await.unwrap();
         let (mut rd, mut wr) = s.into_split();
         wr.write_all(H2_PREFACE).await.unwrap();
@@ -769,10 +748,9 @@ mod tests {
         assert!(got.starts_with("HTTP/1.1 400"), "{got}");
     }
 
-    /// A client that stops reading an endless answer leaves our writes stuck: the connection is
-    /// cut after the idle timeout although its request is open, and the answer's body dropped.
-    #[tokio::test]
-    async fn a_client_that_stops_reading_is_cut_off() {
+    /// A server whose `GET /flood` answers an endless body, with short deadlines (header 200
+    /// ms, idle 500 ms); the receiver fires when that body is dropped.
+    async fn start_flood() -> (SocketAddr, oneshot::Receiver<()>) {
         static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let (tx, rx) = oneshot::channel();
         let guard = std::sync::Mutex::new(Some(Dropped(Some(tx))));
@@ -794,7 +772,14 @@ mod tests {
             idle_timeout: Duration::from_millis(500),
             ..ConnectionConfig::default()
         };
-        let addr = start(ep.map_to_response(), cfg).await;
+        (start(ep.map_to_response(), cfg).await, rx)
+    }
+
+    /// A client that stops reading an endless answer leaves our writes stuck: the connection is
+    /// cut after the idle timeout although its request is open, and the answer's body dropped.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        let (addr, rx) = start_flood().await;
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /flood HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
